@@ -1,0 +1,43 @@
+package model
+
+import "github.com/kernelci/kernelci-api-go/internal/objectid"
+
+// User is an API account. HashedPassword never leaves the server.
+type User struct {
+	ID             objectid.ID `json:"id"`
+	Email          string      `json:"email"`
+	HashedPassword string      `json:"-"`
+	IsActive       bool        `json:"is_active"`
+	IsSuperuser    bool        `json:"is_superuser"`
+	IsVerified     bool        `json:"is_verified"`
+	Username       string      `json:"username"`
+	Groups         []Group     `json:"groups"`
+}
+
+// Group is a named user group (collection "usergroup").
+type Group struct {
+	ID   objectid.ID `json:"id"`
+	Name string      `json:"name"`
+}
+
+// GroupNames lists the names of u's groups.
+func (u *User) GroupNames() []string {
+	names := make([]string, len(u.Groups))
+	for i, g := range u.Groups {
+		names[i] = g.Name
+	}
+	return names
+}
+
+// InGroup reports whether u belongs to the group called name.
+func (u *User) InGroup(name string) bool {
+	for _, g := range u.Groups {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// EditAnyGroup is the group whose members may update any node.
+const EditAnyGroup = "node:edit:any"

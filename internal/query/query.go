@@ -1,0 +1,69 @@
+// Package query turns a request's query string into a small typed filter
+// description (field, operator, value) that every store backend compiles
+// its own way (SQL over JSON for SQLite, BSON for MongoDB). It does no I/O
+// and never imports the application.
+package query
+
+import "fmt"
+
+// Op is a comparison operator, written field__op in a query string.
+type Op string
+
+// The operators; Eq is a bare field=value.
+const (
+	Eq  Op = "eq"
+	Ne  Op = "ne"
+	Lt  Op = "lt"
+	Lte Op = "lte"
+	Gt  Op = "gt"
+	Gte Op = "gte"
+	Re  Op = "re"
+	In  Op = "in"
+	Nin Op = "nin"
+)
+
+// Cond is one condition on a dotted field path.
+//
+// Value is one of: nil (JSON null / missing), string, int64, float64, bool,
+// time.Time (UTC), objectid.ID; for In and Nin a []any of those; for Re a
+// string holding a valid RE2 pattern, matched as an unanchored search.
+//
+// Matching follows MongoDB: when the field is an array, the condition holds
+// if any element matches; nil matches a missing field; comparisons are
+// type-strict (a string never equals a number); Ne and Nin are the negation
+// of Eq and In (so they match missing fields).
+type Cond struct {
+	Field string
+	Op    Op
+	Value any
+}
+
+// Filter is a conjunction of conditions.
+type Filter struct {
+	Conds []Cond
+}
+
+// And returns a filter with c appended.
+func (f Filter) And(c ...Cond) Filter {
+	out := Filter{Conds: make([]Cond, 0, len(f.Conds)+len(c))}
+	out.Conds = append(out.Conds, f.Conds...)
+	out.Conds = append(out.Conds, c...)
+	return out
+}
+
+// Where builds a filter of equality conditions from field/value pairs.
+func Where(kv ...any) Filter {
+	var f Filter
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Conds = append(f.Conds, Cond{Field: kv[i].(string), Op: Eq, Value: kv[i+1]})
+	}
+	return f
+}
+
+// Error is a bad query parameter; its message names the parameter.
+type Error struct {
+	Param string
+	Msg   string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("Invalid query parameter '%s': %s", e.Param, e.Msg) }

@@ -1,0 +1,169 @@
+package sqlite
+
+// The schema. Every collection is a table with the full document as JSON in
+// "doc" (exactly the wire form of the record) plus real or generated columns
+// for the fields that queries hit often, each with an index. Datetimes are
+// stored as naive UTC text "YYYY-MM-DDTHH:MM:SS.ffffff", which sorts like
+// the time it names. ObjectIds are 24-hex text.
+//
+// Generated columns over doc keep only text values (other JSON types give
+// NULL) so that "col = ?" with a string is exactly MongoDB's type-strict
+// equality; conditions with other value types go through doc instead.
+var migrations = []string{
+	// 1: nodes, events, users, groups.
+	`
+CREATE TABLE node (
+	rid      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL UNIQUE,
+	kind     TEXT NOT NULL,
+	name     TEXT NOT NULL,
+	grp      TEXT,
+	parent   TEXT,
+	state    TEXT NOT NULL,
+	result   TEXT,
+	owner    TEXT,
+	created  TEXT NOT NULL,
+	updated  TEXT NOT NULL,
+	timeout  TEXT NOT NULL,
+	holdoff  TEXT,
+	doc      TEXT NOT NULL,
+	kr_tree   TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.kernel_revision.tree') = 'text' THEN json_extract(doc, '$.data.kernel_revision.tree') END) VIRTUAL,
+	kr_branch TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.kernel_revision.branch') = 'text' THEN json_extract(doc, '$.data.kernel_revision.branch') END) VIRTUAL,
+	kr_commit TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.kernel_revision.commit') = 'text' THEN json_extract(doc, '$.data.kernel_revision.commit') END) VIRTUAL,
+	d_runtime  TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.runtime') = 'text' THEN json_extract(doc, '$.data.runtime') END) VIRTUAL,
+	d_platform TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.platform') = 'text' THEN json_extract(doc, '$.data.platform') END) VIRTUAL
+);
+CREATE INDEX node_kind ON node(kind);
+CREATE INDEX node_name ON node(name);
+CREATE INDEX node_grp ON node(grp);
+CREATE INDEX node_parent ON node(parent);
+CREATE INDEX node_state ON node(state);
+CREATE INDEX node_result ON node(result);
+CREATE INDEX node_owner ON node(owner);
+CREATE INDEX node_created ON node(created);
+CREATE INDEX node_updated ON node(updated);
+CREATE INDEX node_state_timeout ON node(state, timeout);
+CREATE INDEX node_state_holdoff ON node(state, holdoff);
+CREATE INDEX node_kr_tree ON node(kr_tree);
+CREATE INDEX node_kr_branch ON node(kr_branch);
+CREATE INDEX node_kr_commit ON node(kr_commit);
+CREATE INDEX node_runtime ON node(d_runtime);
+CREATE INDEX node_platform ON node(d_platform);
+
+CREATE TABLE eventhistory (
+	sequence_id INTEGER PRIMARY KEY AUTOINCREMENT,
+	id        TEXT NOT NULL UNIQUE,
+	timestamp TEXT NOT NULL,
+	channel   TEXT NOT NULL,
+	owner     TEXT,
+	doc       TEXT NOT NULL,
+	node_id   TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.id') = 'text' THEN json_extract(doc, '$.data.id') END) VIRTUAL,
+	d_kind    TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.kind') = 'text' THEN json_extract(doc, '$.data.kind') END) VIRTUAL
+);
+CREATE INDEX eventhistory_channel ON eventhistory(channel, sequence_id);
+CREATE INDEX eventhistory_timestamp ON eventhistory(timestamp);
+CREATE INDEX eventhistory_node_id ON eventhistory(node_id);
+CREATE INDEX eventhistory_kind ON eventhistory(d_kind, timestamp);
+
+CREATE TABLE user (
+	rid      INTEGER PRIMARY KEY,
+	id       TEXT NOT NULL UNIQUE,
+	username TEXT NOT NULL UNIQUE,
+	email    TEXT NOT NULL UNIQUE,
+	hashed_password TEXT NOT NULL,
+	doc      TEXT NOT NULL
+);
+
+CREATE TABLE usergroup (
+	rid  INTEGER PRIMARY KEY,
+	id   TEXT NOT NULL UNIQUE,
+	name TEXT NOT NULL UNIQUE,
+	doc  TEXT NOT NULL
+);
+`,
+}
+
+// colType says how a real or generated column holds its field.
+type colType int
+
+const (
+	colText     colType = iota // TEXT or NULL; NULL means null or missing
+	colTime                    // naive UTC text; NULL means null or missing
+	colTextOnly                // generated: text values only, NULL otherwise
+	colInt                     // INTEGER NOT NULL
+)
+
+// column maps a dotted field path to a column.
+type column struct {
+	Name string
+	Type colType
+}
+
+// table describes how a collection is laid out, for the filter compiler.
+type table struct {
+	Name    string
+	Doc     string            // the JSON document column
+	Columns map[string]column // dotted field path -> column
+	Order   string            // stable order for Find
+}
+
+var nodeTable = table{
+	Name: "node",
+	Doc:  "doc",
+	Columns: map[string]column{
+		"id":                          {"id", colText},
+		"kind":                        {"kind", colText},
+		"name":                        {"name", colText},
+		"group":                       {"grp", colText},
+		"parent":                      {"parent", colText},
+		"state":                       {"state", colText},
+		"result":                      {"result", colText},
+		"owner":                       {"owner", colText},
+		"created":                     {"created", colTime},
+		"updated":                     {"updated", colTime},
+		"timeout":                     {"timeout", colTime},
+		"holdoff":                     {"holdoff", colTime},
+		"data.kernel_revision.tree":   {"kr_tree", colTextOnly},
+		"data.kernel_revision.branch": {"kr_branch", colTextOnly},
+		"data.kernel_revision.commit": {"kr_commit", colTextOnly},
+		"data.runtime":                {"d_runtime", colTextOnly},
+		"data.platform":               {"d_platform", colTextOnly},
+	},
+	Order: "rid",
+}
+
+var eventTable = table{
+	Name: "eventhistory",
+	Doc:  "doc",
+	Columns: map[string]column{
+		"id":          {"id", colText},
+		"sequence_id": {"sequence_id", colInt},
+		"timestamp":   {"timestamp", colTime},
+		"channel":     {"channel", colText},
+		"owner":       {"owner", colText},
+		"data.id":     {"node_id", colTextOnly},
+		"data.kind":   {"d_kind", colTextOnly},
+	},
+	Order: "sequence_id",
+}
+
+var userTable = table{
+	Name: "user",
+	Doc:  "doc",
+	Columns: map[string]column{
+		"id":       {"id", colText},
+		"username": {"username", colText},
+		"email":    {"email", colText},
+	},
+	Order: "rid",
+}
+
+var groupTable = table{
+	Name: "usergroup",
+	Doc:  "doc",
+	Columns: map[string]column{
+		"id":   {"id", colText},
+		"name": {"name", colText},
+	},
+	Order: "rid",
+}
