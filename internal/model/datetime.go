@@ -18,92 +18,112 @@ func FormatTime(t time.Time) string { return t.UTC().Format(wireLayout) }
 // Now is the current time truncated to microseconds, the wire precision.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-// ParseTime reads the datetime shapes clients send: date only, "T" or a
-// space between date and time, optional fractional seconds (any number of
-// digits), optional "Z" or a +HH:MM / -HH:MM / +HHMM offset. A space left
-// over from a URL-encoded "+" offset is accepted. Naive values are UTC.
+// ParseTime reads the datetime shapes clients send: date only, "T" (or
+// "t") or a space between date and time, HH:MM with optional :SS,
+// optional fractional seconds after "." or "," (any number of digits,
+// truncated to nanoseconds), optional "Z" or a +HH:MM / -HH:MM / +HHMM /
+// +HH offset. A space left over from a URL-encoded "+" offset is accepted,
+// and so is a space before the offset sign. Surrounding whitespace is
+// ignored. Naive values are UTC; the result is always in UTC.
 func ParseTime(s string) (time.Time, error) {
+	bad := func() (time.Time, error) { return time.Time{}, fmt.Errorf("invalid datetime %q", s) }
 	in := strings.TrimSpace(s)
-	if in == "" {
-		return time.Time{}, fmt.Errorf("invalid datetime %q", s)
+	if len(in) < 10 {
+		return bad()
 	}
-	// Date only.
-	if len(in) == 10 {
-		t, err := time.Parse("2006-01-02", in)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("invalid datetime %q", s)
-		}
-		return t.UTC(), nil
-	}
-	if len(in) < 19 || (in[10] != 'T' && in[10] != ' ' && in[10] != 't') {
-		return time.Time{}, fmt.Errorf("invalid datetime %q", s)
-	}
-	date, rest := in[:10], in[11:]
-	// Split off the zone: Z, or a sign after the seconds.
-	zone := ""
-	if strings.HasSuffix(rest, "Z") || strings.HasSuffix(rest, "z") {
-		zone, rest = "Z", rest[:len(rest)-1]
-	} else if i := strings.IndexAny(rest[min(8, len(rest)):], "+- "); i >= 0 {
-		i += min(8, len(rest))
-		zone, rest = rest[i:], rest[:i]
-		if zone[0] == ' ' { // "+" decoded to a space in a query string
-			zone = "+" + zone[1:]
-		}
-	}
-	layout := "2006-01-02T15:04:05"
-	frac := ""
-	if i := strings.IndexByte(rest, '.'); i >= 0 {
-		frac, rest = rest[i+1:], rest[:i]
-		if frac == "" || len(frac) > 9 {
-			return time.Time{}, fmt.Errorf("invalid datetime %q", s)
-		}
-		for _, c := range frac {
-			if c < '0' || c > '9' {
-				return time.Time{}, fmt.Errorf("invalid datetime %q", s)
-			}
-		}
-	}
-	if len(rest) == 5 { // HH:MM without seconds
-		rest += ":00"
-	}
-	t, err := time.Parse(layout, date+"T"+rest)
+	date, err := time.Parse("2006-01-02", in[:10])
 	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid datetime %q", s)
+		return bad()
 	}
-	if frac != "" {
-		ns, _ := strconv.Atoi((frac + "000000000")[:9])
-		t = t.Add(time.Duration(ns))
+	if len(in) == 10 {
+		return date, nil
 	}
-	if zone != "" && zone != "Z" {
-		off, err := parseOffset(zone)
+	if c := in[10]; c != 'T' && c != 't' && c != ' ' {
+		return bad()
+	}
+	p := in[11:]
+	num2 := func(max int) (int, bool) {
+		if len(p) < 2 || !isDigit(p[0]) || !isDigit(p[1]) {
+			return 0, false
+		}
+		v := int(p[0]-'0')*10 + int(p[1]-'0')
+		p = p[2:]
+		return v, v <= max
+	}
+	hh, ok := num2(23)
+	if !ok || len(p) == 0 || p[0] != ':' {
+		return bad()
+	}
+	p = p[1:]
+	mm, ok := num2(59)
+	if !ok {
+		return bad()
+	}
+	ss, ns := 0, 0
+	if len(p) > 0 && p[0] == ':' {
+		p = p[1:]
+		if ss, ok = num2(59); !ok {
+			return bad()
+		}
+		if len(p) > 0 && (p[0] == '.' || p[0] == ',') {
+			p = p[1:]
+			n := 0
+			for n < len(p) && isDigit(p[n]) {
+				n++
+			}
+			if n == 0 {
+				return bad()
+			}
+			frac := p[:n]
+			p = p[n:]
+			ns, _ = strconv.Atoi((frac + "000000000")[:9])
+		}
+	}
+	t := date.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute +
+		time.Duration(ss)*time.Second + time.Duration(ns))
+	switch {
+	case p == "":
+	case p == "Z" || p == "z":
+	default:
+		if len(p) > 1 && p[0] == ' ' && (p[1] == '+' || p[1] == '-') {
+			p = p[1:] // "12:00:00 +02:00"
+		}
+		off, err := parseOffset(p)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("invalid datetime %q", s)
+			return bad()
 		}
 		t = t.Add(-off)
 	}
 	return t.UTC(), nil
 }
 
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// parseOffset reads [+- ]HH[[:]MM]; a leading space is a "+" that was
+// URL-decoded.
 func parseOffset(z string) (time.Duration, error) {
 	sign := time.Duration(1)
 	switch z[0] {
-	case '+':
+	case '+', ' ':
 	case '-':
 		sign = -1
 	default:
 		return 0, fmt.Errorf("bad offset")
 	}
-	d := strings.ReplaceAll(z[1:], ":", "")
-	if len(d) != 4 && len(d) != 2 {
+	d := z[1:]
+	if len(d) == 5 && d[2] == ':' {
+		d = d[:2] + d[3:]
+	}
+	if (len(d) != 4 && len(d) != 2) || !allDigits(d) {
 		return 0, fmt.Errorf("bad offset")
 	}
-	h, err := strconv.Atoi(d[:2])
-	if err != nil || h > 23 {
+	h, _ := strconv.Atoi(d[:2])
+	if h > 23 {
 		return 0, fmt.Errorf("bad offset")
 	}
 	m := 0
 	if len(d) == 4 {
-		if m, err = strconv.Atoi(d[2:]); err != nil || m > 59 {
+		if m, _ = strconv.Atoi(d[2:]); m > 59 {
 			return 0, fmt.Errorf("bad offset")
 		}
 	}
@@ -122,6 +142,9 @@ func (t Time) MarshalJSON() ([]byte, error) { return json.Marshal(FormatTime(t.T
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" { // encoding/json convention: null is a no-op
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("invalid datetime: %s", b)

@@ -66,4 +66,6 @@ type Error struct {
 	Msg   string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("Invalid query parameter '%s': %s", e.Param, e.Msg) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("Invalid query parameter '%s': %s", e.Param, e.Msg)
+}

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// defaultEventsLimit bounds GET /events without a limit: the history holds
+// days of events and an unbounded answer would be millions of them.
+const defaultEventsLimit = 1000
+
+// eventAliases map /events parameters to event document fields.
+var eventAliases = map[string]string{
+	"kind":    "data.kind",
+	"state":   "data.state",
+	"result":  "data.result",
+	"op":      "data.op",
+	"name":    "data.name",
+	"group":   "data.group",
+	"owner":   "data.owner",
+	"channel": "channel",
+	"node_id": "data.id",
+}
+
+var eventSchema = query.Schema{
+	Types: map[string]query.FieldType{
+		"timestamp":   query.TypeTime,
+		"sequence_id": query.TypeInt,
+	},
+}
+
+// getEvents lists the event history in sequence order.
+func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var f query.Filter
+	rest := url.Values{}
+	for key, vals := range q {
+		if len(vals) == 0 {
+			continue
+		}
+		v := vals[0]
+		switch key {
+		case "limit", "recursive", "from", "id", "ids", "path":
+			continue
+		}
+		if field, ok := eventAliases[key]; ok {
+			if v == "" {
+				continue
+			}
+			if key == "node_id" {
+				if _, dup := q["data.id"]; dup {
+					return badRequest("Provide either node_id or data.id, not both")
+				}
+			}
+			f = f.And(query.Cond{Field: field, Op: query.Eq, Value: v})
+			continue
+		}
+		rest[key] = vals
+	}
+	more, err := query.Parse(rest, eventSchema)
+	if err != nil {
+		return err
+	}
+	f = f.And(more.Conds...)
+
+	id, ids := q.Get("id"), q.Get("ids")
+	switch {
+	case id != "" && ids != "":
+		return badRequest("Provide either id or ids, not both")
+	case id != "":
+		oid, err := objectid.Parse(strings.TrimSpace(id))
+		if err != nil {
+			return badRequest("Invalid id format")
+		}
+		f = f.And(query.Cond{Field: "id", Op: query.Eq, Value: oid})
+	case ids != "":
+		var list []any
+		for _, part := range strings.Split(ids, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			oid, err := objectid.Parse(part)
+			if err != nil {
+				return badRequest("Invalid ids format")
+			}
+			list = append(list, oid)
+		}
+		if len(list) == 0 {
+			return badRequest("ids must contain at least one id")
+		}
+		f = f.And(query.Cond{Field: "id", Op: query.In, Value: list})
+	}
+	if from := q.Get("from"); from != "" {
+		t, err := parseFrom(from)
+		if err != nil {
+			return badRequest("Invalid 'from' parameter, must be an ISO 8601 datetime")
+		}
+		f = f.And(query.Cond{Field: "timestamp", Op: query.Gt, Value: t})
+	}
+	if p := q.Get("path"); p != "" {
+		if _, err := query.Parse(url.Values{"path__re": {p}}, query.Schema{}); err != nil {
+			return badRequest("Invalid 'path' parameter: " + err.Error())
+		}
+		f = f.And(query.Cond{Field: "data.path", Op: query.Re, Value: p})
+	}
+	limit := defaultEventsLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return badRequest("Invalid 'limit' parameter, must be a non-negative integer")
+		}
+		limit = n
+	}
+	recursive, err := queryBool(r, "recursive", false)
+	if err != nil {
+		return err
+	}
+	if recursive && (q.Get("limit") == "" || limit > 1000) {
+		return badRequest("Recursive limit is too large, max is 1000")
+	}
+	evs, err := s.store.FindEvents(r.Context(), f, store.Page{Limit: limit})
+	if err != nil {
+		return err
+	}
+	if recursive {
+		for _, ev := range evs {
+			d, _ := ev.Data.(map[string]any)
+			sid, _ := d["id"].(string)
+			oid, err := objectid.Parse(sid)
+			if err != nil {
+				continue
+			}
+			n, err := s.store.GetNode(r.Context(), oid)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			ev.Node = n
+		}
+	}
+	return writeJSON(w, http.StatusOK, evs)
+}
+
+// parseFrom reads an ISO 8601 datetime or a Unix epoch in seconds.
+func parseFrom(s string) (time.Time, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
+	return model.ParseTime(s)
+}

@@ -1,0 +1,519 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// nodeChannel is the pub/sub channel of node events.
+const nodeChannel = "node"
+
+func (s *Server) nowUTC() model.Time { return model.T(s.now()) }
+
+// loadNode returns the node or a 404 naming it.
+func (s *Server) loadNode(r *http.Request, id objectid.ID) (*model.Node, error) {
+	n, err := s.store.GetNode(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Node not found with id: " + id.String())
+	}
+	return n, err
+}
+
+// loadEditableNode loads the node at {id} and checks that the user may
+// edit it: 400 malformed id, 404 unknown, 401 not permitted.
+func (s *Server) loadEditableNode(r *http.Request) (*model.Node, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.loadNode(r, id)
+	if err != nil {
+		return nil, err
+	}
+	if !auth.CanEditNode(userFrom(r.Context()), n) {
+		return nil, errCannotEditNode
+	}
+	return n, nil
+}
+
+// checkUserGroups answers 400 when a name is not an existing group.
+func (s *Server) checkUserGroups(r *http.Request, names []string) error {
+	for _, name := range names {
+		if _, err := s.store.GetGroupByName(r.Context(), name); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return badRequest("User group does not exist with name: " + name)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// checkParent answers 404 when the parent does not exist.
+func (s *Server) checkParent(r *http.Request, n *model.Node) error {
+	if n.Parent == nil {
+		return nil
+	}
+	if *n.Parent == n.ID {
+		return badRequest("Parent cannot be the same as the object")
+	}
+	_, err := s.store.GetNode(r.Context(), *n.Parent)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Parent not found with id: " + n.Parent.String())
+	}
+	return err
+}
+
+func validationDetail(err error) error {
+	var ve *model.ValidationError
+	if errors.As(err, &ve) {
+		return err
+	}
+	return badRequest(err.Error())
+}
+
+func nodeEvent(op string, n *model.Node, hierarchy bool, previous *model.Node) *model.Event {
+	return &model.Event{
+		Channel: nodeChannel,
+		Owner:   n.Owner,
+		Data:    model.NodeEventData(op, n, hierarchy, previous),
+	}
+}
+
+// postNode creates a node owned by the caller.
+func (s *Server) postNode(w http.ResponseWriter, r *http.Request) error {
+	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	n, err := model.DecodeNode(raw, now, "body")
+	if err != nil {
+		return err
+	}
+	if !n.ID.IsZero() {
+		return badRequest("Object cannot be created with id: " + n.ID.String())
+	}
+	model.TranslateVersionFields(n)
+	if err := model.ValidateKind(n); err != nil {
+		return validationDetail(err)
+	}
+	n.ID = objectid.NewAt(now)
+	if err := s.checkParent(r, n); err != nil {
+		return err
+	}
+	if err := s.checkUserGroups(r, n.UserGroups); err != nil {
+		return err
+	}
+	n.Owner = model.Str(userFrom(r.Context()).Username)
+	if err := s.store.WriteNodes(r.Context(), store.NodeWrite{
+		Insert: []*model.Node{n},
+		Events: []*model.Event{nodeEvent("created", n, false, nil)},
+	}); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+// getNode answers the node, or JSON null for an unknown id.
+func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	n, err := s.store.GetNode(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return writeJSON(w, http.StatusOK, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+// nodeFilter parses the query string of /nodes, /nodes/fast and /count.
+func nodeFilter(r *http.Request) (query.Filter, error) {
+	return query.Parse(r.URL.Query(), query.NodeSchema)
+}
+
+type pageResponse struct {
+	Items  any   `json:"items"`
+	Total  int64 `json:"total"`
+	Limit  int   `json:"limit"`
+	Offset int   `json:"offset"`
+}
+
+// getNodes is the paginated node query.
+func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 50, 1)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(r, "offset", 0, 0)
+	if err != nil {
+		return err
+	}
+	f, err := nodeFilter(r)
+	if err != nil {
+		return err
+	}
+	items, err := s.store.FindNodes(r.Context(), f, store.Page{Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	// The total needs no count query when this page is the last one.
+	total := int64(offset + len(items))
+	if len(items) == limit || (len(items) == 0 && offset > 0) {
+		if total, err = s.store.CountNodes(r.Context(), f); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, pageResponse{Items: items, Total: total, Limit: limit, Offset: offset})
+}
+
+// getNodesFast is the unpaginated list (limit and offset optional).
+func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 0, 0)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(r, "offset", 0, 0)
+	if err != nil {
+		return err
+	}
+	f, err := nodeFilter(r)
+	if err != nil {
+		return err
+	}
+	items, err := s.store.FindNodes(r.Context(), f, store.Page{Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, items)
+}
+
+// getCount answers the number of matching nodes as a bare integer.
+func (s *Server) getCount(w http.ResponseWriter, r *http.Request) error {
+	f, err := nodeFilter(r)
+	if err != nil {
+		return err
+	}
+	n, err := s.store.CountNodes(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+// putNode replaces a node: fields missing from the body take the model
+// defaults, but owner, submitter and user_groups are kept, and the state
+// change must be an allowed transition.
+func (s *Server) putNode(w http.ResponseWriter, r *http.Request) error {
+	old, err := s.loadEditableNode(r)
+	if err != nil {
+		return err
+	}
+	noevent, err := queryBool(r, "noevent", false)
+	if err != nil {
+		return err
+	}
+	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	in, err := model.DecodeNode(raw, now, "body")
+	if err != nil {
+		return err
+	}
+	model.TranslateVersionFields(in)
+	n := in.Clone()
+	n.ID = old.ID
+	n.Owner, n.Submitter, n.UserGroups = old.Owner, old.Submitter, old.UserGroups
+	n.State = old.State
+	if err := model.ValidateKind(n); err != nil {
+		return validationDetail(err)
+	}
+	if err := model.CheckTransition(old.State, in.State); err != nil {
+		return badRequest(err.Error())
+	}
+	// processed_by_kcidb_bridge resets on any update that does not change it.
+	if in.State != old.State || in.ProcessedByKCIDBBridge == old.ProcessedByKCIDBBridge {
+		n.ProcessedByKCIDBBridge = false
+	}
+	n.State = in.State
+	n.Updated = model.T(now)
+	if !sameParent(n.Parent, old.Parent) {
+		if err := s.checkParent(r, n); err != nil {
+			return err
+		}
+	}
+	return s.replaceNode(w, r, n, old, noevent)
+}
+
+func sameParent(a, b *objectid.ID) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func (s *Server) replaceNode(w http.ResponseWriter, r *http.Request, n, old *model.Node, noevent bool) error {
+	wr := store.NodeWrite{Replace: []*model.Node{n}}
+	if !noevent {
+		wr.Events = []*model.Event{nodeEvent("updated", n, false, old)}
+	}
+	if err := s.store.WriteNodes(r.Context(), wr); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("Node not found with id: " + n.ID.String())
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+// patchNode applies a partial update.
+func (s *Server) patchNode(w http.ResponseWriter, r *http.Request) error {
+	old, err := s.loadEditableNode(r)
+	if err != nil {
+		return err
+	}
+	noevent, err := queryBool(r, "noevent", false)
+	if err != nil {
+		return err
+	}
+	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	p, err := model.DecodeNodePatch(raw)
+	if err != nil {
+		return err
+	}
+	if len(p.Fields) == 0 && p.State == nil {
+		return badRequest("No fields to update")
+	}
+	n := old.Clone()
+	p.Apply(n)
+	model.TranslateVersionFields(n)
+	if err := model.ValidateKind(n); err != nil {
+		return validationDetail(err)
+	}
+	if p.State != nil {
+		if err := model.CheckTransition(old.State, *p.State); err != nil {
+			return badRequest(err.Error())
+		}
+		if *p.State != old.State {
+			n.ProcessedByKCIDBBridge = false
+		}
+		n.State = *p.State
+	}
+	if !p.Has("processed_by_kcidb_bridge") {
+		n.ProcessedByKCIDBBridge = false
+	}
+	n.Updated = s.nowUTC()
+	return s.replaceNode(w, r, n, old, noevent)
+}
+
+// putHierarchy replaces the node at {id} and writes its subtrees in one
+// transaction: children with an id replace existing nodes (which the
+// caller must be allowed to edit), children without one are inserted.
+// One event is published, for the root, with is_hierarchy true.
+func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
+	old, err := s.loadEditableNode(r)
+	if err != nil {
+		return err
+	}
+	raw, err := decodeObject(w, r, s.opts.MaxHierarchyBytes)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	h, err := model.DecodeHierarchy(raw, now)
+	if err != nil {
+		return err
+	}
+	user := userFrom(r.Context())
+	h.Node.ID = old.ID
+	var wr store.NodeWrite
+	var out []*model.Node
+	// Walk the tree breadth-first so that wide trees need no deep stack.
+	type item struct {
+		h      *model.Hierarchy
+		parent *model.Node
+	}
+	queue := []item{{h: h}}
+	for len(queue) > 0 {
+		it := queue[0]
+		queue = queue[1:]
+		n := it.h.Node
+		model.TranslateVersionFields(n)
+		if it.parent != nil {
+			pid := it.parent.ID
+			n.Parent = &pid
+		}
+		n.Submitter, n.Treeid = old.Submitter, old.Treeid
+		n.Updated = model.T(now)
+		if !n.ID.IsZero() {
+			prev := old
+			if it.parent != nil {
+				if prev, err = s.store.GetNode(r.Context(), n.ID); errors.Is(err, store.ErrNotFound) {
+					return badRequest("No object found with id: " + n.ID.String())
+				} else if err != nil {
+					return err
+				}
+				if !auth.CanEditNode(user, prev) {
+					return errCannotEditNode
+				}
+			}
+			if n.Parent != nil && *n.Parent == n.ID {
+				return badRequest("Parent cannot be the same as the object")
+			}
+			n.Owner = prev.Owner
+			if err := specializeData(n); err != nil {
+				return err
+			}
+			wr.Replace = append(wr.Replace, n)
+		} else {
+			n.ID = objectid.NewAt(now)
+			n.Owner = model.Str(user.Username)
+			if err := specializeData(n); err != nil {
+				return err
+			}
+			wr.Insert = append(wr.Insert, n)
+		}
+		out = append(out, n)
+		for _, c := range it.h.ChildNodes {
+			queue = append(queue, item{h: c, parent: n})
+		}
+	}
+	if err := s.checkParent(r, h.Node); err != nil {
+		return err
+	}
+	wr.Events = []*model.Event{nodeEvent("updated", h.Node, true, old)}
+	if err := s.store.WriteNodes(r.Context(), wr); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return badRequest(fmt.Sprintf("No object found: %v", err))
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// specializeData validates a hierarchy node against its kind and stores
+// its data as the kind's model writes it (every known field present,
+// values normalised), as the reference does for PUT /nodes/{id}.
+func specializeData(n *model.Node) error {
+	sn, err := model.Specialize(n)
+	if err != nil {
+		return validationDetail(err)
+	}
+	n.Data = sn.Data
+	return nil
+}
+
+// putBatchNodeset sets processed_by_kcidb_bridge on many nodes at once,
+// skipping nodes the caller may not edit, without events. It answers the
+// number of nodes updated.
+func (s *Server) putBatchNodeset(w http.ResponseWriter, r *http.Request) error {
+	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	req, err := decodeNodeset(raw)
+	if err != nil {
+		return err
+	}
+	if req.Field != "processed_by_kcidb_bridge" {
+		return badRequest("Field not supported")
+	}
+	var value bool
+	switch req.Value {
+	case "true", "True":
+		value = true
+	case "false", "False":
+		value = false
+	default:
+		return badRequest("Invalid value for processed_by_kcidb_bridge: " + req.Value)
+	}
+	user := userFrom(r.Context())
+	var wr store.NodeWrite
+	now := s.nowUTC()
+	seen := map[objectid.ID]bool{}
+	for _, sid := range req.Nodes {
+		id, err := objectid.Parse(sid)
+		if err != nil {
+			return badRequest("'" + sid + "' is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string")
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		n, err := s.loadNode(r, id)
+		if err != nil {
+			return err
+		}
+		if !auth.CanEditNode(user, n) {
+			continue
+		}
+		n.ProcessedByKCIDBBridge = value
+		n.Updated = now
+		wr.Replace = append(wr.Replace, n)
+	}
+	if len(wr.Replace) > 0 {
+		if err := s.store.WriteNodes(r.Context(), wr); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, len(wr.Replace))
+}
+
+type nodesetRequest struct {
+	Nodes []string
+	Field string
+	Value string
+}
+
+func decodeNodeset(raw map[string]any) (*nodesetRequest, error) {
+	var errs []model.FieldError
+	req := &nodesetRequest{}
+	str := func(key string) string {
+		v, ok := raw[key]
+		if !ok {
+			errs = append(errs, model.FieldError{Type: "missing", Loc: []any{"body", key}, Msg: "Field required", Input: raw})
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			errs = append(errs, model.FieldError{Type: "string_type", Loc: []any{"body", key}, Msg: "Input should be a valid string", Input: v})
+		}
+		return s
+	}
+	req.Field = str("field")
+	req.Value = str("value")
+	switch v := raw["nodes"].(type) {
+	case nil:
+		errs = append(errs, model.FieldError{Type: "missing", Loc: []any{"body", "nodes"}, Msg: "Field required", Input: raw})
+	case []any:
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				errs = append(errs, model.FieldError{Type: "string_type", Loc: []any{"body", "nodes", i}, Msg: "Input should be a valid string", Input: e})
+			}
+			req.Nodes = append(req.Nodes, s)
+		}
+	default:
+		errs = append(errs, model.FieldError{Type: "list_type", Loc: []any{"body", "nodes"}, Msg: "Input should be a valid list", Input: v})
+	}
+	if len(errs) > 0 {
+		return nil, &model.ValidationError{Errors: errs}
+	}
+	return req, nil
+}

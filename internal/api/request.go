@@ -1,0 +1,175 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// readBody reads the request body up to limit bytes (413 beyond).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, badRequest("Could not read request body")
+	}
+	return b, nil
+}
+
+func bodyError(typ, msg string, input any) error {
+	return &model.ValidationError{Errors: []model.FieldError{{Type: typ, Loc: []any{"body"}, Msg: msg, Input: input}}}
+}
+
+// decodeObject reads a JSON object body (numbers kept exact) with the
+// given size limit. Malformed JSON or a non-object answer 422 like FastAPI.
+func decodeObject(w http.ResponseWriter, r *http.Request, limit int64) (map[string]any, error) {
+	b, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, bodyError("missing", "Field required", nil)
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, bodyError("json_invalid", "JSON decode error: "+err.Error(), nil)
+	}
+	if d.More() {
+		return nil, bodyError("json_invalid", "JSON decode error: trailing data after the JSON value", nil)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, bodyError("model_attributes_type", "Input should be a valid dictionary or object to extract fields from", v)
+	}
+	return m, nil
+}
+
+// pathID parses the {name} path value as an ObjectId (400 if malformed).
+func pathID(r *http.Request, name string) (objectid.ID, error) {
+	s := r.PathValue(name)
+	id, err := objectid.Parse(s)
+	if err != nil {
+		return id, badRequest("'" + s + "' is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string")
+	}
+	return id, nil
+}
+
+// queryBool parses a boolean query parameter the way FastAPI does
+// (true/false/1/0/yes/no/on/off, any case); absent is def.
+func queryBool(r *http.Request, name string, def bool) (bool, error) {
+	v, ok := r.URL.Query()[name]
+	if !ok || len(v) == 0 {
+		return def, nil
+	}
+	switch strings.ToLower(v[0]) {
+	case "true", "1", "yes", "on", "t", "y":
+		return true, nil
+	case "false", "0", "no", "off", "f", "n":
+		return false, nil
+	}
+	return false, queryError(name, "bool_parsing", "Input should be a valid boolean, unable to interpret input", v[0])
+}
+
+// queryInt parses an integer query parameter; absent is def.
+func queryInt(r *http.Request, name string, def int, minimum int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, queryError(name, "int_parsing", "Input should be a valid integer, unable to parse string as an integer", v)
+	}
+	if n < minimum {
+		return 0, queryError(name, "greater_than_equal", "Input should be greater than or equal to "+strconv.Itoa(minimum), v)
+	}
+	return n, nil
+}
+
+func queryError(name, typ, msg string, input any) error {
+	return &model.ValidationError{Errors: []model.FieldError{{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: input}}}
+}
+
+type ctxKey int
+
+const userKey ctxKey = 0
+
+// userFrom returns the authenticated user stored by authenticate.
+func userFrom(ctx context.Context) *model.User {
+	u, _ := ctx.Value(userKey).(*model.User)
+	return u
+}
+
+// authenticate resolves the bearer token to an active user, or nil.
+func (s *Server) authenticate(r *http.Request) (*model.User, error) {
+	tok := auth.BearerToken(r.Header.Get("Authorization"))
+	if tok == "" {
+		return nil, nil
+	}
+	id, err := s.tokens.Verify(tok)
+	if err != nil {
+		return nil, nil
+	}
+	oid, err := objectid.Parse(id)
+	if err != nil {
+		return nil, nil
+	}
+	u, err := s.store.GetUser(r.Context(), oid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsActive {
+		return nil, nil
+	}
+	return u, nil
+}
+
+// authed wraps h so that it runs only for an active user (401 otherwise).
+func (s *Server) authed(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.authenticate(r)
+		if err != nil {
+			return err
+		}
+		if u == nil {
+			return errUnauthorized
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), userKey, u)))
+	}
+}
+
+// admin wraps h so that it runs only for an active superuser.
+func (s *Server) admin(h handlerFunc) handlerFunc {
+	return s.authed(func(w http.ResponseWriter, r *http.Request) error {
+		if !userFrom(r.Context()).IsSuperuser {
+			return errForbidden
+		}
+		return h(w, r)
+	})
+}
+
+func formMissing(fields []string) error {
+	ve := &model.ValidationError{}
+	for _, f := range fields {
+		ve.Errors = append(ve.Errors, model.FieldError{Type: "missing", Loc: []any{"body", f}, Msg: "Field required", Input: nil})
+	}
+	return ve
+}

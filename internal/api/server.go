@@ -1,0 +1,68 @@
+// Package api is the HTTP layer: the route table, middleware, handlers and
+// error rendering. Handlers are thin: they decode and validate input with
+// internal/model and internal/query, check permissions with internal/auth
+// and call the store interfaces; they never see SQL or BSON.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// Options are the settings the HTTP layer needs.
+type Options struct {
+	MaxBodyBytes      int64 // limit for ordinary request bodies
+	MaxHierarchyBytes int64 // limit for PUT /nodes/{id}
+	DefaultTimeout    time.Duration
+	Version           string
+}
+
+// Server holds the dependencies of the handlers.
+type Server struct {
+	store  store.Store
+	tokens *auth.Tokens
+	opts   Options
+	log    *slog.Logger
+	mux    *http.ServeMux
+	now    func() time.Time
+}
+
+// New builds the HTTP handler of the API.
+func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxHierarchyBytes <= 0 {
+		opts.MaxHierarchyBytes = 64 << 20
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now}
+	s.routes()
+	return s
+}
+
+// ServeHTTP normalises the path (version prefix, repeated slashes) and
+// dispatches through the route table.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path, ok, bad := normalizePath(r.URL.Path)
+	if !ok {
+		http.Error(w, "Unsupported API version: "+bad, http.StatusBadRequest)
+		return
+	}
+	if path != r.URL.Path {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = path
+		u.RawPath = ""
+		r2.URL = &u
+		r = r2
+	}
+	s.mux.ServeHTTP(w, r)
+}

@@ -1,0 +1,218 @@
+// Package app wires the server together: it opens the store named by the
+// configuration, bootstraps the secret key, the first superuser and the
+// built-in groups, and serves the API until its context ends.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/api"
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/config"
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+)
+
+// Version is set at build time with -ldflags "-X ...app.Version=...".
+var Version = "dev"
+
+// App is a configured server.
+type App struct {
+	Config *config.Config
+	Store  store.Store
+	Tokens *auth.Tokens
+	API    *api.Server
+	Log    *slog.Logger
+}
+
+// Open prepares the data directory and the store. Messages meant for the
+// operator (the generated admin password) go to out.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) (*App, error) {
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := secretKey(cfg, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	tokens := &auth.Tokens{Secret: secret, UnifiedSecret: cfg.UnifiedSecret, Algorithm: cfg.Algorithm, Lifetime: cfg.TokenLifetime()}
+	a := &App{Config: cfg, Store: st, Tokens: tokens, Log: log}
+	if err := a.bootstrap(ctx, out); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.API = api.New(st, tokens, api.Options{
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		MaxHierarchyBytes: cfg.MaxHierarchyBytes,
+		Version:           Version,
+	}, log)
+	return a, nil
+}
+
+// OpenStore opens the backend the configuration names.
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if cfg.MongoService != "" {
+		return nil, errors.New("MONGO_SERVICE is set, but this build has no MongoDB backend yet; unset it to use the embedded store")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "kernelci.db"))
+}
+
+// secretKey returns SECRET_KEY, or in embedded mode a key generated once
+// and kept in the data directory.
+func secretKey(cfg *config.Config, log *slog.Logger) (string, error) {
+	if cfg.SecretKey != "" {
+		return cfg.SecretKey, nil
+	}
+	path := filepath.Join(cfg.DataDir, "secret-key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		log.Warn("SECRET_KEY is not set; using the key kept in the data directory", "file", path)
+		return strings.TrimSpace(string(b)), nil
+	}
+	key := randomHex(32)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("secret key: %w", err)
+	}
+	log.Warn("SECRET_KEY is not set; generated one and kept it in the data directory", "file", path)
+	return key, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// bootstrap creates the built-in group and the first superuser.
+func (a *App) bootstrap(ctx context.Context, out io.Writer) error {
+	if _, err := a.Store.GetGroupByName(ctx, model.EditAnyGroup); errors.Is(err, store.ErrNotFound) {
+		if err := a.Store.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("create group %s: %w", model.EditAnyGroup, err)
+		}
+	} else if err != nil {
+		return err
+	}
+	n, err := a.Store.CountUsers(ctx, query.Where("is_superuser", true))
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	username := a.Config.InitialAdminUsername
+	if username == "" {
+		username = "admin"
+	}
+	email := a.Config.InitialAdminEmail
+	if email == "" {
+		email = username + "@kernelci.org"
+	}
+	password, generated := a.Config.InitialPassword, false
+	if password == "" {
+		password, generated = randomHex(12), true
+	}
+	if _, err := CreateSuperuser(ctx, a.Store, username, email, password); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("no superuser exists and user %q or email %q is taken by another account; set KCI_INITIAL_ADMIN_USERNAME/KCI_INITIAL_ADMIN_EMAIL or run 'kernelci-api admin'", username, email)
+		}
+		return err
+	}
+	if generated {
+		path := filepath.Join(a.Config.DataDir, "initial-admin-password")
+		if err := os.WriteFile(path, []byte(password+"\n"), 0o600); err != nil {
+			return fmt.Errorf("initial admin password: %w", err)
+		}
+		fmt.Fprintf(out, "\nCreated superuser %q with password: %s\n(also kept in %s)\n\n", username, password, path)
+	} else {
+		a.Log.Info("created initial superuser", "username", username, "email", email)
+	}
+	return nil
+}
+
+// CreateSuperuser stores a verified, active superuser.
+func CreateSuperuser(ctx context.Context, st store.Store, username, email, password string) (*model.User, error) {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	u := &model.User{Username: username, Email: email, HashedPassword: hash,
+		IsActive: true, IsSuperuser: true, IsVerified: true, Groups: []model.Group{}}
+	if err := st.InsertUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Serve answers HTTP on ln until ctx ends, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           logRequests(a.Log, a.API),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func logRequests(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+	})
+}

@@ -1,0 +1,516 @@
+// Package config gathers the server settings. Each setting is declared
+// once, in the settings table below, with its flag, environment variable
+// (the reference server's name), default, help text and whether it is a
+// secret; Load binds all of them from, in decreasing order of precedence:
+//
+//  1. command-line flags (--kebab-case names);
+//  2. the process environment;
+//  3. a .env file in the working directory (see ReadDotenv);
+//  4. the built-in default.
+//
+// Empty values in the environment and in .env count as unset, so that a
+// .env copied from the reference's env.sample (which lists KEY= lines)
+// keeps the defaults. A flag given explicitly always wins, even when empty.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultTokenLifetime is the reference's access_token_expire_seconds
+// default, 315360000 s (ten years).
+const DefaultTokenLifetime = 315360000 * time.Second
+
+// Config holds every setting of the server.
+type Config struct {
+	Addr    string // KCI_LISTEN_ADDR: host:port to listen on
+	DataDir string // KCI_DATA_DIR: where the embedded database lives
+
+	SecretKey     string // SECRET_KEY: signs tokens (required by the server: see Validate)
+	UnifiedSecret string // UNIFIED_SECRET: second key accepted when verifying tokens
+	Algorithm     string // ALGORITHM: HS256, HS384 or HS512
+
+	// Access token lifetime: both are 0 when unset. Use TokenLifetime.
+	AccessTokenExpireMinutes int64   // ACCESS_TOKEN_EXPIRE_MINUTES
+	AccessTokenExpireSeconds float64 // ACCESS_TOKEN_EXPIRE_SECONDS (a decimal number, as in the reference)
+
+	InviteTokenLifetime time.Duration // INVITE_TOKEN_EXPIRE_SECONDS
+	PublicBaseURL       string        // PUBLIC_BASE_URL: base of links sent to users, without trailing slash; "" = from the request
+
+	MongoService string // MONGO_SERVICE: MongoDB URL; "" selects the embedded SQLite store
+	RedisHost    string // REDIS_HOST
+
+	InitialPassword      string // KCI_INITIAL_PASSWORD: bootstraps the first admin
+	InitialAdminUsername string // KCI_INITIAL_ADMIN_USERNAME
+	InitialAdminEmail    string // KCI_INITIAL_ADMIN_EMAIL (default <username>@kernelci.org)
+
+	KeepAlivePeriod   time.Duration // KEEP_ALIVE_PERIOD
+	EventHistoryTTL   time.Duration // EVENT_HISTORY_TTL_SECONDS
+	NodePurgeAgeDays  int           // NODE_PURGE_AGE_DAYS
+	CloudEventsSource string        // CLOUD_EVENTS_SOURCE
+
+	MaxBodyBytes      int64 // KCI_MAX_BODY_BYTES
+	MaxHierarchyBytes int64 // KCI_MAX_HIERARCHY_BYTES
+
+	LogLevel  slog.Level // KCI_LOG_LEVEL: debug, info, warn (or warning) or error
+	LogFormat string     // KCI_LOG_FORMAT: text or json
+
+	sources map[string]Source // by environment variable name
+}
+
+// Source tells where a setting's value came from.
+type Source int
+
+// Sources, in increasing order of precedence.
+const (
+	FromDefault Source = iota
+	FromDotenv
+	FromEnv
+	FromFlag
+)
+
+func (s Source) String() string {
+	switch s {
+	case FromDotenv:
+		return ".env"
+	case FromEnv:
+		return "environment"
+	case FromFlag:
+		return "flag"
+	}
+	return "default"
+}
+
+// setting declares one configuration setting.
+type setting struct {
+	flag   string // without dashes
+	env    string
+	def    string // default, in the textual form the parser accepts
+	defDoc string // how the default is shown in the help, when not def
+	kind   string // value placeholder for the help
+	secret bool
+	help   string
+	set    func(c *Config, v string) error
+	get    func(c *Config) string
+}
+
+// settings is the single declaration of every setting.
+var settings = []setting{
+	{flag: "addr", env: "KCI_LISTEN_ADDR", def: ":8001", kind: "host:port",
+		help: "Address the HTTP server listens on.",
+		set:  str(func(c *Config) *string { return &c.Addr }, nonEmpty), get: getStr(func(c *Config) string { return c.Addr })},
+	{flag: "data-dir", env: "KCI_DATA_DIR", def: "./kernelci-data", kind: "dir",
+		help: "Directory of the embedded database and other local state.",
+		set:  str(func(c *Config) *string { return &c.DataDir }, nonEmpty), get: getStr(func(c *Config) string { return c.DataDir })},
+	{flag: "secret-key", env: "SECRET_KEY", kind: "string", secret: true,
+		help: "Key signing and verifying access tokens (required to serve). Prefer the environment or .env: flags show in ps.",
+		set:  str(func(c *Config) *string { return &c.SecretKey }, nil), get: getStr(func(c *Config) string { return c.SecretKey })},
+	{flag: "unified-secret", env: "UNIFIED_SECRET", kind: "string", secret: true,
+		help: "Second key accepted when verifying tokens (shared by all KernelCI services), never used to sign.",
+		set:  str(func(c *Config) *string { return &c.UnifiedSecret }, nil), get: getStr(func(c *Config) string { return c.UnifiedSecret })},
+	{flag: "algorithm", env: "ALGORITHM", def: "HS256", kind: "name",
+		help: "Token signing algorithm: HS256, HS384 or HS512.",
+		set:  str(func(c *Config) *string { return &c.Algorithm }, oneOf("HS256", "HS384", "HS512")), get: getStr(func(c *Config) string { return c.Algorithm })},
+	{flag: "access-token-expire-minutes", env: "ACCESS_TOKEN_EXPIRE_MINUTES", defDoc: "unset", kind: "minutes",
+		help: "Access token lifetime in minutes. If both this and the seconds setting are given, the one from the higher-precedence source wins, and seconds on a tie.",
+		set:  setMinutes, get: func(c *Config) string { return optInt(c.AccessTokenExpireMinutes) }},
+	{flag: "access-token-expire-seconds", env: "ACCESS_TOKEN_EXPIRE_SECONDS", defDoc: "unset, meaning 315360000 (ten years)", kind: "seconds",
+		help: "Access token lifetime in seconds (a decimal number, as in the reference).",
+		set:  setSeconds, get: func(c *Config) string { return optFloat(c.AccessTokenExpireSeconds) }},
+	{flag: "invite-token-expire-seconds", env: "INVITE_TOKEN_EXPIRE_SECONDS", def: "604800", kind: "seconds",
+		help: "Lifetime of user invite tokens.",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.InviteTokenLifetime }), get: getSeconds(func(c *Config) time.Duration { return c.InviteTokenLifetime })},
+	{flag: "public-base-url", env: "PUBLIC_BASE_URL", kind: "url",
+		help: "Public base URL of the API, used in links sent to users; empty means derived from each request.",
+		set:  setBaseURL, get: getStr(func(c *Config) string { return c.PublicBaseURL })},
+	{flag: "mongo-service", env: "MONGO_SERVICE", defDoc: "empty, meaning the embedded SQLite store", kind: "url",
+		help: "MongoDB connection URL.",
+		set:  str(func(c *Config) *string { return &c.MongoService }, nil), get: func(c *Config) string { return redactURL(c.MongoService) }},
+	{flag: "redis-host", env: "REDIS_HOST", kind: "host",
+		help: "Redis host for the event bus; empty means in-process.",
+		set:  str(func(c *Config) *string { return &c.RedisHost }, nil), get: getStr(func(c *Config) string { return c.RedisHost })},
+	{flag: "initial-password", env: "KCI_INITIAL_PASSWORD", kind: "string", secret: true,
+		help: "Password of the admin user created at start-up when no superuser exists.",
+		set:  str(func(c *Config) *string { return &c.InitialPassword }, nil), get: getStr(func(c *Config) string { return c.InitialPassword })},
+	{flag: "initial-admin-username", env: "KCI_INITIAL_ADMIN_USERNAME", def: "admin", kind: "name",
+		help: "Username of that initial admin.",
+		set:  str(func(c *Config) *string { return &c.InitialAdminUsername }, nonEmpty), get: getStr(func(c *Config) string { return c.InitialAdminUsername })},
+	{flag: "initial-admin-email", env: "KCI_INITIAL_ADMIN_EMAIL", defDoc: "<initial admin username>@kernelci.org", kind: "email",
+		help: "Email address of that initial admin.",
+		set:  str(func(c *Config) *string { return &c.InitialAdminEmail }, nil), get: getStr(func(c *Config) string { return c.InitialAdminEmail })},
+	{flag: "keep-alive-period", env: "KEEP_ALIVE_PERIOD", def: "45", kind: "seconds",
+		help: "Interval of keep-alive messages to event listeners.",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.KeepAlivePeriod }), get: getSeconds(func(c *Config) time.Duration { return c.KeepAlivePeriod })},
+	{flag: "event-history-ttl", env: "EVENT_HISTORY_TTL_SECONDS", def: "604800", kind: "seconds",
+		help: "How long published events are kept for catch-up (default seven days).",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.EventHistoryTTL }), get: getSeconds(func(c *Config) time.Duration { return c.EventHistoryTTL })},
+	{flag: "node-purge-age-days", env: "NODE_PURGE_AGE_DAYS", def: "180", kind: "days",
+		help: "Age in days beyond which nodes are purged.",
+		set:  setPurgeDays, get: func(c *Config) string { return strconv.Itoa(c.NodePurgeAgeDays) }},
+	{flag: "cloud-events-source", env: "CLOUD_EVENTS_SOURCE", def: "https://api.kernelci.org/", kind: "uri",
+		help: "CloudEvents source attribute of published events.",
+		set:  str(func(c *Config) *string { return &c.CloudEventsSource }, nonEmpty), get: getStr(func(c *Config) string { return c.CloudEventsSource })},
+	{flag: "max-body", env: "KCI_MAX_BODY_BYTES", def: "1048576", kind: "bytes",
+		help: "Largest request body accepted, in bytes (default 1 MiB).",
+		set:  bytesSetting(func(c *Config) *int64 { return &c.MaxBodyBytes }), get: func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) }},
+	{flag: "max-hierarchy-body", env: "KCI_MAX_HIERARCHY_BYTES", def: "67108864", kind: "bytes",
+		help: "Largest node hierarchy (PUT /nodes/{id}) body accepted, in bytes (default 64 MiB).",
+		set:  bytesSetting(func(c *Config) *int64 { return &c.MaxHierarchyBytes }), get: func(c *Config) string { return strconv.FormatInt(c.MaxHierarchyBytes, 10) }},
+	{flag: "log-level", env: "KCI_LOG_LEVEL", def: "info", kind: "level",
+		help: "Log level: debug, info, warn (or warning) or error.",
+		set:  setLogLevel, get: func(c *Config) string { return strings.ToLower(c.LogLevel.String()) }},
+	{flag: "log-format", env: "KCI_LOG_FORMAT", def: "text", kind: "format",
+		help: "Log format: text or json.",
+		set:  str(func(c *Config) *string { return &c.LogFormat }, oneOf("text", "json")), get: getStr(func(c *Config) string { return c.LogFormat })},
+}
+
+// flagValue records a flag's raw text; parsing happens in Load so that
+// errors name the setting the same way whatever the source.
+type flagValue struct{ s string }
+
+func (v *flagValue) String() string     { return v.s }
+func (v *flagValue) Set(s string) error { v.s = s; return nil }
+
+// Load registers a flag for every setting on fs (a new FlagSet named
+// "kernelci-api" when nil), parses args, and binds each setting from the
+// flag, getenv (os.Getenv when nil), the .env file at dotenvPath (skipped
+// when dotenvPath is empty or the file does not exist) or its default.
+// fs.Usage is set to print Usage(fs).
+//
+// Parse failures of fs are returned as they are (flag.ErrHelp for -h).
+// Invalid values are reported together, each naming its environment
+// variable, flag and source. Load does not check that required settings
+// are present: see Validate.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string, dotenvPath string) (*Config, error) {
+	if fs == nil {
+		fs = flag.NewFlagSet("kernelci-api", flag.ContinueOnError)
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	values := make([]*flagValue, len(settings))
+	for i, s := range settings {
+		values[i] = &flagValue{s: s.def}
+		fs.Var(values[i], s.flag, s.help+" (env "+s.env+")")
+	}
+	fs.Usage = func() { fmt.Fprint(fs.Output(), Usage(fs)) }
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+
+	dotenv := map[string]string{}
+	if dotenvPath != "" {
+		var err error
+		if dotenv, err = ReadDotenv(dotenvPath); err != nil {
+			return nil, err
+		}
+	}
+
+	c := &Config{sources: make(map[string]Source, len(settings))}
+	var errs []error
+	for i, s := range settings {
+		raw, src := s.def, FromDefault
+		if given[s.flag] {
+			raw, src = values[i].s, FromFlag
+		} else if v := getenv(s.env); v != "" {
+			raw, src = v, FromEnv
+		} else if v := dotenv[s.env]; v != "" {
+			raw, src = v, FromDotenv
+		}
+		c.sources[s.env] = src
+		if err := s.set(c, raw); err != nil {
+			shown := fmt.Sprintf("%q", raw)
+			if s.secret {
+				shown = "(secret)"
+			}
+			errs = append(errs, fmt.Errorf("config: %s (--%s) from %s: invalid value %s: %w", s.env, s.flag, src, shown, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if c.InitialAdminEmail == "" {
+		c.InitialAdminEmail = c.InitialAdminUsername + "@kernelci.org"
+	}
+	return c, nil
+}
+
+// Validate reports missing settings the server cannot run without: today
+// only SECRET_KEY (empty or blank), which the reference also checks at
+// start-up.
+func (c *Config) Validate() error {
+	if strings.TrimSpace(c.SecretKey) == "" {
+		return errors.New("config: SECRET_KEY (--secret-key) is required: set it in the environment or in .env")
+	}
+	return nil
+}
+
+// Source returns where the setting with environment variable env was read
+// from (FromDefault for unknown names).
+func (c *Config) Source(env string) Source { return c.sources[env] }
+
+// TokenLifetime returns the access token lifetime: ACCESS_TOKEN_EXPIRE_MINUTES
+// or ACCESS_TOKEN_EXPIRE_SECONDS when set (both set: the one from the
+// higher-precedence source, seconds on a tie, seconds being the only one
+// the reference reads), DefaultTokenLifetime otherwise.
+func (c *Config) TokenLifetime() time.Duration {
+	minutes, seconds := c.AccessTokenExpireMinutes > 0, c.AccessTokenExpireSeconds > 0
+	if minutes && seconds {
+		minutes = c.sources["ACCESS_TOKEN_EXPIRE_MINUTES"] > c.sources["ACCESS_TOKEN_EXPIRE_SECONDS"]
+		seconds = !minutes
+	}
+	switch {
+	case seconds:
+		return time.Duration(c.AccessTokenExpireSeconds * float64(time.Second))
+	case minutes:
+		return time.Duration(c.AccessTokenExpireMinutes) * time.Minute
+	}
+	return DefaultTokenLifetime
+}
+
+// Redacted lists every setting as an slog attribute keyed by its
+// environment variable, in declaration order, for a start-up log line:
+//
+//	logger.LogAttrs(ctx, slog.LevelInfo, "configuration", cfg.Redacted()...)
+//
+// Secrets read "***" when set and "" when not; a password in
+// MONGO_SERVICE is masked.
+func (c *Config) Redacted() []slog.Attr {
+	attrs := make([]slog.Attr, 0, len(settings))
+	for _, s := range settings {
+		v := s.get(c)
+		if s.secret && v != "" {
+			v = "***"
+		}
+		attrs = append(attrs, slog.String(s.env, v))
+	}
+	return attrs
+}
+
+// Usage returns the help text: every setting with its flag, environment
+// variable, default and description, then any other flag defined on fs.
+func Usage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	name := "kernelci-api"
+	if fs != nil && fs.Name() != "" {
+		name = fs.Name()
+	}
+	fmt.Fprintf(&b, "Usage: %s [flags]\n\n", name)
+	b.WriteString("Each setting comes from, by decreasing precedence: its flag, its environment\n" +
+		"variable, the .env file of the working directory (KEY=VALUE lines), its default.\n" +
+		"Empty environment and .env values count as unset.\n\nSettings:\n")
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.flag] = true
+		fmt.Fprintf(&b, "  --%s %s\n", s.flag, s.kind)
+		fmt.Fprintf(&b, "        %s\n", s.help)
+		def := s.defDoc
+		if def == "" {
+			def = "none"
+			if s.def != "" {
+				def = strconv.Quote(s.def)
+			}
+		}
+		extra := ""
+		if s.secret {
+			extra = ", secret"
+		}
+		fmt.Fprintf(&b, "        env %s, default %s%s\n", s.env, def, extra)
+	}
+	if fs != nil {
+		first := true
+		fs.VisitAll(func(f *flag.Flag) {
+			if known[f.Name] {
+				return
+			}
+			if first {
+				b.WriteString("\nOther flags:\n")
+				first = false
+			}
+			fmt.Fprintf(&b, "  --%s\n        %s", f.Name, f.Usage)
+			if f.DefValue != "" && f.DefValue != "false" {
+				fmt.Fprintf(&b, " (default %q)", f.DefValue)
+			}
+			b.WriteString("\n")
+		})
+	}
+	return b.String()
+}
+
+// Parsers and formatters used by the settings table.
+
+func str(field func(*Config) *string, check func(string) error) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if check != nil {
+			if err := check(v); err != nil {
+				return err
+			}
+		}
+		*field(c) = v
+		return nil
+	}
+}
+
+func getStr(field func(*Config) string) func(*Config) string { return field }
+
+func nonEmpty(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+func oneOf(allowed ...string) func(string) error {
+	return func(v string) error {
+		if !slices.Contains(allowed, v) {
+			return fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+		}
+		return nil
+	}
+}
+
+// setBaseURL accepts an absolute http(s) URL and drops trailing slashes,
+// as the reference does before appending paths.
+func setBaseURL(c *Config, v string) error {
+	if v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("want an absolute http(s) URL")
+		}
+	}
+	c.PublicBaseURL = strings.TrimRight(v, "/")
+	return nil
+}
+
+// positiveInt parses a base-10 integer in [1, max].
+func positiveInt(v string, limit int64) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 1 || n > limit {
+		return 0, fmt.Errorf("want a whole number from 1 to %d", limit)
+	}
+	return n, nil
+}
+
+const maxSeconds = int64(math.MaxInt64 / int64(time.Second))
+
+func durSeconds(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := positiveInt(v, maxSeconds)
+		if err != nil {
+			return fmt.Errorf("%w seconds", err)
+		}
+		*field(c) = time.Duration(n) * time.Second
+		return nil
+	}
+}
+
+func getSeconds(field func(*Config) time.Duration) func(*Config) string {
+	return func(c *Config) string { return strconv.FormatInt(int64(field(c)/time.Second), 10) }
+}
+
+func bytesSetting(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := positiveInt(v, math.MaxInt64)
+		if err != nil {
+			return fmt.Errorf("%w bytes", err)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func setPurgeDays(c *Config, v string) error {
+	n, err := positiveInt(v, 1<<20)
+	if err != nil {
+		return fmt.Errorf("%w days", err)
+	}
+	c.NodePurgeAgeDays = int(n)
+	return nil
+}
+
+func setMinutes(c *Config, v string) error {
+	if v == "" {
+		c.AccessTokenExpireMinutes = 0
+		return nil
+	}
+	n, err := positiveInt(v, int64(math.MaxInt64/int64(time.Minute)))
+	if err != nil {
+		return fmt.Errorf("%w minutes", err)
+	}
+	c.AccessTokenExpireMinutes = n
+	return nil
+}
+
+func setSeconds(c *Config, v string) error {
+	if v == "" {
+		c.AccessTokenExpireSeconds = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || f < 0.001 || f > float64(maxSeconds) {
+		return fmt.Errorf("want a number of seconds from 0.001 to %d", maxSeconds)
+	}
+	c.AccessTokenExpireSeconds = f
+	return nil
+}
+
+func optInt(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func optFloat(f float64) string {
+	if f == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func setLogLevel(c *Config, v string) error {
+	s := strings.ToLower(strings.TrimSpace(v))
+	switch s {
+	case "debug", "info", "warn", "error":
+	case "warning":
+		s = "warn"
+	default:
+		return errors.New("want debug, info, warn, warning or error")
+	}
+	return c.LogLevel.UnmarshalText([]byte(s))
+}
+
+// redactURL masks the password in the user information of a URL
+// (scheme://user:password@host...), the way url.URL.Redacted does, but
+// without parsing the rest, which for MongoDB may list several hosts.
+func redactURL(v string) string {
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok {
+		return v
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return v
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return v
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
+}

@@ -1,0 +1,393 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func newFS() *flag.FlagSet {
+	fs := flag.NewFlagSet("kernelci-api", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func writeDotenv(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(newFS(), nil, env(nil), filepath.Join(t.TempDir(), "missing.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Addr: ":8001", DataDir: "./kernelci-data", Algorithm: "HS256",
+		InviteTokenLifetime:  7 * 24 * time.Hour,
+		InitialAdminUsername: "admin", InitialAdminEmail: "admin@kernelci.org",
+		KeepAlivePeriod: 45 * time.Second, EventHistoryTTL: 604800 * time.Second,
+		NodePurgeAgeDays: 180, CloudEventsSource: "https://api.kernelci.org/",
+		MaxBodyBytes: 1 << 20, MaxHierarchyBytes: 64 << 20,
+		LogLevel: slog.LevelInfo, LogFormat: "text",
+	}
+	got := *c
+	got.sources = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
+	}
+	if c.TokenLifetime() != 315360000*time.Second {
+		t.Errorf("TokenLifetime = %v", c.TokenLifetime())
+	}
+	for _, s := range settings {
+		if c.Source(s.env) != FromDefault {
+			t.Errorf("%s from %v", s.env, c.Source(s.env))
+		}
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "SECRET_KEY") {
+		t.Errorf("Validate without SECRET_KEY = %v", err)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dotenv := writeDotenv(t, `
+KCI_LISTEN_ADDR=:1001
+KCI_DATA_DIR=/dotenv
+SECRET_KEY=from-dotenv
+KCI_LOG_LEVEL=debug
+NODE_PURGE_AGE_DAYS=
+`)
+	environ := map[string]string{
+		"KCI_LISTEN_ADDR":     ":2002",
+		"KCI_DATA_DIR":        "/env",
+		"KEEP_ALIVE_PERIOD":   "10",
+		"NODE_PURGE_AGE_DAYS": "",
+		"KCI_LOG_LEVEL":       "", // empty: falls through to .env
+	}
+	c, err := Load(newFS(), []string{"--addr", ":3003", "--keep-alive-period=20"}, env(environ), dotenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		env  string
+		got  any
+		want any
+		src  Source
+	}{
+		{"KCI_LISTEN_ADDR", c.Addr, ":3003", FromFlag},
+		{"KEEP_ALIVE_PERIOD", c.KeepAlivePeriod, 20 * time.Second, FromFlag},
+		{"KCI_DATA_DIR", c.DataDir, "/env", FromEnv},
+		{"SECRET_KEY", c.SecretKey, "from-dotenv", FromDotenv},
+		{"KCI_LOG_LEVEL", c.LogLevel, slog.LevelDebug, FromDotenv},
+		{"NODE_PURGE_AGE_DAYS", c.NodePurgeAgeDays, 180, FromDefault},
+		{"ALGORITHM", c.Algorithm, "HS256", FromDefault},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want || c.Source(ck.env) != ck.src {
+			t.Errorf("%s = %v from %v; want %v from %v", ck.env, ck.got, c.Source(ck.env), ck.want, ck.src)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	// An explicit empty flag wins over the environment.
+	c, err = Load(newFS(), []string{"--mongo-service="}, env(map[string]string{"MONGO_SERVICE": "mongodb://db:27017"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MongoService != "" || c.Source("MONGO_SERVICE") != FromFlag {
+		t.Errorf("MONGO_SERVICE = %q from %v", c.MongoService, c.Source("MONGO_SERVICE"))
+	}
+}
+
+func TestEverySettingBindsFromEachSource(t *testing.T) {
+	// A valid non-default value for each setting.
+	sample := map[string]string{
+		"KCI_LISTEN_ADDR": "127.0.0.1:9", "KCI_DATA_DIR": "/d", "SECRET_KEY": "s", "UNIFIED_SECRET": "u",
+		"ALGORITHM": "HS512", "ACCESS_TOKEN_EXPIRE_MINUTES": "5", "ACCESS_TOKEN_EXPIRE_SECONDS": "7.5",
+		"INVITE_TOKEN_EXPIRE_SECONDS": "60", "PUBLIC_BASE_URL": "https://x.example",
+		"MONGO_SERVICE": "mongodb://db", "REDIS_HOST": "redis", "KCI_INITIAL_PASSWORD": "pw",
+		"KCI_INITIAL_ADMIN_USERNAME": "root", "KCI_INITIAL_ADMIN_EMAIL": "root@x.example",
+		"KEEP_ALIVE_PERIOD": "3", "EVENT_HISTORY_TTL_SECONDS": "4", "NODE_PURGE_AGE_DAYS": "5",
+		"CLOUD_EVENTS_SOURCE": "https://y.example/", "KCI_MAX_BODY_BYTES": "6", "KCI_MAX_HIERARCHY_BYTES": "7",
+		"KCI_LOG_LEVEL": "error", "KCI_LOG_FORMAT": "json",
+	}
+	if len(sample) != len(settings) {
+		t.Fatalf("sample has %d entries for %d settings", len(sample), len(settings))
+	}
+	var lines []string
+	var args []string
+	for _, s := range settings {
+		v, ok := sample[s.env]
+		if !ok {
+			t.Fatalf("no sample for %s", s.env)
+		}
+		lines = append(lines, s.env+"="+v)
+		args = append(args, "--"+s.flag+"="+v)
+	}
+	dump := func(c *Config) map[string]string {
+		m := map[string]string{}
+		for _, s := range settings {
+			m[s.env] = s.get(c)
+		}
+		return m
+	}
+	for _, src := range []Source{FromFlag, FromEnv, FromDotenv} {
+		var c *Config
+		var err error
+		switch src {
+		case FromFlag:
+			c, err = Load(newFS(), args, env(nil), "")
+		case FromEnv:
+			c, err = Load(newFS(), nil, env(sample), "")
+		case FromDotenv:
+			c, err = Load(newFS(), nil, env(nil), writeDotenv(t, strings.Join(lines, "\n")))
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", src, err)
+		}
+		got := dump(c)
+		for k, want := range sample {
+			if got[k] != want || c.Source(k) != src {
+				t.Errorf("%v: %s = %q from %v; want %q", src, k, got[k], c.Source(k), want)
+			}
+		}
+	}
+}
+
+func TestTokenLifetime(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		environ map[string]string
+		want    time.Duration
+	}{
+		{"default", nil, nil, 315360000 * time.Second},
+		{"seconds", nil, map[string]string{"ACCESS_TOKEN_EXPIRE_SECONDS": "3600"}, time.Hour},
+		{"fractional seconds", nil, map[string]string{"ACCESS_TOKEN_EXPIRE_SECONDS": "1.5"}, 1500 * time.Millisecond},
+		{"minutes", nil, map[string]string{"ACCESS_TOKEN_EXPIRE_MINUTES": "30"}, 30 * time.Minute},
+		{"both from env: seconds", nil, map[string]string{"ACCESS_TOKEN_EXPIRE_MINUTES": "30", "ACCESS_TOKEN_EXPIRE_SECONDS": "60"}, time.Minute},
+		{"minutes flag beats seconds env", []string{"--access-token-expire-minutes=2"}, map[string]string{"ACCESS_TOKEN_EXPIRE_SECONDS": "60"}, 2 * time.Minute},
+		{"seconds flag beats minutes env", []string{"--access-token-expire-seconds=5"}, map[string]string{"ACCESS_TOKEN_EXPIRE_MINUTES": "30"}, 5 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(newFS(), tc.args, env(tc.environ), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.TokenLifetime(); got != tc.want {
+				t.Errorf("TokenLifetime = %v; want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDerivedValues(t *testing.T) {
+	c, err := Load(newFS(), nil, env(map[string]string{"KCI_INITIAL_ADMIN_USERNAME": "root"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.InitialAdminEmail != "root@kernelci.org" {
+		t.Errorf("InitialAdminEmail = %q", c.InitialAdminEmail)
+	}
+	c, err = Load(newFS(), []string{"--public-base-url", "https://api.example.org/"}, env(nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicBaseURL != "https://api.example.org" {
+		t.Errorf("PublicBaseURL = %q", c.PublicBaseURL)
+	}
+	if c.InitialAdminEmail != "admin@kernelci.org" {
+		t.Errorf("InitialAdminEmail = %q", c.InitialAdminEmail)
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	tests := []struct {
+		env, flag, value string
+	}{
+		{"ALGORITHM", "algorithm", "RS256"},
+		{"ALGORITHM", "algorithm", "hs256"},
+		{"ACCESS_TOKEN_EXPIRE_SECONDS", "access-token-expire-seconds", "ten"},
+		{"ACCESS_TOKEN_EXPIRE_SECONDS", "access-token-expire-seconds", "-5"},
+		{"ACCESS_TOKEN_EXPIRE_SECONDS", "access-token-expire-seconds", "NaN"},
+		{"ACCESS_TOKEN_EXPIRE_SECONDS", "access-token-expire-seconds", "1e300"},
+		{"ACCESS_TOKEN_EXPIRE_MINUTES", "access-token-expire-minutes", "1.5"},
+		{"INVITE_TOKEN_EXPIRE_SECONDS", "invite-token-expire-seconds", "1w"},
+		{"KEEP_ALIVE_PERIOD", "keep-alive-period", "45s"},
+		{"KEEP_ALIVE_PERIOD", "keep-alive-period", "4.5"},
+		{"KEEP_ALIVE_PERIOD", "keep-alive-period", "0"},
+		{"EVENT_HISTORY_TTL_SECONDS", "event-history-ttl", "-1"},
+		{"EVENT_HISTORY_TTL_SECONDS", "event-history-ttl", "99999999999999999999"},
+		{"NODE_PURGE_AGE_DAYS", "node-purge-age-days", "half a year"},
+		{"KCI_MAX_BODY_BYTES", "max-body", "1MiB"},
+		{"KCI_MAX_HIERARCHY_BYTES", "max-hierarchy-body", "0"},
+		{"KCI_LOG_LEVEL", "log-level", "verbose"},
+		{"KCI_LOG_FORMAT", "log-format", "xml"},
+		{"PUBLIC_BASE_URL", "public-base-url", "api.kernelci.org"},
+		{"KCI_LISTEN_ADDR", "addr", " "},
+	}
+	for _, tc := range tests {
+		for _, viaFlag := range []bool{false, true} {
+			var err error
+			if viaFlag {
+				_, err = Load(newFS(), []string{"--" + tc.flag, tc.value}, env(nil), "")
+			} else {
+				_, err = Load(newFS(), nil, env(map[string]string{tc.env: tc.value}), "")
+			}
+			if err == nil {
+				t.Errorf("%s=%q (flag %v) accepted", tc.env, tc.value, viaFlag)
+				continue
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.env) || !strings.Contains(msg, "--"+tc.flag) {
+				t.Errorf("%s=%q: error %q does not name the setting", tc.env, tc.value, msg)
+			}
+		}
+	}
+	// Several bad values are all reported.
+	_, err := Load(newFS(), nil, env(map[string]string{"ALGORITHM": "none", "KCI_LOG_LEVEL": "loud"}), "")
+	if err == nil || !strings.Contains(err.Error(), "ALGORITHM") || !strings.Contains(err.Error(), "KCI_LOG_LEVEL") {
+		t.Errorf("joined errors = %v", err)
+	}
+	// Unknown flags are parse errors.
+	if _, err := Load(newFS(), []string{"--no-such-flag"}, env(nil), ""); err == nil {
+		t.Error("unknown flag accepted")
+	}
+	// Help.
+	if _, err := Load(newFS(), []string{"-h"}, env(nil), ""); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+}
+
+func TestLogLevels(t *testing.T) {
+	for in, want := range map[string]slog.Level{
+		"debug": slog.LevelDebug, "INFO": slog.LevelInfo, "warn": slog.LevelWarn,
+		"Warning": slog.LevelWarn, "error": slog.LevelError,
+	} {
+		c, err := Load(newFS(), []string{"--log-level", in}, env(nil), "")
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if c.LogLevel != want {
+			t.Errorf("%q: level %v", in, c.LogLevel)
+		}
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	c, err := Load(newFS(), []string{"--secret-key", "hunter2"}, env(map[string]string{
+		"KCI_INITIAL_PASSWORD": "p@ss",
+		"MONGO_SERVICE":        "mongodb://kci:dbpass@db1:27017,db2:27017/kernelci?replicaSet=rs0",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range c.Redacted() {
+		got[a.Key] = a.Value.String()
+	}
+	if len(got) != len(settings) {
+		t.Errorf("Redacted has %d entries for %d settings", len(got), len(settings))
+	}
+	want := map[string]string{
+		"SECRET_KEY":           "***",
+		"KCI_INITIAL_PASSWORD": "***",
+		"UNIFIED_SECRET":       "",
+		"MONGO_SERVICE":        "mongodb://kci:xxxxx@db1:27017,db2:27017/kernelci?replicaSet=rs0",
+		"KCI_LISTEN_ADDR":      ":8001",
+		"KEEP_ALIVE_PERIOD":    "45",
+		"KCI_LOG_LEVEL":        "info",
+		"KCI_MAX_BODY_BYTES":   "1048576",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q; want %q", k, got[k], v)
+		}
+	}
+	all := ""
+	for _, v := range got {
+		all += v + "\n"
+	}
+	for _, secret := range []string{"hunter2", "p@ss", "dbpass"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("Redacted leaks %q", secret)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                "",
+		"mongodb://db:27017":              "mongodb://db:27017",
+		"mongodb://user@db":               "mongodb://user@db",
+		"mongodb://u:p@db/x":              "mongodb://u:xxxxx@db/x",
+		"mongodb+srv://u:p%40ss@c.net/?w": "mongodb+srv://u:xxxxx@c.net/?w",
+		"mongodb://db/x?note=a:b@c":       "mongodb://db/x?note=a:b@c",
+		"not a url":                       "not a url",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	fs := newFS()
+	fs.Bool("version", false, "print the version and exit")
+	if _, err := Load(fs, nil, env(nil), ""); err != nil {
+		t.Fatal(err)
+	}
+	u := Usage(fs)
+	for _, s := range settings {
+		if !strings.Contains(u, "--"+s.flag+" ") {
+			t.Errorf("usage lacks flag --%s", s.flag)
+		}
+		if !strings.Contains(u, "env "+s.env+",") {
+			t.Errorf("usage lacks env %s", s.env)
+		}
+		if s.def != "" && !strings.Contains(u, `"`+s.def+`"`) {
+			t.Errorf("usage lacks default %q of %s", s.def, s.env)
+		}
+	}
+	for _, want := range []string{"Usage: kernelci-api", "--version", "print the version", "secret", "precedence"} {
+		if !strings.Contains(u, want) {
+			t.Errorf("usage lacks %q", want)
+		}
+	}
+	if !strings.Contains(Usage(nil), "KCI_LISTEN_ADDR") {
+		t.Error("Usage(nil) lacks settings")
+	}
+}
+
+func TestSettingsTableIsConsistent(t *testing.T) {
+	flags, envs := map[string]bool{}, map[string]bool{}
+	for _, s := range settings {
+		if flags[s.flag] || envs[s.env] {
+			t.Errorf("duplicate setting %s / %s", s.flag, s.env)
+		}
+		flags[s.flag], envs[s.env] = true, true
+		if s.help == "" || s.kind == "" || s.set == nil || s.get == nil {
+			t.Errorf("incomplete setting %s", s.env)
+		}
+		if strings.ToLower(s.flag) != s.flag || strings.Contains(s.flag, "_") {
+			t.Errorf("flag %q is not kebab-case", s.flag)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// AppendEvents appends events in one transaction, assigning sequence ids.
+func (s *Store) AppendEvents(ctx context.Context, evs ...*model.Event) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return appendEvents(ctx, tx, evs) })
+}
+
+func appendEvents(ctx context.Context, tx *sql.Tx, evs []*model.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO eventhistory (id, timestamp, channel, owner, doc) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare event: %w", err)
+	}
+	defer stmt.Close()
+	for _, ev := range evs {
+		if ev.ID.IsZero() {
+			ev.ID = objectid.New()
+		}
+		if ev.Timestamp.IsZero() {
+			ev.Timestamp = model.T(model.Now())
+		}
+		ev.SequenceID = 0
+		doc, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("sqlite: encode event: %w", err)
+		}
+		res, err := stmt.ExecContext(ctx, ev.ID.String(), model.FormatTime(ev.Timestamp.Time), ev.Channel, nullStr(ev.Owner), string(doc))
+		if err != nil {
+			return fmt.Errorf("sqlite: insert event: %w", err)
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("sqlite: event sequence: %w", err)
+		}
+		ev.SequenceID = seq
+	}
+	return nil
+}
+
+// FindEvents returns matching events in sequence order.
+func (s *Store) FindEvents(ctx context.Context, f query.Filter, p store.Page) ([]*model.Event, error) {
+	out := []*model.Event{}
+	err := s.selectDocs(ctx, eventTable, "sequence_id, doc", f, p, func(rows *sql.Rows) error {
+		var seq int64
+		var doc []byte
+		if err := rows.Scan(&seq, &doc); err != nil {
+			return fmt.Errorf("sqlite: scan event: %w", err)
+		}
+		ev := new(model.Event)
+		if err := decodeDoc(doc, ev); err != nil {
+			return fmt.Errorf("sqlite: decode event: %w", err)
+		}
+		ev.SequenceID = seq
+		out = append(out, ev)
+		return nil
+	})
+	return out, err
+}
+
+// LastSequence returns the highest sequence id ever assigned.
+func (s *Store) LastSequence(ctx context.Context) (int64, error) {
+	var seq sql.NullInt64
+	// sqlite_sequence keeps the AUTOINCREMENT high-water mark even after
+	// old events are deleted.
+	err := s.r.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'eventhistory'`).Scan(&seq)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: last sequence: %w", err)
+	}
+	return seq.Int64, nil
+}

@@ -1,0 +1,133 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// GetNode returns the node with the given id or store.ErrNotFound.
+func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error) {
+	var doc []byte
+	err := s.r.QueryRowContext(ctx, "SELECT doc FROM node WHERE id = ?", id.String()).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get node: %w", err)
+	}
+	var n model.Node
+	if err := decodeDoc(doc, &n); err != nil {
+		return nil, fmt.Errorf("sqlite: decode node %s: %w", id, err)
+	}
+	return &n, nil
+}
+
+// FindNodes returns matching nodes in insertion (id) order.
+func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
+	out := []*model.Node{}
+	err := s.selectDocs(ctx, nodeTable, "doc", f, p, func(rows *sql.Rows) error {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return fmt.Errorf("sqlite: scan node: %w", err)
+		}
+		n := new(model.Node)
+		if err := decodeDoc(doc, n); err != nil {
+			return fmt.Errorf("sqlite: decode node: %w", err)
+		}
+		out = append(out, n)
+		return nil
+	})
+	return out, err
+}
+
+// CountNodes counts matching nodes.
+func (s *Store) CountNodes(ctx context.Context, f query.Filter) (int64, error) {
+	return s.count(ctx, nodeTable, f)
+}
+
+func nodeRow(n *model.Node) ([]any, error) {
+	doc, err := json.Marshal(n)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: encode node: %w", err)
+	}
+	var parent, holdoff any
+	if n.Parent != nil {
+		parent = n.Parent.String()
+	}
+	if n.Holdoff != nil {
+		holdoff = model.FormatTime(n.Holdoff.Time)
+	}
+	return []any{
+		n.Kind, n.Name, nullStr(n.Group), parent, n.State, nullStr(n.Result), nullStr(n.Owner),
+		model.FormatTime(n.Created.Time), model.FormatTime(n.Updated.Time), model.FormatTime(n.Timeout.Time), holdoff,
+		string(doc), n.ID.String(),
+	}, nil
+}
+
+func nullStr(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+const (
+	insertNodeSQL = `INSERT INTO node (kind, name, grp, parent, state, result, owner, created, updated, timeout, holdoff, doc, id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	replaceNodeSQL = `UPDATE node SET kind = ?, name = ?, grp = ?, parent = ?, state = ?, result = ?, owner = ?,
+		created = ?, updated = ?, timeout = ?, holdoff = ?, doc = ? WHERE id = ?`
+)
+
+// WriteNodes applies w atomically.
+func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if len(w.Insert) > 0 {
+			stmt, err := tx.PrepareContext(ctx, insertNodeSQL)
+			if err != nil {
+				return fmt.Errorf("sqlite: prepare insert: %w", err)
+			}
+			defer stmt.Close()
+			for _, n := range w.Insert {
+				row, err := nodeRow(n)
+				if err != nil {
+					return err
+				}
+				if _, err := stmt.ExecContext(ctx, row...); err != nil {
+					if isUniqueViolation(err) {
+						return fmt.Errorf("node %s: %w", n.ID, store.ErrConflict)
+					}
+					return fmt.Errorf("sqlite: insert node: %w", err)
+				}
+			}
+		}
+		if len(w.Replace) > 0 {
+			stmt, err := tx.PrepareContext(ctx, replaceNodeSQL)
+			if err != nil {
+				return fmt.Errorf("sqlite: prepare replace: %w", err)
+			}
+			defer stmt.Close()
+			for _, n := range w.Replace {
+				row, err := nodeRow(n)
+				if err != nil {
+					return err
+				}
+				res, err := stmt.ExecContext(ctx, row...)
+				if err != nil {
+					return fmt.Errorf("sqlite: replace node: %w", err)
+				}
+				if k, _ := res.RowsAffected(); k == 0 {
+					return fmt.Errorf("node %s: %w", n.ID, store.ErrNotFound)
+				}
+			}
+		}
+		return appendEvents(ctx, tx, w.Events)
+	})
+}

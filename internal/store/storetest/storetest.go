@@ -1,0 +1,467 @@
+// Package storetest is the contract test suite every store backend runs:
+// one body of tests, called from each backend's own _test.go with a
+// constructor for a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// Factory returns a new empty store; the suite closes it.
+type Factory func(t *testing.T) store.Store
+
+// Run runs the whole contract against stores made by newStore.
+func Run(t *testing.T, newStore Factory) {
+	t.Run("NodeRoundTrip", func(t *testing.T) { testNodeRoundTrip(t, newStore(t)) })
+	t.Run("WriteAtomic", func(t *testing.T) { testWriteAtomic(t, newStore(t)) })
+	t.Run("Query", func(t *testing.T) { testQuery(t, newStore(t)) })
+	t.Run("Paging", func(t *testing.T) { testPaging(t, newStore(t)) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, newStore(t)) })
+	t.Run("ConcurrentSequence", func(t *testing.T) { testConcurrentSequence(t, newStore(t)) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, newStore(t)) })
+	t.Run("Groups", func(t *testing.T) { testGroups(t, newStore(t)) })
+}
+
+var base = time.Date(2024, 2, 1, 9, 58, 28, 479138000, time.UTC)
+
+// node builds a valid node for tests.
+func node(name, kind string, mod ...func(*model.Node)) *model.Node {
+	n := &model.Node{
+		ID: objectid.New(), Kind: kind, Name: name, Path: []string{"checkout", name},
+		State: model.StateRunning, Artifacts: map[string]string{}, Data: map[string]any{},
+		Debug: map[string]any{}, PlatformFilter: []string{}, UserGroups: []string{},
+		Created: model.T(base), Updated: model.T(base), Timeout: model.T(base.Add(6 * time.Hour)),
+		Owner: model.Str("admin"),
+	}
+	for _, m := range mod {
+		m(n)
+	}
+	return n
+}
+
+func mustWrite(t *testing.T, st store.Store, w store.NodeWrite) {
+	t.Helper()
+	if err := st.WriteNodes(context.Background(), w); err != nil {
+		t.Fatalf("WriteNodes: %v", err)
+	}
+}
+
+func jsonEqual(t *testing.T, got, want any) {
+	t.Helper()
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if string(g) != string(w) {
+		t.Fatalf("mismatch\n got: %s\nwant: %s", g, w)
+	}
+}
+
+func testNodeRoundTrip(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	parent := objectid.New()
+	n := node("baseline-x86", "job", func(n *model.Node) {
+		n.Parent = &parent
+		n.Group = model.Str("baseline")
+		n.Result = model.Str("pass")
+		n.Holdoff = &model.Time{Time: base.Add(time.Minute)}
+		n.Data = map[string]any{"kernel_revision": map[string]any{"tree": "mainline", "version": map[string]any{"version": json.Number("6")}},
+			"big": json.Number("12345678901234567890")}
+		n.Artifacts = map[string]string{"log": "https://example.org/log.txt"}
+		n.Jobfilter = []string{"a", "b"}
+		n.RetryCounter = 3
+	})
+	mustWrite(t, st, store.NodeWrite{Insert: []*model.Node{n}})
+	got, err := st.GetNode(ctx, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonEqual(t, got, n)
+	if _, err := st.GetNode(ctx, objectid.New()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetNode(unknown) = %v, want ErrNotFound", err)
+	}
+	// Replace keeps the id and changes the rest.
+	n2 := *n
+	n2.State = model.StateDone
+	n2.Name = "renamed"
+	mustWrite(t, st, store.NodeWrite{Replace: []*model.Node{&n2}})
+	got, _ = st.GetNode(ctx, n.ID)
+	if got.State != model.StateDone || got.Name != "renamed" {
+		t.Fatalf("replace not applied: %+v", got)
+	}
+	if c, _ := st.CountNodes(ctx, query.Filter{}); c != 1 {
+		t.Fatalf("count = %d, want 1", c)
+	}
+}
+
+func testWriteAtomic(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	a := node("a", "checkout")
+	mustWrite(t, st, store.NodeWrite{Insert: []*model.Node{a}})
+	before, _ := st.LastSequence(ctx)
+	// A replacement of a missing node fails the whole write: the insert
+	// and the event must not be stored.
+	b := node("b", "checkout")
+	ghost := node("ghost", "checkout")
+	err := st.WriteNodes(ctx, store.NodeWrite{
+		Insert:  []*model.Node{b},
+		Replace: []*model.Node{ghost},
+		Events:  []*model.Event{{Channel: "node", Data: map[string]any{"op": "updated"}}},
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("WriteNodes = %v, want ErrNotFound", err)
+	}
+	if _, err := st.GetNode(ctx, b.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("insert of a failed write was kept")
+	}
+	after, _ := st.LastSequence(ctx)
+	evs, _ := st.FindEvents(ctx, query.Filter{}, store.Page{})
+	if len(evs) != 0 || after < before {
+		t.Fatalf("event of a failed write was kept: %d events", len(evs))
+	}
+	// Duplicate id insert is a conflict.
+	if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{a}}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate insert = %v, want ErrConflict", err)
+	}
+}
+
+// QueryCase is one filter with the names of the nodes it must match.
+type QueryCase struct {
+	Name   string
+	Filter query.Filter
+	Want   []string
+}
+
+func c(field string, op query.Op, v any) query.Cond {
+	return query.Cond{Field: field, Op: op, Value: v}
+}
+
+func f(cs ...query.Cond) query.Filter { return query.Filter{Conds: cs} }
+
+func queryFixture() []*model.Node {
+	p := objectid.New()
+	return []*model.Node{
+		node("checkout", "checkout", func(n *model.Node) {
+			n.ID = p
+			n.Path = []string{"checkout"}
+			n.State = model.StateAvailable
+			n.Data = map[string]any{"kernel_revision": map[string]any{"tree": "mainline", "branch": "master", "commit": "abc"}}
+		}),
+		node("kbuild-gcc-x86", "kbuild", func(n *model.Node) {
+			n.Parent = &p
+			n.Group = model.Str("kbuild-gcc-x86")
+			n.Result = model.Str("pass")
+			n.State = model.StateDone
+			n.Created = model.T(base.Add(time.Hour))
+			n.Data = map[string]any{"arch": "x86_64", "runtime": "k8s", "kernel_revision": map[string]any{"tree": "next", "branch": "master"}}
+			n.UserGroups = []string{"team-a"}
+			n.RetryCounter = 1
+		}),
+		node("baseline-arm64", "job", func(n *model.Node) {
+			n.Parent = &p
+			n.Result = model.Str("fail")
+			n.State = model.StateDone
+			n.Created = model.T(base.Add(2 * time.Hour))
+			n.Data = map[string]any{"arch": "arm64", "count": json.Number("5"), "flag": true, "platform": "rk3588"}
+		}),
+		node("tast-5", "test", func(n *model.Node) {
+			n.Result = nil
+			n.Created = model.T(base.Add(3 * time.Hour))
+			n.Data = map[string]any{"count": "5", "flag": json.Number("1"), "misc": nil}
+			n.Owner = model.Str("bob")
+		}),
+	}
+}
+
+// QueryCases are the MongoDB semantics every backend must reproduce.
+func QueryCases() []QueryCase {
+	t1 := base.Add(90 * time.Minute)
+	return []QueryCase{
+		{"all", f(), []string{"checkout", "kbuild-gcc-x86", "baseline-arm64", "tast-5"}},
+		{"kind", f(c("kind", query.Eq, "kbuild")), []string{"kbuild-gcc-x86"}},
+		{"kind ne", f(c("kind", query.Ne, "kbuild")), []string{"checkout", "baseline-arm64", "tast-5"}},
+		{"kind in", f(c("kind", query.In, []any{"job", "test"})), []string{"baseline-arm64", "tast-5"}},
+		{"kind nin", f(c("kind", query.Nin, []any{"job", "test"})), []string{"checkout", "kbuild-gcc-x86"}},
+		{"name re", f(c("name", query.Re, "x86")), []string{"kbuild-gcc-x86"}},
+		{"name re anchored", f(c("name", query.Re, "^base")), []string{"baseline-arm64"}},
+		{"result null", f(c("result", query.Eq, nil)), []string{"checkout", "tast-5"}},
+		{"result ne null", f(c("result", query.Ne, nil)), []string{"kbuild-gcc-x86", "baseline-arm64"}},
+		{"group null", f(c("group", query.Eq, nil)), []string{"checkout", "baseline-arm64", "tast-5"}},
+		{"parent", f(c("parent", query.Eq, objectid.Nil)), nil},
+		{"parent null", f(c("parent", query.Eq, nil)), []string{"checkout", "tast-5"}},
+		{"created gt", f(c("created", query.Gt, t1)), []string{"baseline-arm64", "tast-5"}},
+		{"created range", f(c("created", query.Gte, base.Add(time.Hour)), c("created", query.Lt, base.Add(3*time.Hour))), []string{"kbuild-gcc-x86", "baseline-arm64"}},
+		{"nested tree", f(c("data.kernel_revision.tree", query.Eq, "mainline")), []string{"checkout"}},
+		{"nested branch", f(c("data.kernel_revision.branch", query.Eq, "master")), []string{"checkout", "kbuild-gcc-x86"}},
+		{"nested missing null", f(c("data.arch", query.Eq, nil)), []string{"checkout", "tast-5"}},
+		{"nested explicit null", f(c("data.misc", query.Eq, nil)), []string{"checkout", "kbuild-gcc-x86", "baseline-arm64", "tast-5"}},
+		{"nested ne", f(c("data.arch", query.Ne, "arm64")), []string{"checkout", "kbuild-gcc-x86", "tast-5"}},
+		{"runtime", f(c("data.runtime", query.Eq, "k8s")), []string{"kbuild-gcc-x86"}},
+		{"platform", f(c("data.platform", query.Eq, "rk3588")), []string{"baseline-arm64"}},
+		{"string is not number", f(c("data.count", query.Eq, "5")), []string{"tast-5"}},
+		{"number is not string", f(c("data.count", query.Eq, int64(5))), []string{"baseline-arm64"}},
+		{"number gt", f(c("data.count", query.Gt, int64(4))), []string{"baseline-arm64"}},
+		{"bool is not int", f(c("data.flag", query.Eq, true)), []string{"baseline-arm64"}},
+		{"int is not bool", f(c("data.flag", query.Eq, int64(1))), []string{"tast-5"}},
+		{"array any element", f(c("path", query.Eq, "kbuild-gcc-x86")), []string{"kbuild-gcc-x86"}},
+		{"array every node", f(c("path", query.Eq, "checkout")), []string{"checkout", "kbuild-gcc-x86", "baseline-arm64", "tast-5"}},
+		{"array ne", f(c("user_groups", query.Ne, "team-a")), []string{"checkout", "baseline-arm64", "tast-5"}},
+		{"array re", f(c("path", query.Re, "^tast")), []string{"tast-5"}},
+		{"retry_counter", f(c("retry_counter", query.Eq, int64(1))), []string{"kbuild-gcc-x86"}},
+		{"owner", f(c("owner", query.Eq, "bob")), []string{"tast-5"}},
+		{"combined", f(c("kind", query.Eq, "job"), c("result", query.Eq, "fail"), c("data.arch", query.Eq, "arm64")), []string{"baseline-arm64"}},
+		{"odd key", f(c(`data.we"ird key`, query.Eq, "x")), nil},
+	}
+}
+
+func names(ns []*model.Node) []string {
+	out := []string{}
+	for _, n := range ns {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+func testQuery(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	fx := queryFixture()
+	mustWrite(t, st, store.NodeWrite{Insert: fx})
+	for _, tc := range QueryCases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			// parent matching: rewrite the placeholder to the fixture's id.
+			fl := tc.Filter
+			for i, cd := range fl.Conds {
+				if cd.Field == "parent" && cd.Value == objectid.Nil {
+					fl.Conds[i].Value = fx[0].ID
+					tc.Want = []string{"kbuild-gcc-x86", "baseline-arm64"}
+				}
+			}
+			got, err := st.FindNodes(ctx, fl, store.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.Want
+			if want == nil {
+				want = []string{}
+			}
+			if g := names(got); !slices.Equal(g, want) {
+				t.Fatalf("FindNodes = %v, want %v", g, want)
+			}
+			n, err := st.CountNodes(ctx, fl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(n) != len(want) {
+				t.Fatalf("CountNodes = %d, want %d", n, len(want))
+			}
+		})
+	}
+}
+
+func testPaging(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	var all []*model.Node
+	for i := range 25 {
+		all = append(all, node(fmt.Sprintf("n%02d", i), "test"))
+	}
+	mustWrite(t, st, store.NodeWrite{Insert: all})
+	var seen []string
+	for off := 0; ; off += 10 {
+		page, err := st.FindNodes(ctx, query.Filter{}, store.Page{Limit: 10, Offset: off})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, names(page)...)
+		if len(page) < 10 {
+			break
+		}
+	}
+	if !slices.Equal(seen, names(all)) {
+		t.Fatalf("paging order %v, want %v", seen, names(all))
+	}
+}
+
+func testEvents(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	if s, err := st.LastSequence(ctx); err != nil || s != 0 {
+		t.Fatalf("LastSequence on empty = %d, %v", s, err)
+	}
+	n := node("checkout", "checkout")
+	ev := &model.Event{Channel: "node", Owner: model.Str("admin"), Data: model.NodeEventData("created", n, false, nil)}
+	mustWrite(t, st, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}})
+	if ev.SequenceID <= 0 || ev.ID.IsZero() || ev.Timestamp.IsZero() {
+		t.Fatalf("event not assigned: %+v", ev)
+	}
+	other := &model.Event{Channel: "abc", Data: map[string]any{"x": "y"}}
+	if err := st.AppendEvents(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if other.SequenceID <= ev.SequenceID {
+		t.Fatalf("sequence not increasing: %d then %d", ev.SequenceID, other.SequenceID)
+	}
+	got, err := st.FindEvents(ctx, f(c("data.kind", query.Eq, "checkout")), store.Page{})
+	if err != nil || len(got) != 1 || got[0].ID != ev.ID || got[0].SequenceID != ev.SequenceID {
+		t.Fatalf("FindEvents(kind) = %v, %v", got, err)
+	}
+	jsonEqual(t, got[0].Data, ev.Data)
+	got, _ = st.FindEvents(ctx, f(c("channel", query.Eq, "abc")), store.Page{})
+	if len(got) != 1 || got[0].ID != other.ID {
+		t.Fatalf("FindEvents(channel) = %v", got)
+	}
+	got, _ = st.FindEvents(ctx, f(c("sequence_id", query.Gt, ev.SequenceID)), store.Page{})
+	if len(got) != 1 || got[0].ID != other.ID {
+		t.Fatalf("FindEvents(sequence_id gt) = %v", got)
+	}
+	got, _ = st.FindEvents(ctx, f(c("data.id", query.Eq, n.ID.String())), store.Page{})
+	if len(got) != 1 {
+		t.Fatalf("FindEvents(data.id) = %v", got)
+	}
+	if s, _ := st.LastSequence(ctx); s != other.SequenceID {
+		t.Fatalf("LastSequence = %d, want %d", s, other.SequenceID)
+	}
+}
+
+func testConcurrentSequence(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				n := node(fmt.Sprintf("w%d-%d", w, i), "test")
+				ev := &model.Event{Channel: "node", Data: model.NodeEventData("created", n, false, nil)}
+				if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	evs, err := st.FindEvents(ctx, query.Filter{}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != writers*each {
+		t.Fatalf("%d events, want %d", len(evs), writers*each)
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i].SequenceID <= evs[i-1].SequenceID {
+			t.Fatalf("events out of order at %d: %d after %d", i, evs[i].SequenceID, evs[i-1].SequenceID)
+		}
+	}
+}
+
+func testUsers(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	u := &model.User{Username: "alice", Email: "alice@example.org", HashedPassword: "$argon2id$x",
+		IsActive: true, IsVerified: true, Groups: []model.Group{{ID: objectid.New(), Name: "kernelci"}}}
+	if err := st.InsertUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if u.ID.IsZero() {
+		t.Fatal("InsertUser did not assign an id")
+	}
+	for _, get := range []func() (*model.User, error){
+		func() (*model.User, error) { return st.GetUser(ctx, u.ID) },
+		func() (*model.User, error) { return st.GetUserByUsername(ctx, "alice") },
+		func() (*model.User, error) { return st.GetUserByEmail(ctx, "alice@example.org") },
+	} {
+		got, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		jsonEqual(t, got, u)
+		if got.HashedPassword != u.HashedPassword {
+			t.Fatalf("hash not kept: %q", got.HashedPassword)
+		}
+	}
+	dup := &model.User{Username: "alice", Email: "other@example.org", HashedPassword: "x"}
+	if err := st.InsertUser(ctx, dup); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate username = %v, want ErrConflict", err)
+	}
+	dup = &model.User{Username: "other", Email: "alice@example.org", HashedPassword: "x"}
+	if err := st.InsertUser(ctx, dup); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate email = %v, want ErrConflict", err)
+	}
+	admin := &model.User{Username: "root", Email: "root@example.org", HashedPassword: "x", IsSuperuser: true, IsActive: true}
+	if err := st.InsertUser(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.CountUsers(ctx, query.Where("is_superuser", true)); n != 1 {
+		t.Fatalf("superusers = %d, want 1", n)
+	}
+	got, _ := st.FindUsers(ctx, query.Where("groups.name", "kernelci"), store.Page{})
+	if len(got) != 1 || got[0].Username != "alice" {
+		t.Fatalf("FindUsers(groups.name) = %v", got)
+	}
+	u.Email = "alice@new.example.org"
+	u.HashedPassword = "new"
+	if err := st.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := st.GetUserByEmail(ctx, "alice@new.example.org"); g == nil || g.HashedPassword != "new" {
+		t.Fatalf("update not applied")
+	}
+	if err := st.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetUser(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted user still there: %v", err)
+	}
+	if err := st.DeleteUser(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete = %v, want ErrNotFound", err)
+	}
+}
+
+func testGroups(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	g := &model.Group{Name: "runtime:lava:node-editor"}
+	if err := st.InsertGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertGroup(ctx, &model.Group{Name: g.Name}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate group = %v, want ErrConflict", err)
+	}
+	got, err := st.GetGroupByName(ctx, g.Name)
+	if err != nil || got.ID != g.ID {
+		t.Fatalf("GetGroupByName = %v, %v", got, err)
+	}
+	if got, err = st.GetGroup(ctx, g.ID); err != nil || got.Name != g.Name {
+		t.Fatalf("GetGroup = %v, %v", got, err)
+	}
+	if n, _ := st.CountGroups(ctx, query.Filter{}); n != 1 {
+		t.Fatalf("CountGroups = %d", n)
+	}
+	if err := st.DeleteGroup(ctx, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetGroupByName(ctx, g.Name); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted group still there")
+	}
+}
