@@ -125,7 +125,8 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if recursive && (q.Get("limit") == "" || limit > 1000) {
+	// limit=0 means no limit, which a recursive query may not have either.
+	if recursive && (q.Get("limit") == "" || limit == 0 || limit > 1000) {
 		return badRequest("Recursive limit is too large, max is 1000")
 	}
 	evs, err := s.store.FindEvents(r.Context(), f, store.Page{Limit: limit})
@@ -153,11 +154,14 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, evs)
 }
 
-// parseFrom reads an ISO 8601 datetime or a Unix epoch in seconds.
+// parseFrom reads an ISO 8601 datetime or a Unix epoch in seconds. The
+// epoch is rounded to the microsecond, the wire precision: a float64 holds
+// today's epochs with microseconds only approximately, and truncating
+// would move the instant to the previous microsecond.
 func parseFrom(s string) (time.Time, error) {
 	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+		return time.Unix(int64(sec), 0).Add(time.Duration(math.Round(frac*1e6)) * time.Microsecond).UTC(), nil
 	}
 	return model.ParseTime(s)
 }

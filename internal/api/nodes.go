@@ -344,15 +344,16 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 	h.Node.ID = old.ID
 	var wr store.NodeWrite
 	var out []*model.Node
-	// Walk the tree breadth-first so that wide trees need no deep stack.
+	// Walk the tree depth-first in pre-order (the reference's answer order)
+	// with an explicit stack, so that deep trees need no deep recursion.
 	type item struct {
 		h      *model.Hierarchy
 		parent *model.Node
 	}
-	queue := []item{{h: h}}
-	for len(queue) > 0 {
-		it := queue[0]
-		queue = queue[1:]
+	stack := []item{{h: h}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
 		n := it.h.Node
 		model.TranslateVersionFields(n)
 		if it.parent != nil {
@@ -376,7 +377,8 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 			if n.Parent != nil && *n.Parent == n.ID {
 				return badRequest("Parent cannot be the same as the object")
 			}
-			n.Owner = prev.Owner
+			// Ownership and edit rights stay as stored.
+			n.Owner, n.UserGroups = prev.Owner, prev.UserGroups
 			if err := specializeData(n); err != nil {
 				return err
 			}
@@ -390,8 +392,8 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 			wr.Insert = append(wr.Insert, n)
 		}
 		out = append(out, n)
-		for _, c := range it.h.ChildNodes {
-			queue = append(queue, item{h: c, parent: n})
+		for i := len(it.h.ChildNodes) - 1; i >= 0; i-- {
+			stack = append(stack, item{h: it.h.ChildNodes[i], parent: n})
 		}
 	}
 	if err := s.checkParent(r, h.Node); err != nil {

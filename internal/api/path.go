@@ -21,13 +21,17 @@ func normalizePath(p string) (path string, ok bool, bad string) {
 	if p == "" {
 		p = "/"
 	}
+	// A trailing slash is served like the path without it.
+	if len(p) > 1 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
 	seg, rest := p[1:], ""
 	if i := strings.IndexByte(seg, '/'); i >= 0 {
 		seg, rest = seg[:i], seg[i:]
 	}
 	switch {
 	case seg == "latest" || seg == "v0":
-		if rest == "" {
+		if rest == "" || rest == "/" {
 			rest = "/"
 		}
 		return rest, true, ""

@@ -189,9 +189,9 @@ func TestBadTokens(t *testing.T) {
 			for _, p := range public {
 				e.doHeaders(http.MethodGet, p, hdr(), nil).expect(http.StatusOK)
 			}
+			e.expectUnchanged(before, "requests with a bad token")
 		})
 	}
-	t.Cleanup(func() { e.expectUnchanged(before, "requests with bad tokens") })
 }
 
 // permNode creates, as owner, a node that the actors of the permission

@@ -1,6 +1,9 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // routes is the route table: every endpoint, in one place. Paths are
 // version-less; ServeHTTP strips /latest and /v0 before dispatching.
@@ -29,6 +32,30 @@ func (s *Server) routes() {
 	// Event history.
 	m.HandleFunc("GET /events", h(s.getEvents))
 
-	// Anything else: FastAPI's 404 body.
-	m.HandleFunc("/", h(func(w http.ResponseWriter, r *http.Request) error { return notFound("Not Found") }))
+	s.userRoutes()      // users.go: users, groups, invites, passwords
+	s.pubsubRoutes()    // pubsub.go: subscribe, listen, publish, lists, kv
+	s.operationRoutes() // operations.go: telemetry, metrics, health, OpenAPI
+
+	// Anything else: FastAPI's 404 or 405 body.
+	m.HandleFunc("/", h(s.noRoute))
+}
+
+// noRoute answers 405 when the path exists for another method, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allowed []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := s.mux.Handler(r2); pattern != "/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		return errorf(http.StatusMethodNotAllowed, "Method Not Allowed")
+	}
+	return notFound("Not Found")
 }

@@ -112,12 +112,38 @@ func TestNotFound(t *testing.T) {
 		{http.MethodGet, "/latest/nothing"},
 		{http.MethodGet, "/nothing/here"},
 		{http.MethodGet, "/v0/nodez"},
-		{http.MethodGet, "/latest/node"},
 		{http.MethodPost, "/latest/nowhere"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			t.Parallel()
 			e.with(t).do(tc.method, tc.path, "", nil).expectDetail(http.StatusNotFound, "Not Found")
 		})
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodGet, "/latest/node", "POST"},
+		{http.MethodDelete, "/latest/node/0123456789abcdef01234567", "GET, PUT, PATCH"},
+		{http.MethodPost, "/nodes", "GET"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+			r := e.with(t).do(tc.method, tc.path, "", nil)
+			r.expectDetail(http.StatusMethodNotAllowed, "Method Not Allowed")
+			if got := r.header.Get("Allow"); got != tc.allow {
+				t.Errorf("Allow = %q, want %q", got, tc.allow)
+			}
+		})
+	}
+}
+
+func TestTrailingSlash(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, path := range []string{"/latest/nodes/", "/nodes/", "/v0/count/"} {
+		e.with(t).do(http.MethodGet, path, "", nil).expect(http.StatusOK)
 	}
 }

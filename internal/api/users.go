@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/store"
@@ -11,7 +12,11 @@ import (
 // postLogin exchanges form credentials for a bearer token.
 func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	if err := r.ParseForm(); err != nil {
+	parse := r.ParseForm
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		parse = func() error { return r.ParseMultipartForm(s.opts.MaxBodyBytes) }
+	}
+	if err := parse(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
@@ -62,4 +67,8 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 // getWhoami answers the authenticated user.
 func (s *Server) getWhoami(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, userFrom(r.Context()))
+}
+
+// userRoutes registers the user, group and invite endpoints.
+func (s *Server) userRoutes() {
 }

