@@ -2,6 +2,8 @@
 //
 //	kernelci-api serve     run the API (embedded SQLite store by default)
 //	kernelci-api admin     create a superuser
+//	kernelci-api indexes   show (and create) the MongoDB indexes
+//	kernelci-api purge     delete old nodes now (--dry-run: only report them)
 //	kernelci-api version   print the version
 package main
 
@@ -29,6 +31,8 @@ const usage = `Usage: kernelci-api <command> [flags]
 Commands:
   serve     run the API server
   admin     create a superuser account
+  indexes   show the MongoDB indexes: declared, present, missing (--create adds them)
+  purge     delete nodes older than NODE_PURGE_AGE_DAYS now, checkouts excepted (--dry-run reports them)
   version   print the version
 
 Run 'kernelci-api <command> --help' for the flags of a command.
@@ -48,6 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "admin":
 		return admin(args[1:], stdout, stderr)
+	case "indexes":
+		return indexes(args[1:], stdout, stderr)
+	case "purge":
+		return purge(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kernelci-api", app.Version)
 		return 0

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/email"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
@@ -19,6 +22,23 @@ type Options struct {
 	MaxHierarchyBytes int64 // limit for PUT /nodes/{id}
 	DefaultTimeout    time.Duration
 	Version           string
+	// PubSub serves subscribe, listen, publish, lists and key-value. It
+	// must be built over the store passed to New (a
+	// pubsub.NotifyingStore, so that node writes wake listeners). When
+	// nil and the store can carry pub/sub, New builds one with default
+	// settings and wraps the store itself.
+	PubSub *pubsub.Service
+
+	// Users, invites and emails (users.go).
+	PublicBaseURL       string        // PUBLIC_BASE_URL without trailing slash; "" = from each request
+	InviteTokenLifetime time.Duration // 0 = 7 days
+	// Mailer sends invite and password emails; nil means email is not
+	// configured (invites answer email_sent: false).
+	Mailer email.Sender
+	// LoginLimiter limits failed logins; nil means the default limits
+	// (ratelimit.DefaultLoginConfig). ratelimit.NewLogin with zero limits
+	// turns them off.
+	LoginLimiter *ratelimit.Login
 }
 
 // Server holds the dependencies of the handlers.
@@ -29,6 +49,7 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	now    func() time.Time
+	pubsub *pubsub.Service // nil: pub/sub endpoints answer 503
 }
 
 // New builds the HTTP handler of the API.
@@ -42,7 +63,15 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now}
+	if opts.PubSub == nil {
+		if ps, ok := st.(store.PubSubStore); ok {
+			b := pubsub.NewBroker()
+			ns := pubsub.NewNotifyingStore(ps, b)
+			st = ns
+			opts.PubSub = pubsub.New(ns, b, pubsub.Options{Log: log})
+		}
+	}
+	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now, pubsub: opts.PubSub}
 	s.routes()
 	return s
 }

@@ -1,16 +1,73 @@
 package api
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-// postLogin exchanges form credentials for a bearer token.
-func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
+// userRoutes registers the user, group and invite endpoints.
+func (s *Server) userRoutes() {
+	if s.opts.LoginLimiter == nil {
+		s.opts.LoginLimiter = ratelimit.NewLogin(ratelimit.DefaultLoginConfig, nil)
+	}
+	m, h := s.mux, s.handle
+
+	// Accounts (users.go).
+	m.HandleFunc("POST /user/register", h(s.admin(s.postRegister)))
+	m.HandleFunc("PATCH /user/me", h(s.authed(s.patchMe)))
+	m.HandleFunc("POST /user/update-password", h(s.postUpdatePassword))
+	m.HandleFunc("GET /users", h(s.authed(s.getUsers)))
+	m.HandleFunc("GET /user/{id}", h(s.authed(s.getUser)))
+	m.HandleFunc("PATCH /user/{id}", h(s.admin(s.patchUser)))
+	m.HandleFunc("DELETE /user/{id}", h(s.admin(s.deleteUser)))
+
+	// Password reset (users_password.go).
+	m.HandleFunc("POST /user/forgot-password", h(s.postForgotPassword))
+	m.HandleFunc("POST /user/reset-password", h(s.postResetPassword))
+
+	// Invites (invites.go) and their two pages (pages.go).
+	m.HandleFunc("GET /user/invite", h(s.getInvitePage))
+	m.HandleFunc("POST /user/invite", h(s.admin(s.postInvite)))
+	m.HandleFunc("GET /user/invite/url", h(s.admin(s.getInviteURL)))
+	m.HandleFunc("GET /user/accept-invite", h(s.getAcceptInvitePage))
+	m.HandleFunc("POST /user/accept-invite", h(s.postAcceptInvite))
+
+	// Groups (groups.go).
+	m.HandleFunc("GET /user-groups", h(s.admin(s.getGroups)))
+	m.HandleFunc("POST /user-groups", h(s.admin(s.postGroup)))
+	m.HandleFunc("GET /user-groups/{id}", h(s.admin(s.getGroup)))
+	m.HandleFunc("DELETE /user-groups/{id}", h(s.admin(s.deleteGroup)))
+}
+
+// publicUser is the user as clients see it (UserRead): never the
+// password hash (model.User leaves it out of JSON), groups always a list.
+func publicUser(u *model.User) *model.User {
+	if u.Groups == nil {
+		c := *u
+		c.Groups = []model.Group{}
+		return &c
+	}
+	return u
+}
+
+// readForm parses an urlencoded or multipart form body within the body
+// limit and checks that the required fields are present (422 otherwise).
+func (s *Server) readForm(w http.ResponseWriter, r *http.Request, required ...string) (url.Values, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	parse := r.ParseForm
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
@@ -19,36 +76,61 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := parse(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return err
+			return nil, err
 		}
-		return badRequest("Invalid form body")
+		return nil, badRequest("Invalid form body")
 	}
-	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
 	var missing []string
-	if _, ok := r.PostForm["username"]; !ok {
-		missing = append(missing, "username")
-	}
-	if _, ok := r.PostForm["password"]; !ok {
-		missing = append(missing, "password")
+	for _, f := range required {
+		if _, ok := r.PostForm[f]; !ok {
+			missing = append(missing, f)
+		}
 	}
 	if len(missing) > 0 {
-		return formMissing(missing)
+		return nil, formMissing(missing)
+	}
+	return r.PostForm, nil
+}
+
+var errBadCredentials = badRequest("LOGIN_BAD_CREDENTIALS")
+
+// tooManyAttempts is the 429 of the login limiter.
+func tooManyAttempts(wait time.Duration) *Error {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return &Error{Status: http.StatusTooManyRequests, Detail: "LOGIN_TOO_MANY_ATTEMPTS",
+		Header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}}
+}
+
+// checkCredentials is fastapi-users' authenticate with the login
+// limiter around it: it answers the active user whose password matches,
+// else LOGIN_BAD_CREDENTIALS (or 429 while the username or the client is
+// blocked). An unknown username costs a dummy hash comparison, so that
+// timing does not tell whether it exists. A bcrypt or weaker argon2 hash
+// is upgraded to the current argon2id parameters.
+func (s *Server) checkCredentials(r *http.Request, username, password string) (*model.User, error) {
+	client := clientAddr(r)
+	lim := s.opts.LoginLimiter
+	if wait := lim.Check(client, username); wait > 0 {
+		return nil, tooManyAttempts(wait)
 	}
 	u, err := s.store.GetUserByUsername(r.Context(), username)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.DummyVerify(password)
-		return badRequest("LOGIN_BAD_CREDENTIALS")
+		lim.Fail(client, username)
+		return nil, errBadCredentials
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ok, rehash := auth.VerifyPassword(password, u.HashedPassword)
 	if !ok || !u.IsActive {
-		return badRequest("LOGIN_BAD_CREDENTIALS")
+		lim.Fail(client, username)
+		return nil, errBadCredentials
 	}
-	if !u.IsVerified {
-		return badRequest("LOGIN_USER_NOT_VERIFIED")
-	}
+	lim.Succeed(username)
 	if rehash {
 		if h, err := auth.HashPassword(password); err == nil {
 			u.HashedPassword = h
@@ -56,6 +138,22 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 				s.log.Warn("password hash upgrade failed", "user", u.Username, "err", err)
 			}
 		}
+	}
+	return u, nil
+}
+
+// postLogin exchanges form credentials for a bearer token.
+func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
+	form, err := s.readForm(w, r, "username", "password")
+	if err != nil {
+		return err
+	}
+	u, err := s.checkCredentials(r, form.Get("username"), form.Get("password"))
+	if err != nil {
+		return err
+	}
+	if !u.IsVerified {
+		return badRequest("LOGIN_USER_NOT_VERIFIED")
 	}
 	tok, err := s.tokens.Issue(u.ID.String())
 	if err != nil {
@@ -66,9 +164,304 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 
 // getWhoami answers the authenticated user.
 func (s *Server) getWhoami(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, userFrom(r.Context()))
+	return writeJSON(w, http.StatusOK, publicUser(userFrom(r.Context())))
 }
 
-// userRoutes registers the user, group and invite endpoints.
-func (s *Server) userRoutes() {
+// postRegister: self-service registration is off; accounts come from
+// invites. Like the reference, only an admin gets as far as the 404.
+func (s *Server) postRegister(w http.ResponseWriter, r *http.Request) error {
+	return notFound("User registration is disabled; use /user/invite instead.")
+}
+
+// userSchema types the filterable user fields for GET /users.
+var userSchema = query.Schema{
+	Types: map[string]query.FieldType{
+		"id":          query.TypeObjectID,
+		"username":    query.TypeString,
+		"email":       query.TypeString,
+		"groups.name": query.TypeString,
+	},
+	Skip: []string{"limit", "offset"},
+}
+
+// writePaged answers a paginated list: limit (default 50, at least 1) and
+// offset from the query string, the /nodes envelope.
+func writePaged[T any](w http.ResponseWriter, r *http.Request, f query.Filter,
+	find func(context.Context, query.Filter, store.Page) ([]T, error),
+	count func(context.Context, query.Filter) (int64, error), conv func(T) any) error {
+	limit, err := queryInt(r, "limit", 50, 1)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(r, "offset", 0, 0)
+	if err != nil {
+		return err
+	}
+	items, err := find(r.Context(), f, store.Page{Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	total := int64(offset + len(items))
+	if len(items) == limit || (len(items) == 0 && offset > 0) {
+		if total, err = count(r.Context(), f); err != nil {
+			return err
+		}
+	}
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = conv(it)
+	}
+	return writeJSON(w, http.StatusOK, pageResponse{Items: out, Total: total, Limit: limit, Offset: offset})
+}
+
+// getUsers lists users (any active user), filtered by attributes.
+// Filters on the password hash are refused: they would be an oracle.
+func (s *Server) getUsers(w http.ResponseWriter, r *http.Request) error {
+	for key := range r.URL.Query() {
+		field, _, _ := strings.Cut(key, "__")
+		if field == "hashed_password" || strings.HasPrefix(field, "hashed_password.") || field == "password" {
+			return &query.Error{Param: key, Msg: "password fields cannot be queried"}
+		}
+	}
+	f, err := query.Parse(r.URL.Query(), userSchema)
+	if err != nil {
+		return err
+	}
+	return writePaged(w, r, f, s.store.FindUsers, s.store.CountUsers, func(u *model.User) any { return publicUser(u) })
+}
+
+// userByPath loads the {id} user the way fastapi-users' get_user_or_404
+// does: a malformed id is as unknown as a missing one.
+func (s *Server) userByPath(r *http.Request) (*model.User, error) {
+	id, err := objectid.Parse(r.PathValue("id"))
+	if err != nil {
+		return nil, notFound("Not Found")
+	}
+	u, err := s.store.GetUser(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Not Found")
+	}
+	return u, err
+}
+
+// getUser answers one user (any active user).
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userByPath(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, publicUser(u))
+}
+
+// deleteUser removes a user (admin); the user's tokens die with it.
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userByPath(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteUser(r.Context(), u.ID); errors.Is(err, store.ErrNotFound) {
+		return notFound("Not Found")
+	} else if err != nil {
+		return err
+	}
+	s.log.Info("user deleted", "user", u.Username, "id", u.ID.String(), "by", userFrom(r.Context()).Username)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// userPatch is the reference's UserUpdateRequest: every field optional,
+// null meaning "leave as is"; groups present replaces the list.
+type userPatch struct {
+	password, email, username         *string
+	isActive, isSuperuser, isVerified *bool
+	groups                            []string
+	groupsSet                         bool
+}
+
+func (s *Server) decodeUserPatch(w http.ResponseWriter, r *http.Request) (*userPatch, error) {
+	f, err := s.decodeFields(w, r)
+	if err != nil {
+		return nil, err
+	}
+	p := &userPatch{
+		password:    f.optStr("password"),
+		email:       f.optEmail("email"),
+		isActive:    f.optBool("is_active"),
+		isSuperuser: f.optBool("is_superuser"),
+		isVerified:  f.optBool("is_verified"),
+		username:    f.optStr("username"),
+	}
+	f.nonEmpty("username", p.username)
+	p.groups, p.groupsSet = f.groupList("groups")
+	return p, f.err()
+}
+
+// applyPatch changes u as fastapi-users' update does, in memory: a new
+// username must be free; a new email must be free and makes the account
+// unverified again (unless an admin sets is_verified in the same
+// request); a password is hashed. Only an admin changes is_active,
+// is_superuser, is_verified and groups.
+func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, admin bool) error {
+	if p.username != nil && *p.username != u.Username {
+		if _, err := s.store.GetUserByUsername(ctx, *p.username); err == nil {
+			return badRequest("Username already exists: " + *p.username)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		u.Username = *p.username
+	}
+	if admin && p.groupsSet {
+		groups, err := s.resolveGroups(ctx, p.groups)
+		if err != nil {
+			return err
+		}
+		u.Groups = groups
+	}
+	if p.password != nil {
+		if *p.password == "" {
+			return invalidPassword("UPDATE_USER_INVALID_PASSWORD", "Password should not be empty")
+		}
+		h, err := auth.HashPassword(*p.password)
+		if err != nil {
+			return err
+		}
+		u.HashedPassword = h
+	}
+	if p.email != nil && *p.email != u.Email {
+		other, err := s.userByEmail(ctx, *p.email)
+		if err == nil && other.ID != u.ID {
+			return badRequest("UPDATE_USER_EMAIL_ALREADY_EXISTS")
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		u.Email = *p.email
+		u.IsVerified = false
+	}
+	if admin {
+		if p.isActive != nil {
+			u.IsActive = *p.isActive
+		}
+		if p.isVerified != nil {
+			u.IsVerified = *p.isVerified
+		}
+		if p.isSuperuser != nil {
+			u.IsSuperuser = *p.isSuperuser
+		}
+	}
+	return nil
+}
+
+// saveUser stores u; a unique key taken meanwhile answers 400.
+func (s *Server) saveUser(ctx context.Context, u *model.User, emailChanged bool) error {
+	err := s.store.UpdateUser(ctx, u)
+	switch {
+	case errors.Is(err, store.ErrConflict) && emailChanged:
+		return badRequest("UPDATE_USER_EMAIL_ALREADY_EXISTS")
+	case errors.Is(err, store.ErrConflict):
+		return badRequest("Username already exists: " + u.Username)
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("Not Found")
+	}
+	return err
+}
+
+// patchMe updates the caller's own email, username and password. Groups
+// are for admins only (400); is_superuser, is_active and is_verified are
+// ignored.
+func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.decodeUserPatch(w, r)
+	if err != nil {
+		return err
+	}
+	if len(p.groups) > 0 {
+		return badRequest("User groups can only be updated by an admin user")
+	}
+	u := *userFrom(r.Context())
+	oldEmail := u.Email
+	if err := s.applyPatch(r.Context(), &u, p, false); err != nil {
+		return err
+	}
+	if err := s.saveUser(r.Context(), &u, u.Email != oldEmail); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, publicUser(&u))
+}
+
+// patchUser is the admin update of any user.
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.decodeUserPatch(w, r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	u, err := s.store.GetUser(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("User not found with id: " + id.String())
+	}
+	if err != nil {
+		return err
+	}
+	oldEmail := u.Email
+	if err := s.applyPatch(r.Context(), u, p, true); err != nil {
+		return err
+	}
+	if err := s.saveUser(r.Context(), u, u.Email != oldEmail); err != nil {
+		return err
+	}
+	s.log.Info("user updated", "user", u.Username, "id", u.ID.String(), "by", userFrom(r.Context()).Username)
+	return writeJSON(w, http.StatusOK, publicUser(u))
+}
+
+// postUpdatePassword changes a password given the current one (form
+// username, password, new_password); no token needed. Failures count
+// against the login limits.
+func (s *Server) postUpdatePassword(w http.ResponseWriter, r *http.Request) error {
+	form, err := s.readForm(w, r, "username", "password", "new_password")
+	if err != nil {
+		return err
+	}
+	u, err := s.checkCredentials(r, form.Get("username"), form.Get("password"))
+	if err != nil {
+		return err
+	}
+	np := form.Get("new_password")
+	if np == "" {
+		return invalidPassword("UPDATE_USER_INVALID_PASSWORD", "Password should not be empty")
+	}
+	if u.HashedPassword, err = auth.HashPassword(np); err != nil {
+		return err
+	}
+	if err := s.saveUser(r.Context(), u, false); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, nil)
+}
+
+// userByEmail finds the user with this email, ignoring case as
+// fastapi-users' Beanie adapter does (exact match first).
+func (s *Server) userByEmail(ctx context.Context, email string) (*model.User, error) {
+	u, err := s.store.GetUserByEmail(ctx, email)
+	if !errors.Is(err, store.ErrNotFound) {
+		return u, err
+	}
+	users, err := s.store.FindUsers(ctx, query.Filter{Conds: []query.Cond{
+		{Field: "email", Op: query.Re, Value: "(?i)^" + regexp.QuoteMeta(email) + "$"},
+	}}, store.Page{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return users[0], nil
+}
+
+// randomSecret is a random URL-safe string of n bytes of entropy.
+func randomSecret(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -16,14 +16,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/config"
+	"github.com/kernelci/kernelci-api-go/internal/email"
+	"github.com/kernelci/kernelci-api-go/internal/lifecycle"
 	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/mongo"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 )
 
@@ -37,6 +43,15 @@ type App struct {
 	Tokens *auth.Tokens
 	API    *api.Server
 	Log    *slog.Logger
+	// PubSub is nil when the store cannot carry pub/sub.
+	PubSub *pubsub.Service
+
+	// lifecycleStore is the backend itself (not the notifying wrapper)
+	// when it carries the node lifecycle and purge; nil otherwise.
+	lifecycleStore lifecycle.Store
+	// notifier wakes listeners of events written around Store (the
+	// lifecycle's transitions); nil without pub/sub.
+	notifier pubsub.Notifier
 }
 
 // Open prepares the data directory and the store. Messages meant for the
@@ -53,22 +68,87 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 	}
 	tokens := &auth.Tokens{Secret: secret, UnifiedSecret: cfg.UnifiedSecret, Algorithm: cfg.Algorithm, Lifetime: cfg.TokenLifetime()}
 	a := &App{Config: cfg, Store: st, Tokens: tokens, Log: log}
+	if ls, ok := st.(lifecycle.Store); ok {
+		a.lifecycleStore = ls
+	}
 	if err := a.bootstrap(ctx, out); err != nil {
 		st.Close()
 		return nil, err
 	}
-	a.API = api.New(st, tokens, api.Options{
+	a.wirePubSub()
+	mail, err := mailer(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.API = api.New(a.Store, tokens, api.Options{
 		MaxBodyBytes:      cfg.MaxBodyBytes,
 		MaxHierarchyBytes: cfg.MaxHierarchyBytes,
 		Version:           Version,
+		PubSub:            a.PubSub,
+
+		PublicBaseURL:       cfg.PublicBaseURL,
+		InviteTokenLifetime: cfg.InviteTokenLifetime,
+		Mailer:              mail,
+		LoginLimiter: ratelimit.NewLogin(ratelimit.LoginConfig{
+			MaxPerUser:   cfg.LoginMaxFailuresPerUser,
+			MaxPerClient: cfg.LoginMaxFailuresPerClient,
+			Window:       cfg.LoginFailureWindow,
+			// Password reset emails per address and window.
+			MaxResetEmails: ratelimit.DefaultLoginConfig.MaxResetEmails,
+		}, nil),
 	}, log)
 	return a, nil
+}
+
+// mailer is the SMTP sender the configuration names, or nil (no email).
+func mailer(cfg *config.Config) (email.Sender, error) {
+	if !cfg.EmailEnabled() {
+		return nil, nil
+	}
+	if cfg.EmailSender == "" {
+		return nil, errors.New("SMTP_HOST is set but EMAIL_SENDER is not: set the From address of the emails")
+	}
+	return email.NewSMTP(email.SMTPConfig{
+		Host:     cfg.SMTPHost,
+		Port:     cfg.SMTPPort,
+		From:     cfg.EmailSender,
+		Password: cfg.EmailPassword,
+	}), nil
+}
+
+// wirePubSub puts the pub/sub service over the store: the store is
+// wrapped so that every committed event write wakes the listeners of its
+// channel (the in-process Broker; a Redis relay would feed it too).
+func (a *App) wirePubSub() {
+	ps, ok := a.Store.(store.PubSubStore)
+	if !ok {
+		a.Log.Warn("this store has no pub/sub support; subscribe, listen, publish, lists and kv answer 503")
+		return
+	}
+	b := pubsub.NewBroker()
+	ns := pubsub.NewNotifyingStore(ps, b)
+	a.Store = ns
+	a.notifier = b
+	a.PubSub = pubsub.New(ns, b, pubsub.Options{
+		KeepAlive: a.Config.KeepAlivePeriod,
+		Source:    a.Config.CloudEventsSource,
+		ReapAfter: a.Config.SubscriptionReap,
+		EventTTL:  a.Config.EventHistoryTTL,
+		Log:       a.Log,
+	})
 }
 
 // OpenStore opens the backend the configuration names.
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	if cfg.MongoService != "" {
-		return nil, errors.New("MONGO_SERVICE is set, but this build has no MongoDB backend yet; unset it to use the embedded store")
+		// The database is the URL's path, else "kernelci".
+		return mongo.Open(ctx, mongo.Options{
+			URI:          cfg.MongoService,
+			EventTTL:     cfg.EventHistoryTTL,
+			TelemetryTTL: cfg.TelemetryTTL,
+			Logger:       slog.Default(),
+		})
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -162,12 +242,37 @@ func CreateSuperuser(ctx context.Context, st store.Store, username, email, passw
 }
 
 // Serve answers HTTP on ln until ctx ends, then shuts down gracefully.
+// The background jobs (pub/sub reaping and event retention) run while it
+// serves.
+//
+// There is no read or write timeout on requests: GET /listen and
+// GET /pop hold their request for up to KEEP_ALIVE_PERIOD (pop: until an
+// item comes). Request contexts are not cancelled by the shutdown (only
+// by clients going away): in-flight requests finish, and open long-polls
+// are answered at once (listen: a keep-alive; pop: 503) by draining the
+// pub/sub service when the shutdown starts.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           logRequests(a.Log, a.API),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	bgDone := make(chan struct{})
+	bgCtx, stopBg := context.WithCancel(ctx)
+	defer func() { stopBg(); <-bgDone }()
+	go func() {
+		defer close(bgDone)
+		if a.PubSub != nil {
+			a.PubSub.Run(bgCtx)
+		}
+	}()
+	waitLifecycle := a.startLifecycle(bgCtx)
+	defer func() { stopBg(); waitLifecycle() }()
+	waitTelemetry := a.startTelemetryRetention(bgCtx) // telemetry.go
+	defer func() { stopBg(); waitTelemetry() }()
+	if a.PubSub != nil {
+		srv.RegisterOnShutdown(a.PubSub.Drain)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -181,6 +286,41 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(sctx)
 	<-errc
 	return err
+}
+
+// startLifecycle starts the node lifecycle (unless turned off) and the
+// daily node purge over the backend (docs/lifecycle.md); the returned
+// function waits for them to end once ctx has.
+func (a *App) startLifecycle(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	ls := a.lifecycleStore
+	if ls == nil {
+		a.Log.Warn("this store has no node lifecycle support: node timeouts, holdoffs, closing and purge are off")
+		return wg.Wait
+	}
+	if a.Config.Lifecycle {
+		notifier := a.notifier
+		r := lifecycle.New(ls, lifecycle.Options{
+			Interval: a.Config.LifecycleInterval,
+			Log:      a.Log,
+			Notify: func(ctx context.Context, evs []*model.Event) {
+				if notifier == nil {
+					return
+				}
+				ns := make([]pubsub.Notification, 0, len(evs))
+				for _, ev := range evs {
+					ns = append(ns, pubsub.Notification{Channel: ev.Channel, Seq: ev.SequenceID, Owner: model.StrOr(ev.Owner)})
+				}
+				notifier.Notify(context.WithoutCancel(ctx), ns...)
+			},
+		})
+		wg.Go(func() { r.Run(ctx) })
+	} else {
+		a.Log.Info("node lifecycle is off (KCI_LIFECYCLE=false)")
+	}
+	age := time.Duration(a.Config.NodePurgeAgeDays) * 24 * time.Hour
+	wg.Go(func() { lifecycle.RunPurge(ctx, ls, lifecycle.PurgeOptions{Age: age, Log: a.Log}) })
+	return wg.Wait
 }
 
 // Close releases the store.

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/mail"
 	"net/url"
 	"os"
 	"slices"
@@ -56,11 +57,26 @@ type Config struct {
 
 	KeepAlivePeriod   time.Duration // KEEP_ALIVE_PERIOD
 	EventHistoryTTL   time.Duration // EVENT_HISTORY_TTL_SECONDS
+	TelemetryTTL      time.Duration // TELEMETRY_TTL_SECONDS: telemetry events older than this are deleted
 	NodePurgeAgeDays  int           // NODE_PURGE_AGE_DAYS
+	Lifecycle         bool          // KCI_LIFECYCLE: run the node lifecycle (timeouts, holdoffs, closing) in the server
+	LifecycleInterval time.Duration // KCI_LIFECYCLE_INTERVAL: period of the node lifecycle
 	CloudEventsSource string        // CLOUD_EVENTS_SOURCE
+	SubscriptionReap  time.Duration // SUBSCRIPTION_REAP_MINUTES: subscriptions not polled this long are deleted
 
 	MaxBodyBytes      int64 // KCI_MAX_BODY_BYTES
 	MaxHierarchyBytes int64 // KCI_MAX_HIERARCHY_BYTES
+
+	// Outgoing email (invites, password resets); off when SMTPHost is "".
+	SMTPHost      string // SMTP_HOST
+	SMTPPort      int    // SMTP_PORT: 465 is SMTPS, anything else STARTTLS when offered
+	EmailSender   string // EMAIL_SENDER: From address and SMTP login
+	EmailPassword string // EMAIL_PASSWORD: SMTP password; "" sends without logging in
+
+	// Failed-login limits; 0 turns a limit off.
+	LoginMaxFailuresPerUser   int           // KCI_LOGIN_MAX_FAILURES_PER_USER
+	LoginMaxFailuresPerClient int           // KCI_LOGIN_MAX_FAILURES_PER_CLIENT
+	LoginFailureWindow        time.Duration // KCI_LOGIN_FAILURE_WINDOW_SECONDS
 
 	LogLevel  slog.Level // KCI_LOG_LEVEL: debug, info, warn (or warning) or error
 	LogFormat string     // KCI_LOG_FORMAT: text or json
@@ -99,6 +115,7 @@ type setting struct {
 	defDoc string // how the default is shown in the help, when not def
 	kind   string // value placeholder for the help
 	secret bool
+	isBool bool // a boolean flag: --name alone means true
 	help   string
 	set    func(c *Config, v string) error
 	get    func(c *Config) string
@@ -154,18 +171,51 @@ var settings = []setting{
 	{flag: "event-history-ttl", env: "EVENT_HISTORY_TTL_SECONDS", def: "604800", kind: "seconds",
 		help: "How long published events are kept for catch-up (default seven days).",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.EventHistoryTTL }), get: getSeconds(func(c *Config) time.Duration { return c.EventHistoryTTL })},
+	{flag: "telemetry-ttl", env: "TELEMETRY_TTL_SECONDS", def: "1209600", kind: "seconds",
+		help: "How long telemetry events are kept (default 14 days); older ones are deleted in the background.",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.TelemetryTTL }), get: getSeconds(func(c *Config) time.Duration { return c.TelemetryTTL })},
 	{flag: "node-purge-age-days", env: "NODE_PURGE_AGE_DAYS", def: "180", kind: "days",
 		help: "Age in days beyond which nodes are purged.",
 		set:  setPurgeDays, get: func(c *Config) string { return strconv.Itoa(c.NodePurgeAgeDays) }},
+	{flag: "lifecycle", env: "KCI_LIFECYCLE", def: "true", kind: "bool", isBool: true,
+		help: "Run the node lifecycle in the server: timeouts, holdoffs and closing (see docs/lifecycle.md). Turn off (--lifecycle=false) where the pipeline's timeout services do it.",
+		set:  setBool(func(c *Config) *bool { return &c.Lifecycle }), get: func(c *Config) string { return strconv.FormatBool(c.Lifecycle) }},
+	{flag: "lifecycle-interval", env: "KCI_LIFECYCLE_INTERVAL", def: "10", kind: "seconds",
+		help: "Period of the node lifecycle: whole seconds, or a Go duration such as 500ms or 1m.",
+		set:  setLifecycleInterval, get: func(c *Config) string { return formatInterval(c.LifecycleInterval) }},
 	{flag: "cloud-events-source", env: "CLOUD_EVENTS_SOURCE", def: "https://api.kernelci.org/", kind: "uri",
 		help: "CloudEvents source attribute of published events.",
 		set:  str(func(c *Config) *string { return &c.CloudEventsSource }, nonEmpty), get: getStr(func(c *Config) string { return c.CloudEventsSource })},
+	{flag: "subscription-reap-minutes", env: "SUBSCRIPTION_REAP_MINUTES", def: "15", kind: "minutes",
+		help: "Pub/sub subscriptions not polled for this long are deleted (durable subscribers keep their position).",
+		set:  setReapMinutes, get: func(c *Config) string { return strconv.FormatInt(int64(c.SubscriptionReap/time.Minute), 10) }},
 	{flag: "max-body", env: "KCI_MAX_BODY_BYTES", def: "1048576", kind: "bytes",
 		help: "Largest request body accepted, in bytes (default 1 MiB).",
 		set:  bytesSetting(func(c *Config) *int64 { return &c.MaxBodyBytes }), get: func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) }},
 	{flag: "max-hierarchy-body", env: "KCI_MAX_HIERARCHY_BYTES", def: "67108864", kind: "bytes",
 		help: "Largest node hierarchy (PUT /nodes/{id}) body accepted, in bytes (default 64 MiB).",
 		set:  bytesSetting(func(c *Config) *int64 { return &c.MaxHierarchyBytes }), get: func(c *Config) string { return strconv.FormatInt(c.MaxHierarchyBytes, 10) }},
+	{flag: "smtp-host", env: "SMTP_HOST", defDoc: "empty, meaning no email is sent", kind: "host",
+		help: "SMTP server for invite and password reset emails.",
+		set:  str(func(c *Config) *string { return &c.SMTPHost }, nil), get: getStr(func(c *Config) string { return c.SMTPHost })},
+	{flag: "smtp-port", env: "SMTP_PORT", def: "587", kind: "port",
+		help: "SMTP server port: 465 speaks TLS from the start, any other port upgrades with STARTTLS when the server offers it.",
+		set:  setPort, get: func(c *Config) string { return strconv.Itoa(c.SMTPPort) }},
+	{flag: "email-sender", env: "EMAIL_SENDER", kind: "email",
+		help: "From address of the emails, also the SMTP login name (required with SMTP_HOST).",
+		set:  str(func(c *Config) *string { return &c.EmailSender }, bareAddress), get: getStr(func(c *Config) string { return c.EmailSender })},
+	{flag: "email-password", env: "EMAIL_PASSWORD", kind: "string", secret: true,
+		help: "SMTP password; empty sends without logging in. Never sent over an unencrypted connection to a remote host.",
+		set:  str(func(c *Config) *string { return &c.EmailPassword }, nil), get: getStr(func(c *Config) string { return c.EmailPassword })},
+	{flag: "login-max-failures-per-user", env: "KCI_LOGIN_MAX_FAILURES_PER_USER", def: "10", kind: "count",
+		help: "Failed logins (and password changes) for one username within the window before it is refused with 429; 0 means no limit.",
+		set:  countSetting(func(c *Config) *int { return &c.LoginMaxFailuresPerUser }), get: func(c *Config) string { return strconv.Itoa(c.LoginMaxFailuresPerUser) }},
+	{flag: "login-max-failures-per-client", env: "KCI_LOGIN_MAX_FAILURES_PER_CLIENT", def: "50", kind: "count",
+		help: "Failed logins from one client address (an IPv6 /64) within the window before it is refused with 429; 0 means no limit.",
+		set:  countSetting(func(c *Config) *int { return &c.LoginMaxFailuresPerClient }), get: func(c *Config) string { return strconv.Itoa(c.LoginMaxFailuresPerClient) }},
+	{flag: "login-failure-window", env: "KCI_LOGIN_FAILURE_WINDOW_SECONDS", def: "900", kind: "seconds",
+		help: "Window of the failed-login limits (default 15 minutes).",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.LoginFailureWindow }), get: getSeconds(func(c *Config) time.Duration { return c.LoginFailureWindow })},
 	{flag: "log-level", env: "KCI_LOG_LEVEL", def: "info", kind: "level",
 		help: "Log level: debug, info, warn (or warning) or error.",
 		set:  setLogLevel, get: func(c *Config) string { return strings.ToLower(c.LogLevel.String()) }},
@@ -176,10 +226,17 @@ var settings = []setting{
 
 // flagValue records a flag's raw text; parsing happens in Load so that
 // errors name the setting the same way whatever the source.
-type flagValue struct{ s string }
+type flagValue struct {
+	s      string
+	isBool bool
+}
 
 func (v *flagValue) String() string     { return v.s }
 func (v *flagValue) Set(s string) error { v.s = s; return nil }
+
+// IsBoolFlag lets the flag package accept --name without a value for
+// boolean settings.
+func (v *flagValue) IsBoolFlag() bool { return v.isBool }
 
 // Load registers a flag for every setting on fs (a new FlagSet named
 // "kernelci-api" when nil), parses args, and binds each setting from the
@@ -200,7 +257,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string, dotenvPat
 	}
 	values := make([]*flagValue, len(settings))
 	for i, s := range settings {
-		values[i] = &flagValue{s: s.def}
+		values[i] = &flagValue{s: s.def, isBool: s.isBool}
 		fs.Var(values[i], s.flag, s.help+" (env "+s.env+")")
 	}
 	fs.Usage = func() { fmt.Fprint(fs.Output(), Usage(fs)) }
@@ -247,15 +304,21 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string, dotenvPat
 	return c, nil
 }
 
-// Validate reports missing settings the server cannot run without: today
-// only SECRET_KEY (empty or blank), which the reference also checks at
-// start-up.
+// Validate reports missing settings the server cannot run without:
+// SECRET_KEY (empty or blank), which the reference also checks at
+// start-up, and EMAIL_SENDER when SMTP_HOST is set.
 func (c *Config) Validate() error {
 	if strings.TrimSpace(c.SecretKey) == "" {
 		return errors.New("config: SECRET_KEY (--secret-key) is required: set it in the environment or in .env")
 	}
+	if c.SMTPHost != "" && c.EmailSender == "" {
+		return errors.New("config: EMAIL_SENDER (--email-sender) is required when SMTP_HOST is set")
+	}
 	return nil
 }
+
+// EmailEnabled reports whether emails can be sent (SMTP_HOST is set).
+func (c *Config) EmailEnabled() bool { return c.SMTPHost != "" }
 
 // Source returns where the setting with environment variable env was read
 // from (FromDefault for unknown names).
@@ -431,12 +494,97 @@ func bytesSetting(field func(*Config) *int64) func(*Config, string) error {
 	}
 }
 
+func setPort(c *Config, v string) error {
+	n, err := positiveInt(v, 65535)
+	if err != nil {
+		return err
+	}
+	c.SMTPPort = int(n)
+	return nil
+}
+
+// countSetting parses a whole number from 0 (meaning off) to 1<<30.
+func countSetting(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 || n > 1<<30 {
+			return fmt.Errorf("want a whole number from 0 to %d", 1<<30)
+		}
+		*field(c) = int(n)
+		return nil
+	}
+}
+
+// bareAddress accepts "" or a plain email address (no display name).
+func bareAddress(v string) error {
+	if v == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" {
+		return errors.New("want a plain email address such as bot@example.org")
+	}
+	return nil
+}
+
 func setPurgeDays(c *Config, v string) error {
 	n, err := positiveInt(v, 1<<20)
 	if err != nil {
 		return fmt.Errorf("%w days", err)
 	}
 	c.NodePurgeAgeDays = int(n)
+	return nil
+}
+
+func setBool(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "1", "t", "true", "yes", "on":
+			*field(c) = true
+		case "0", "f", "false", "no", "off":
+			*field(c) = false
+		default:
+			return errors.New("want true or false")
+		}
+		return nil
+	}
+}
+
+// setLifecycleInterval accepts whole seconds or a Go duration, from
+// 100ms to a day.
+func setLifecycleInterval(c *Config, v string) error {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 1 || n > 86400 {
+			return errors.New("want 1 to 86400 seconds, or a duration from 100ms to 24h")
+		}
+		d = time.Duration(n) * time.Second
+	} else if d, err = time.ParseDuration(v); err != nil {
+		return errors.New("want whole seconds or a duration such as 500ms or 1m")
+	}
+	if d < 100*time.Millisecond || d > 24*time.Hour {
+		return errors.New("want 1 to 86400 seconds, or a duration from 100ms to 24h")
+	}
+	c.LifecycleInterval = d
+	return nil
+}
+
+// formatInterval writes whole seconds as a number, anything else as a
+// Go duration.
+func formatInterval(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10)
+	}
+	return d.String()
+}
+
+func setReapMinutes(c *Config, v string) error {
+	n, err := positiveInt(v, int64(math.MaxInt64/int64(time.Minute)))
+	if err != nil {
+		return fmt.Errorf("%w minutes", err)
+	}
+	c.SubscriptionReap = time.Duration(n) * time.Minute
 	return nil
 }
 

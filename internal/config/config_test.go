@@ -42,9 +42,14 @@ func TestDefaults(t *testing.T) {
 		InviteTokenLifetime:  7 * 24 * time.Hour,
 		InitialAdminUsername: "admin", InitialAdminEmail: "admin@kernelci.org",
 		KeepAlivePeriod: 45 * time.Second, EventHistoryTTL: 604800 * time.Second,
+		TelemetryTTL:     1209600 * time.Second,
 		NodePurgeAgeDays: 180, CloudEventsSource: "https://api.kernelci.org/",
-		MaxBodyBytes: 1 << 20, MaxHierarchyBytes: 64 << 20,
+		Lifecycle: true, LifecycleInterval: 10 * time.Second,
+		SubscriptionReap: 15 * time.Minute,
+		MaxBodyBytes:     1 << 20, MaxHierarchyBytes: 64 << 20,
 		LogLevel: slog.LevelInfo, LogFormat: "text",
+		SMTPPort:                587,
+		LoginMaxFailuresPerUser: 10, LoginMaxFailuresPerClient: 50, LoginFailureWindow: 15 * time.Minute,
 	}
 	got := *c
 	got.sources = nil
@@ -123,9 +128,12 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"INVITE_TOKEN_EXPIRE_SECONDS": "60", "PUBLIC_BASE_URL": "https://x.example",
 		"MONGO_SERVICE": "mongodb://db", "REDIS_HOST": "redis", "KCI_INITIAL_PASSWORD": "pw",
 		"KCI_INITIAL_ADMIN_USERNAME": "root", "KCI_INITIAL_ADMIN_EMAIL": "root@x.example",
-		"KEEP_ALIVE_PERIOD": "3", "EVENT_HISTORY_TTL_SECONDS": "4", "NODE_PURGE_AGE_DAYS": "5",
-		"CLOUD_EVENTS_SOURCE": "https://y.example/", "KCI_MAX_BODY_BYTES": "6", "KCI_MAX_HIERARCHY_BYTES": "7",
+		"KEEP_ALIVE_PERIOD": "3", "EVENT_HISTORY_TTL_SECONDS": "4", "TELEMETRY_TTL_SECONDS": "9", "NODE_PURGE_AGE_DAYS": "5",
+		"KCI_LIFECYCLE": "false", "KCI_LIFECYCLE_INTERVAL": "3",
+		"CLOUD_EVENTS_SOURCE": "https://y.example/", "SUBSCRIPTION_REAP_MINUTES": "8", "KCI_MAX_BODY_BYTES": "6", "KCI_MAX_HIERARCHY_BYTES": "7",
 		"KCI_LOG_LEVEL": "error", "KCI_LOG_FORMAT": "json",
+		"SMTP_HOST": "smtp.x.example", "SMTP_PORT": "465", "EMAIL_SENDER": "bot@x.example", "EMAIL_PASSWORD": "mailpw",
+		"KCI_LOGIN_MAX_FAILURES_PER_USER": "0", "KCI_LOGIN_MAX_FAILURES_PER_CLIENT": "3", "KCI_LOGIN_FAILURE_WINDOW_SECONDS": "60",
 	}
 	if len(sample) != len(settings) {
 		t.Fatalf("sample has %d entries for %d settings", len(sample), len(settings))
@@ -236,12 +244,24 @@ func TestBadValues(t *testing.T) {
 		{"EVENT_HISTORY_TTL_SECONDS", "event-history-ttl", "-1"},
 		{"EVENT_HISTORY_TTL_SECONDS", "event-history-ttl", "99999999999999999999"},
 		{"NODE_PURGE_AGE_DAYS", "node-purge-age-days", "half a year"},
+		{"KCI_LIFECYCLE_INTERVAL", "lifecycle-interval", "0"},
+		{"KCI_LIFECYCLE_INTERVAL", "lifecycle-interval", "10ms"},
+		{"KCI_LIFECYCLE_INTERVAL", "lifecycle-interval", "2d"},
+		{"KCI_LIFECYCLE_INTERVAL", "lifecycle-interval", "-5s"},
 		{"KCI_MAX_BODY_BYTES", "max-body", "1MiB"},
 		{"KCI_MAX_HIERARCHY_BYTES", "max-hierarchy-body", "0"},
 		{"KCI_LOG_LEVEL", "log-level", "verbose"},
 		{"KCI_LOG_FORMAT", "log-format", "xml"},
 		{"PUBLIC_BASE_URL", "public-base-url", "api.kernelci.org"},
 		{"KCI_LISTEN_ADDR", "addr", " "},
+		{"SMTP_PORT", "smtp-port", "0"},
+		{"SMTP_PORT", "smtp-port", "65536"},
+		{"SMTP_PORT", "smtp-port", "smtp"},
+		{"EMAIL_SENDER", "email-sender", "not an address"},
+		{"EMAIL_SENDER", "email-sender", "KernelCI <bot@kernelci.org>"},
+		{"KCI_LOGIN_MAX_FAILURES_PER_USER", "login-max-failures-per-user", "-1"},
+		{"KCI_LOGIN_MAX_FAILURES_PER_CLIENT", "login-max-failures-per-client", "many"},
+		{"KCI_LOGIN_FAILURE_WINDOW_SECONDS", "login-failure-window", "0"},
 	}
 	for _, tc := range tests {
 		for _, viaFlag := range []bool{false, true} {
@@ -272,6 +292,40 @@ func TestBadValues(t *testing.T) {
 	// Help.
 	if _, err := Load(newFS(), []string{"-h"}, env(nil), ""); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
+	}
+}
+
+func TestEmailSettings(t *testing.T) {
+	c, err := Load(newFS(), []string{"--secret-key=k", "--smtp-host=smtp.example.org"}, env(nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.EmailEnabled() || c.SMTPPort != 587 {
+		t.Errorf("EmailEnabled %v, SMTPPort %d", c.EmailEnabled(), c.SMTPPort)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "EMAIL_SENDER") {
+		t.Errorf("Validate with SMTP_HOST and no EMAIL_SENDER = %v", err)
+	}
+	c, err = Load(newFS(), []string{"--secret-key=k"}, env(map[string]string{
+		"SMTP_HOST": "smtp.example.org", "EMAIL_SENDER": "bot@example.org", "EMAIL_PASSWORD": "mail-secret",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	for _, a := range c.Redacted() {
+		if a.Key == "EMAIL_PASSWORD" && a.Value.String() != "***" {
+			t.Errorf("EMAIL_PASSWORD shown as %q", a.Value.String())
+		}
+	}
+	c, err = Load(newFS(), []string{"--secret-key=k"}, env(nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EmailEnabled() {
+		t.Error("email enabled by default")
 	}
 }
 
@@ -388,6 +442,46 @@ func TestSettingsTableIsConsistent(t *testing.T) {
 		}
 		if strings.ToLower(s.flag) != s.flag || strings.Contains(s.flag, "_") {
 			t.Errorf("flag %q is not kebab-case", s.flag)
+		}
+	}
+}
+
+func TestLifecycleSettings(t *testing.T) {
+	tests := []struct {
+		args     []string
+		environ  map[string]string
+		on       bool
+		interval time.Duration
+	}{
+		{nil, nil, true, 10 * time.Second},
+		{[]string{"--lifecycle=false"}, nil, false, 10 * time.Second},
+		{[]string{"--lifecycle"}, map[string]string{"KCI_LIFECYCLE": "off"}, true, 10 * time.Second},
+		{nil, map[string]string{"KCI_LIFECYCLE": "0"}, false, 10 * time.Second},
+		{[]string{"--lifecycle-interval", "500ms"}, nil, true, 500 * time.Millisecond},
+		{nil, map[string]string{"KCI_LIFECYCLE_INTERVAL": "2m"}, true, 2 * time.Minute},
+		{nil, map[string]string{"KCI_LIFECYCLE_INTERVAL": "30"}, true, 30 * time.Second},
+	}
+	for _, tc := range tests {
+		c, err := Load(newFS(), tc.args, env(tc.environ), "")
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.environ, err)
+		}
+		if c.Lifecycle != tc.on || c.LifecycleInterval != tc.interval {
+			t.Errorf("%v %v: lifecycle %v every %v; want %v every %v", tc.args, tc.environ, c.Lifecycle, c.LifecycleInterval, tc.on, tc.interval)
+		}
+	}
+	// A boolean flag takes its value after "=" ("--lifecycle maybe" is
+	// --lifecycle and an argument, as for every Go boolean flag).
+	if _, err := Load(newFS(), []string{"--lifecycle=maybe"}, env(nil), ""); err == nil || !strings.Contains(err.Error(), "KCI_LIFECYCLE") {
+		t.Errorf("--lifecycle=maybe: %v", err)
+	}
+	if _, err := Load(newFS(), nil, env(map[string]string{"KCI_LIFECYCLE": "maybe"}), ""); err == nil || !strings.Contains(err.Error(), "--lifecycle") {
+		t.Errorf("KCI_LIFECYCLE=maybe: %v", err)
+	}
+	c, _ := Load(newFS(), []string{"--lifecycle-interval=1500ms"}, env(nil), "")
+	for _, a := range c.Redacted() {
+		if a.Key == "KCI_LIFECYCLE_INTERVAL" && a.Value.String() != "1.5s" {
+			t.Errorf("KCI_LIFECYCLE_INTERVAL shown as %q", a.Value.String())
 		}
 	}
 }

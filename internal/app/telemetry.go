@@ -1,0 +1,25 @@
+package app
+
+import (
+	"context"
+	"sync"
+
+	"github.com/kernelci/kernelci-api-go/internal/retention"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// startTelemetryRetention starts the deletion of telemetry events older
+// than TELEMETRY_TTL_SECONDS (internal/retention); the returned function
+// waits for it to end once ctx has.
+func (a *App) startTelemetryRetention(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	tl, ok := store.TelemetryOf(a.Store)
+	if !ok {
+		a.Log.Warn("this store has no telemetry support: /telemetry answers 503")
+		return wg.Wait
+	}
+	wg.Go(func() {
+		retention.RunTelemetry(ctx, tl, retention.TelemetryOptions{TTL: a.Config.TelemetryTTL, Log: a.Log})
+	})
+	return wg.Wait
+}

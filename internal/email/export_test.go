@@ -1,0 +1,4 @@
+package email
+
+// PickAuth exposes pickAuth to the external tests.
+var PickAuth = pickAuth
