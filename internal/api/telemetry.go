@@ -1,0 +1,606 @@
+package api
+
+// Telemetry: bulk insert, query, statistics and anomaly detection over
+// pipeline telemetry events, as the reference's /telemetry endpoints.
+// Writes need a user; reads are public like the other read endpoints.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// telemetryRoutes registers the telemetry endpoints.
+func (s *Server) telemetryRoutes() {
+	m := s.mux
+	h := s.handle
+	m.HandleFunc("POST /telemetry", h(s.authed(s.postTelemetry)))
+	m.HandleFunc("GET /telemetry", h(s.getTelemetry))
+	m.HandleFunc("GET /telemetry/stats", h(s.getTelemetryStats))
+	m.HandleFunc("GET /telemetry/anomalies", h(s.getTelemetryAnomalies))
+}
+
+// telemetry returns the store's telemetry, or 503 when the backend has
+// none.
+func (s *Server) telemetry() (store.Telemetry, error) {
+	t, ok := store.TelemetryOf(s.store)
+	if !ok {
+		return nil, errorf(http.StatusServiceUnavailable, "Telemetry is not available with this store")
+	}
+	return t, nil
+}
+
+// telemetrySchema is the query schema of GET /telemetry: the string fields
+// stay strings, ts is a datetime, retry an integer, id an ObjectId.
+// is_infra_error, since and until are handled before query.Parse.
+var telemetrySchema = func() query.Schema {
+	s := query.Schema{
+		Types: map[string]query.FieldType{
+			"id":    query.TypeObjectID,
+			"ts":    query.TypeTime,
+			"retry": query.TypeInt,
+		},
+		Skip: []string{"limit", "offset", "since", "until", "is_infra_error"},
+	}
+	for _, f := range model.TelemetryStringFields {
+		s.Types[f] = query.TypeString
+	}
+	return s
+}()
+
+// postTelemetry inserts a list of events, all or none: the body must be a
+// JSON list of objects (422 otherwise, as FastAPI's List[dict]); an empty
+// list or an event the model rejects is a 400.
+func (s *Server) postTelemetry(w http.ResponseWriter, r *http.Request) error {
+	tl, err := s.telemetry()
+	if err != nil {
+		return err
+	}
+	b, err := readBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return bodyError("missing", "Field required", nil)
+	}
+	var v any
+	if err := model.DecodeJSON(b, &v); err != nil {
+		return bodyError("json_invalid", "JSON decode error: "+err.Error(), nil)
+	}
+	if v == nil { // FastAPI reads a JSON null body as no body
+		return bodyError("missing", "Field required", nil)
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return bodyError("list_type", "Input should be a valid list", v)
+	}
+	ve := &model.ValidationError{}
+	raws := make([]map[string]any, len(list))
+	for i, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			ve.Errors = append(ve.Errors, model.FieldError{Type: "dict_type", Loc: []any{"body", i},
+				Msg: "Input should be a valid dictionary", Input: it})
+			continue
+		}
+		raws[i] = m
+	}
+	if len(ve.Errors) > 0 {
+		return ve
+	}
+	if len(list) == 0 {
+		return badRequest("Events list cannot be empty")
+	}
+	now := s.now()
+	evs := make([]*model.TelemetryEvent, len(raws))
+	for i, raw := range raws {
+		ev, err := model.DecodeTelemetryEvent(raw, now)
+		if err != nil {
+			return badRequest("Invalid telemetry event: " + err.Error())
+		}
+		evs[i] = ev
+	}
+	if err := tl.InsertTelemetry(r.Context(), evs); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]int{"inserted": len(evs)})
+}
+
+// lastQueryValue is the last value of a query parameter (what Starlette's
+// dict(request.query_params) keeps) and whether it was given.
+func lastQueryValue(q url.Values, name string) (string, bool) {
+	v := q[name]
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[len(v)-1], true
+}
+
+// telemetryTimeRange turns the since and until parameters into ts conditions;
+// empty values are ignored, as in the reference.
+func telemetryTimeRange(q url.Values) ([]query.Cond, error) {
+	var conds []query.Cond
+	for _, p := range []struct {
+		name string
+		op   query.Op
+	}{{"since", query.Gte}, {"until", query.Lte}} {
+		v, _ := lastQueryValue(q, p.name)
+		if v == "" {
+			continue
+		}
+		t, err := model.ParseTime(v)
+		if err != nil {
+			return nil, &query.Error{Param: p.name, Msg: fmt.Sprintf("%q is not a valid datetime (ISO 8601 expected)", v)}
+		}
+		conds = append(conds, query.Cond{Field: "ts", Op: p.op, Value: t.Truncate(time.Microsecond)})
+	}
+	return conds, nil
+}
+
+// getTelemetry is the paginated event query: any field filter, since and
+// until on ts, is_infra_error as true or false.
+func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
+	tl, err := s.telemetry()
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", 50, 1)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(r, "offset", 0, 0)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var extra []query.Cond
+	for _, v := range q["is_infra_error"] {
+		switch strings.ToLower(v) {
+		case "true":
+			extra = append(extra, query.Cond{Field: "is_infra_error", Op: query.Eq, Value: true})
+		case "false":
+			extra = append(extra, query.Cond{Field: "is_infra_error", Op: query.Eq, Value: false})
+		default:
+			return badRequest("Bad is_infra_error value, use 'true' or 'false'")
+		}
+	}
+	ts, err := telemetryTimeRange(q)
+	if err != nil {
+		return err
+	}
+	f, err := query.Parse(q, telemetrySchema)
+	if err != nil {
+		return err
+	}
+	f = f.And(append(extra, ts...)...)
+	items, err := tl.FindTelemetry(r.Context(), f, store.Page{Limit: limit, Offset: offset})
+	if err != nil {
+		return err
+	}
+	total := int64(offset + len(items))
+	if len(items) == limit || (len(items) == 0 && offset > 0) {
+		if total, err = tl.CountTelemetry(r.Context(), f); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusOK, pageResponse{Items: items, Total: total, Limit: limit, Offset: offset})
+}
+
+// telemetryStatsGroupFields are the group_by values of /telemetry/stats;
+// "lab" is the runtime under another name (LAVA runtimes are one per
+// lab).
+var telemetryStatsGroupFields = []string{"runtime", "lab", "device_type", "device_id", "job_name", "tree", "branch", "arch", "kind", "error_type"}
+
+// telemetryStatsMatchFields are the exact-match filters of /telemetry/stats.
+var telemetryStatsMatchFields = []string{"kind", "runtime", "device_type", "device_id", "job_name", "tree", "branch", "arch"}
+
+// telemetryStoreField maps a group_by name to the stored field.
+func telemetryStoreField(name string) string {
+	if name == "lab" {
+		return "runtime"
+	}
+	return name
+}
+
+// telemetryGroupPlan maps output fields onto the store's grouping
+// fields: by is what the store groups on (no repeats), idx[i] the
+// position in by of the output field names[i].
+type telemetryGroupPlan struct {
+	names []string
+	by    []string
+	idx   []int
+}
+
+func newTelemetryGroupPlan(names []string) telemetryGroupPlan {
+	p := telemetryGroupPlan{}
+	for _, n := range names {
+		if slices.Contains(p.names, n) {
+			continue
+		}
+		sf := telemetryStoreField(n)
+		j := slices.Index(p.by, sf)
+		if j < 0 {
+			j = len(p.by)
+			p.by = append(p.by, sf)
+		}
+		p.names = append(p.names, n)
+		p.idx = append(p.idx, j)
+	}
+	return p
+}
+
+// members returns the group's key as output members, in order.
+func (p telemetryGroupPlan) members(g store.TelemetryGroup) orderedObject {
+	o := make(orderedObject, 0, len(p.names)+12)
+	for i, n := range p.names {
+		o = append(o, orderedMember{n, g.Key[p.idx[i]]})
+	}
+	return o
+}
+
+// telemetryKeyLess orders groups by their key values (null first), to break ties
+// deterministically.
+func telemetryKeyLess(a, b []*string) bool {
+	for i := range min(len(a), len(b)) {
+		switch {
+		case a[i] == nil && b[i] == nil:
+			continue
+		case a[i] == nil:
+			return true
+		case b[i] == nil:
+			return false
+		case *a[i] != *b[i]:
+			return *a[i] < *b[i]
+		}
+	}
+	return len(a) < len(b)
+}
+
+// pySetRepr renders names like a Python set of strings (sorted, as Python's
+// own order is arbitrary).
+func pySetRepr(names []string) string {
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = model.PyRepr(n)
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// getTelemetryStats counts events per group: group_by (required) names
+// the fields, the match fields, lab (the runtime) and since/until filter.
+// Groups come sorted by total, largest first (ties by key).
+func (s *Server) getTelemetryStats(w http.ResponseWriter, r *http.Request) error {
+	tl, err := s.telemetry()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	gb, _ := lastQueryValue(q, "group_by")
+	if gb == "" {
+		return badRequest("'group_by' parameter is required")
+	}
+	var names, invalid []string
+	for _, f := range strings.Split(gb, ",") {
+		f = strings.TrimSpace(f)
+		names = append(names, f)
+		if !slices.Contains(telemetryStatsGroupFields, f) && !slices.Contains(invalid, f) {
+			invalid = append(invalid, f)
+		}
+	}
+	if len(invalid) > 0 {
+		return badRequest("Invalid group_by fields: " + pySetRepr(invalid))
+	}
+	var f query.Filter
+	match := map[string]string{}
+	for _, k := range telemetryStatsMatchFields {
+		if v, _ := lastQueryValue(q, k); v != "" {
+			match[k] = v
+		}
+	}
+	if lab, _ := lastQueryValue(q, "lab"); lab != "" {
+		if rt, ok := match["runtime"]; ok && rt != lab {
+			return badRequest("'lab' and 'runtime' must match when both are provided")
+		}
+		match["runtime"] = lab
+	}
+	for _, k := range telemetryStatsMatchFields {
+		if v, ok := match[k]; ok {
+			f.Conds = append(f.Conds, query.Cond{Field: k, Op: query.Eq, Value: v})
+		}
+	}
+	ts, err := telemetryTimeRange(q)
+	if err != nil {
+		return err
+	}
+	f = f.And(ts...)
+	plan := newTelemetryGroupPlan(names)
+	groups, err := tl.GroupTelemetry(r.Context(), f, plan.by)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(groups, func(i, j int) bool {
+		if groups[i].Total != groups[j].Total {
+			return groups[i].Total > groups[j].Total
+		}
+		return telemetryKeyLess(groups[i].Key, groups[j].Key)
+	})
+	out := make([]orderedObject, 0, len(groups))
+	for _, g := range groups {
+		row := plan.members(g)
+		row = append(row, telemetryCounts(g)...)
+		out = append(out, row)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func telemetryCounts(g store.TelemetryGroup) orderedObject {
+	return orderedObject{
+		{"total", g.Total}, {"pass", g.Pass}, {"fail", g.Fail},
+		{"incomplete", g.Incomplete}, {"skip", g.Skip}, {"infra_error", g.InfraError},
+	}
+}
+
+// telemetryWindows are the accepted windows, in the reference's order.
+var telemetryWindows = []struct {
+	name  string
+	hours int
+}{{"1h", 1}, {"3h", 3}, {"6h", 6}, {"12h", 12}, {"24h", 24}, {"48h", 48}}
+
+const telemetryScopePattern = "^(device_type|device)$"
+
+// telemetryAnomalyParams validates threshold, min_total and scope the way FastAPI
+// validates the reference's Query parameters: every error in one 422.
+func telemetryAnomalyParams(q url.Values) (threshold float64, minTotal int64, scope string, err error) {
+	ve := &model.ValidationError{}
+	add := func(name, typ, msg string, input any, ctx map[string]any) {
+		ve.Errors = append(ve.Errors, model.FieldError{Type: typ, Loc: []any{"query", name}, Msg: msg, Input: input, Ctx: ctx})
+	}
+	threshold, minTotal, scope = 0.5, 3, "device_type"
+	if v, ok := lastQueryValue(q, "threshold"); ok {
+		t, perr := parseQueryFloat(v)
+		switch {
+		case perr != nil:
+			add("threshold", "float_parsing", "Input should be a valid number, unable to parse string as a number", v, nil)
+		case !(t >= 0):
+			add("threshold", "greater_than_equal", "Input should be greater than or equal to 0", v, map[string]any{"ge": model.PyFloat(0)})
+		case !(t <= 1):
+			add("threshold", "less_than_equal", "Input should be less than or equal to 1", v, map[string]any{"le": model.PyFloat(1)})
+		default:
+			threshold = t
+		}
+	}
+	if v, ok := lastQueryValue(q, "min_total"); ok {
+		n, perr := parseQueryInt64(v)
+		switch {
+		case perr != nil:
+			add("min_total", "int_parsing", "Input should be a valid integer, unable to parse string as an integer", v, nil)
+		case n < 1:
+			add("min_total", "greater_than_equal", "Input should be greater than or equal to 1", v, map[string]any{"ge": 1})
+		default:
+			minTotal = n
+		}
+	}
+	if v, ok := lastQueryValue(q, "scope"); ok {
+		if v != "device_type" && v != "device" {
+			add("scope", "string_pattern_mismatch", "String should match pattern '"+telemetryScopePattern+"'", v, map[string]any{"pattern": telemetryScopePattern})
+		} else {
+			scope = v
+		}
+	}
+	if len(ve.Errors) > 0 {
+		return 0, 0, "", ve
+	}
+	return threshold, minTotal, scope, nil
+}
+
+// parseQueryFloat reads a float the way pydantic does from a string: decimal
+// or exponent notation, inf and nan, surrounding whitespace allowed.
+func parseQueryFloat(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, "xX_pP") {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// parseQueryInt64 reads an integer the way pydantic does from a string
+// (surrounding whitespace and a sign allowed). Values beyond 64 bits,
+// which Python keeps, saturate.
+func parseQueryInt64(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	d := strings.TrimLeft(s, "+-")
+	if d == "" || len(s)-len(d) > 1 || strings.Trim(d, "0123456789") != "" {
+		return 0, strconv.ErrSyntax
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil { // out of range
+		if s[0] == '-' {
+			return math.MinInt64, nil
+		}
+		return math.MaxInt64, nil
+	}
+	return n, nil
+}
+
+// pyRound3 is Python's round(x, 3): correctly rounded, ties to even on the
+// exact binary value, which strconv's formatting also does.
+func pyRound3(x float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 3, 64), 64)
+	return v
+}
+
+// getTelemetryAnomalies flags, within the window: runtime + device type
+// (or physical device, scope=device) groups of job and test results whose
+// infra error rate or failure rate (fail + incomplete) reaches threshold,
+// with at least min_total events; and runtime + error type groups of
+// runtime errors and job skips with at least min_total events.
+func (s *Server) getTelemetryAnomalies(w http.ResponseWriter, r *http.Request) error {
+	tl, err := s.telemetry()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	threshold, minTotal, scope, err := telemetryAnomalyParams(q)
+	if err != nil {
+		return err
+	}
+	window := "6h"
+	if v, ok := lastQueryValue(q, "window"); ok {
+		window = v
+	}
+	hours := 0
+	names := make([]string, len(telemetryWindows))
+	for i, aw := range telemetryWindows {
+		names[i] = aw.name
+		if aw.name == window {
+			hours = aw.hours
+		}
+	}
+	if hours == 0 {
+		return badRequest(fmt.Sprintf("Invalid window '%s'. Use: %s", window, strings.Join(names, ", ")))
+	}
+	since := model.T(s.now().Add(-time.Duration(hours) * time.Hour))
+	ctx := r.Context()
+
+	// Result anomalies.
+	rf := query.Filter{Conds: []query.Cond{{Field: "ts", Op: query.Gte, Value: since.Time}}}
+	groupNames := []string{"runtime", "lab", "device_type"}
+	if scope == "device" {
+		// Device health from job results only: per-test events would
+		// dilute boot and infrastructure failure rates.
+		rf = rf.And(query.Cond{Field: "kind", Op: query.Eq, Value: "job_result"},
+			query.Cond{Field: "device_id", Op: query.Nin, Value: []any{nil, ""}})
+		groupNames = append(groupNames, "device_id")
+	} else {
+		rf = rf.And(query.Cond{Field: "kind", Op: query.In, Value: []any{"job_result", "test_result"}})
+	}
+	plan := newTelemetryGroupPlan(groupNames)
+	groups, err := tl.GroupTelemetry(ctx, rf, plan.by)
+	if err != nil {
+		return err
+	}
+	type flagged struct {
+		g                   store.TelemetryGroup
+		infraRate, failRate float64
+	}
+	var hits []flagged
+	for _, g := range groups {
+		if g.Total < minTotal {
+			continue
+		}
+		infra := float64(g.InfraError) / float64(g.Total)
+		fail := float64(g.Fail+g.Incomplete) / float64(g.Total)
+		if infra >= threshold || fail >= threshold {
+			hits = append(hits, flagged{g, infra, fail})
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		a, b := hits[i], hits[j]
+		if a.infraRate != b.infraRate {
+			return a.infraRate > b.infraRate
+		}
+		if a.failRate != b.failRate {
+			return a.failRate > b.failRate
+		}
+		return telemetryKeyLess(a.g.Key, b.g.Key)
+	})
+	results := make([]orderedObject, 0, len(hits))
+	for _, h := range hits {
+		g := h.g
+		row := plan.members(g)
+		row = append(row, telemetryCounts(g)...)
+		row = append(row,
+			orderedMember{"infra_rate", model.PyFloat(pyRound3(h.infraRate))},
+			orderedMember{"fail_rate", model.PyFloat(pyRound3(h.failRate))},
+			orderedMember{"constant_failure", g.Pass == 0 && g.Fail+g.Incomplete == g.Total},
+			orderedMember{"constant_infra_failure", g.InfraError == g.Total},
+			orderedMember{"last_seen", model.T(g.LastSeen)},
+			orderedMember{"latest_error_type", g.LatestErrorType},
+			orderedMember{"latest_error_msg", g.LatestErrorMsg},
+		)
+		results = append(results, row)
+	}
+
+	// Submission and connectivity errors per runtime.
+	ef := query.Filter{Conds: []query.Cond{
+		{Field: "kind", Op: query.In, Value: []any{"runtime_error", "job_skip"}},
+		{Field: "ts", Op: query.Gte, Value: since.Time},
+	}}
+	eplan := newTelemetryGroupPlan([]string{"runtime", "error_type"})
+	egroups, err := tl.GroupTelemetry(ctx, ef, eplan.by)
+	if err != nil {
+		return err
+	}
+	kept := egroups[:0]
+	for _, g := range egroups {
+		if g.Total >= minTotal {
+			kept = append(kept, g)
+		}
+	}
+	sort.SliceStable(kept, func(i, j int) bool {
+		if kept[i].Total != kept[j].Total {
+			return kept[i].Total > kept[j].Total
+		}
+		return telemetryKeyLess(kept[i].Key, kept[j].Key)
+	})
+	errs := make([]orderedObject, 0, len(kept))
+	for _, g := range kept {
+		errs = append(errs, append(eplan.members(g), orderedMember{"count", g.Total}))
+	}
+
+	return writeJSON(w, http.StatusOK, orderedObject{
+		{"window", window},
+		{"threshold", model.PyFloat(threshold)},
+		{"min_total", minTotal},
+		{"scope", scope},
+		{"since", since},
+		{"result_anomalies", results},
+		{"error_anomalies", errs},
+	})
+}
+
+// orderedObject is a JSON object whose members keep their order (the
+// reference builds its answers as Python dicts, which do).
+type orderedObject []orderedMember
+
+type orderedMember struct {
+	Key   string
+	Value any
+}
+
+// MarshalJSON implements json.Marshaler.
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(m.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.Value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
