@@ -1,0 +1,147 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// Defaults of PurgeOptions, after the reference's node_purge_task (which
+// deletes 10000 at a time with a 1 s pause, in MongoDB; the embedded
+// store has a single writer, so its batches are smaller and its pauses
+// shorter, keeping each write to a few milliseconds).
+const (
+	DefaultPurgeAge   = 180 * 24 * time.Hour
+	DefaultPurgeBatch = 1000
+	DefaultPurgePause = 100 * time.Millisecond
+	DefaultPurgeEvery = 24 * time.Hour
+	DefaultPurgeDelay = 10 * time.Minute
+	// DefaultPurgeRetry is the wait after a failed purge.
+	DefaultPurgeRetry = time.Hour
+)
+
+// PurgeOptions configure the retention job. Zero values take the
+// defaults.
+type PurgeOptions struct {
+	// Age: nodes created longer ago than this are deleted, except the
+	// kinds in store.PurgeExcludedKinds (NODE_PURGE_AGE_DAYS).
+	Age time.Duration
+	// Batch is how many nodes one write deletes.
+	Batch int
+	// Pause is the wait between two batches, which lets the requests
+	// queued behind a batch run.
+	Pause time.Duration
+	// Every is the period of the job, Delay the wait before its first
+	// run after start-up, Retry the wait after a failure.
+	Every, Delay, Retry time.Duration
+	Now                 func() time.Time
+	Log                 *slog.Logger
+	// OnPurge, when set, is called with the count of each batch deleted
+	// (for metrics).
+	OnPurge func(n int64)
+}
+
+func (o *PurgeOptions) defaults() {
+	if o.Age <= 0 {
+		o.Age = DefaultPurgeAge
+	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultPurgeBatch
+	}
+	if o.Pause < 0 {
+		o.Pause = 0
+	} else if o.Pause == 0 {
+		o.Pause = DefaultPurgePause
+	}
+	if o.Every <= 0 {
+		o.Every = DefaultPurgeEvery
+	}
+	if o.Delay < 0 {
+		o.Delay = 0
+	} else if o.Delay == 0 {
+		o.Delay = DefaultPurgeDelay
+	}
+	if o.Retry <= 0 {
+		o.Retry = DefaultPurgeRetry
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+}
+
+// PurgeBefore is the creation time before which nodes are purged.
+func PurgeBefore(now time.Time, age time.Duration) time.Time { return now.Add(-age).UTC() }
+
+// Purge deletes every purgeable node created before `before`, batch
+// nodes per write with pause between writes, and returns how many it
+// deleted. It stops early, with what it did and ctx's error, when ctx
+// ends. A negative pause means none.
+func Purge(ctx context.Context, st store.Lifecycle, before time.Time, batch int, pause time.Duration, onBatch func(int64)) (int64, error) {
+	if batch <= 0 {
+		batch = DefaultPurgeBatch
+	}
+	var total int64
+	for {
+		n, err := st.PurgeNodes(ctx, before, batch)
+		total += n
+		if n > 0 && onBatch != nil {
+			onBatch(n)
+		}
+		if err != nil {
+			return total, fmt.Errorf("purge nodes: %w", err)
+		}
+		if n < int64(batch) {
+			return total, nil
+		}
+		if err := sleep(ctx, pause); err != nil {
+			return total, err
+		}
+	}
+}
+
+// RunPurge purges old nodes after Delay and then every Every until ctx
+// ends. Several replicas may run it: deletions are idempotent.
+func RunPurge(ctx context.Context, st store.Lifecycle, o PurgeOptions) {
+	o.defaults()
+	o.Log.Info("node purge scheduled", "age_days", o.Age.Hours()/24, "every", o.Every, "first_in", o.Delay)
+	wait := o.Delay
+	for {
+		if sleep(ctx, wait) != nil {
+			return
+		}
+		before := PurgeBefore(o.Now(), o.Age)
+		start := time.Now()
+		n, err := Purge(ctx, st, before, o.Batch, o.Pause, o.OnPurge)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			o.Log.Warn("node purge failed", "deleted", n, "err", err, "retry_in", o.Retry)
+			wait = o.Retry
+			continue
+		}
+		o.Log.Info("node purge finished", "deleted", n, "created_before", before, "took", time.Since(start).Round(time.Millisecond))
+		wait = o.Every
+	}
+}
+
+// sleep waits d or until ctx ends (its error then).
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
