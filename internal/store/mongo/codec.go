@@ -1,0 +1,857 @@
+package mongo
+
+// Conversion between the model and BSON documents laid out exactly as the
+// reference writes them (pydantic model_dump by alias, then pymongo).
+//
+// Typed fields: ids (_id, parent, a user's groups[]._id) are ObjectIds,
+// datetimes are BSON dates (milliseconds: the sub-millisecond part is
+// dropped, as pymongo does), integers are int32 when they fit and int64
+// otherwise (pymongo's choice, so documents look the same whoever wrote
+// them).
+//
+// Free-form JSON (node data and debug, event data) keeps its JSON
+// meaning:
+//
+//   - an integer literal becomes int32/int64; beyond 64 bits it becomes a
+//     Decimal128, which holds up to 34 significant digits exactly (the
+//     reference cannot store such a number at all: pymongo refuses
+//     integers beyond 64 bits). A longer integer, or any beyond 64 bits on
+//     a server without Decimal128 (FerretDB 1.x), is refused with
+//     ErrNumberRange rather than rounded.
+//   - any other number becomes a double, as Python's json module reads it;
+//     one outside the double range (1e400) becomes a Decimal128 likewise.
+//   - objects keep their keys in sorted order (what encoding/json writes).
+//   - Go values that are not JSON types (ObjectIds, times, pointers,
+//     structs) are stored as their JSON form would be: a text id, a
+//     datetime string.
+//
+// Reading free-form values back: int32/int64 and Decimal128 become
+// json.Number with their exact digits, doubles json.Number in Python's
+// repr form (1.0, 1e+20) so the JSON text is what the reference sends,
+// NaN and infinities the strings "NaN", "Infinity", "-Infinity" (JSON has
+// no such numbers), ObjectIds their hex text, dates model.FormatTime text,
+// binary data base64 text; other exotic types become text too.
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+)
+
+// encoder turns model values into BSON; noDecimal refuses Decimal128.
+type encoder struct {
+	noDecimal bool
+}
+
+func oid(id objectid.ID) bson.ObjectID { return bson.ObjectID(id) }
+
+func dateOf(t time.Time) bson.DateTime { return bson.NewDateTimeFromTime(t) }
+
+// intValue is pymongo's choice of integer type.
+func intValue(i int64) any {
+	if i >= math.MinInt32 && i <= math.MaxInt32 {
+		return int32(i)
+	}
+	return i
+}
+
+func isIntLiteral(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// number converts a JSON number literal.
+func (e encoder) number(n json.Number) (any, error) {
+	s := string(n)
+	if isIntLiteral(s) {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return intValue(i), nil
+		}
+		return e.decimal(s)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err == nil {
+		return f, nil
+	}
+	var ne *strconv.NumError
+	if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+		return e.decimal(s)
+	}
+	return nil, fmt.Errorf("invalid number %q", s)
+}
+
+func (e encoder) decimal(s string) (any, error) {
+	if e.noDecimal {
+		return nil, fmt.Errorf("%w: %s needs Decimal128, which this server (FerretDB) lacks", ErrNumberRange, short(s))
+	}
+	d, err := bson.ParseDecimal128(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s has more than 34 significant digits", ErrNumberRange, short(s))
+	}
+	return d, nil
+}
+
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
+
+// value converts a free-form JSON value (as decoded with UseNumber, or any
+// Go value that marshals to JSON) to BSON.
+func (e encoder) value(v any) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string, bool:
+		return x, nil
+	case json.Number:
+		return e.number(x)
+	case float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	case int:
+		return intValue(int64(x)), nil
+	case int8:
+		return int32(x), nil
+	case int16:
+		return int32(x), nil
+	case int32:
+		return x, nil
+	case int64:
+		return intValue(x), nil
+	case uint8:
+		return int32(x), nil
+	case uint16:
+		return int32(x), nil
+	case uint32:
+		return intValue(int64(x)), nil
+	case uint:
+		return e.number(json.Number(strconv.FormatUint(uint64(x), 10)))
+	case uint64:
+		return e.number(json.Number(strconv.FormatUint(x, 10)))
+	case map[string]any:
+		return e.object(x)
+	case []any:
+		out := make(bson.A, len(x))
+		for i, el := range x {
+			bv, err := e.value(el)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = bv
+		}
+		return out, nil
+	case []string:
+		out := make(bson.A, len(x))
+		for i, el := range x {
+			out[i] = el
+		}
+		return out, nil
+	case map[string]string:
+		keys := sortedKeys(x)
+		out := make(bson.D, 0, len(x))
+		for _, k := range keys {
+			if err := checkKey(k); err != nil {
+				return nil, err
+			}
+			out = append(out, bson.E{Key: k, Value: x[k]})
+		}
+		return out, nil
+	case *string:
+		if x == nil {
+			return nil, nil
+		}
+		return *x, nil
+	case objectid.ID:
+		return x.String(), nil
+	case *objectid.ID:
+		if x == nil {
+			return nil, nil
+		}
+		return x.String(), nil
+	case model.Time:
+		return model.FormatTime(x.Time), nil
+	case *model.Time:
+		if x == nil {
+			return nil, nil
+		}
+		return model.FormatTime(x.Time), nil
+	case time.Time:
+		return model.FormatTime(x), nil
+	case json.RawMessage:
+		return e.viaJSON(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return nil, nil
+		}
+		return e.value(rv.Elem().Interface())
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return nil, nil
+		}
+		if rv.Type().Elem().Kind() == reflect.Uint8 { // []byte marshals as base64 text
+			break
+		}
+		out := make(bson.A, rv.Len())
+		for i := range out {
+			bv, err := e.value(rv.Index(i).Interface())
+			if err != nil {
+				return nil, err
+			}
+			out[i] = bv
+		}
+		return out, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return e.viaJSON(b)
+}
+
+func (e encoder) viaJSON(b []byte) (any, error) {
+	var g any
+	if err := model.DecodeJSON(b, &g); err != nil {
+		return nil, err
+	}
+	return e.value(g)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// checkKey refuses what BSON cannot hold in a key (a NUL byte).
+func checkKey(k string) error {
+	if strings.IndexByte(k, 0) >= 0 {
+		return fmt.Errorf("key %q contains a NUL byte", k)
+	}
+	return nil
+}
+
+// object converts a JSON object to a document with sorted keys; nil stays
+// null.
+func (e encoder) object(m map[string]any) (any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	out := make(bson.D, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		if err := checkKey(k); err != nil {
+			return nil, err
+		}
+		bv, err := e.value(m[k])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out = append(out, bson.E{Key: k, Value: bv})
+	}
+	return out, nil
+}
+
+func strPtr(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func strList(l []string) any {
+	if l == nil {
+		return nil
+	}
+	out := make(bson.A, len(l))
+	for i, s := range l {
+		out[i] = s
+	}
+	return out
+}
+
+// nodeDoc is the reference's node document.
+func (e encoder) nodeDoc(n *model.Node) (bson.D, error) {
+	var parent, holdoff any
+	if n.Parent != nil {
+		parent = oid(*n.Parent)
+	}
+	if n.Holdoff != nil {
+		holdoff = dateOf(n.Holdoff.Time)
+	}
+	artifacts, err := e.value(n.Artifacts)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: artifacts: %w", n.ID, err)
+	}
+	if n.Artifacts == nil {
+		artifacts = nil
+	}
+	data, err := e.object(n.Data)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: data.%w", n.ID, err)
+	}
+	debug, err := e.object(n.Debug)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: debug.%w", n.ID, err)
+	}
+	return bson.D{
+		{Key: "_id", Value: oid(n.ID)},
+		{Key: "kind", Value: n.Kind},
+		{Key: "name", Value: n.Name},
+		{Key: "path", Value: strList(n.Path)},
+		{Key: "group", Value: strPtr(n.Group)},
+		{Key: "parent", Value: parent},
+		{Key: "state", Value: n.State},
+		{Key: "result", Value: strPtr(n.Result)},
+		{Key: "artifacts", Value: artifacts},
+		{Key: "data", Value: data},
+		{Key: "debug", Value: debug},
+		{Key: "jobfilter", Value: strList(n.Jobfilter)},
+		{Key: "platform_filter", Value: strList(n.PlatformFilter)},
+		{Key: "created", Value: dateOf(n.Created.Time)},
+		{Key: "updated", Value: dateOf(n.Updated.Time)},
+		{Key: "timeout", Value: dateOf(n.Timeout.Time)},
+		{Key: "holdoff", Value: holdoff},
+		{Key: "owner", Value: strPtr(n.Owner)},
+		{Key: "submitter", Value: strPtr(n.Submitter)},
+		{Key: "treeid", Value: strPtr(n.Treeid)},
+		{Key: "user_groups", Value: strList(n.UserGroups)},
+		{Key: "processed_by_kcidb_bridge", Value: n.ProcessedByKCIDBBridge},
+		{Key: "retry_counter", Value: intValue(n.RetryCounter)},
+	}, nil
+}
+
+// eventDoc is the reference's eventhistory document.
+func (e encoder) eventDoc(ev *model.Event) (bson.D, error) {
+	data, err := e.value(ev.Data)
+	if err != nil {
+		return nil, fmt.Errorf("event data: %w", err)
+	}
+	d := bson.D{
+		{Key: "_id", Value: oid(ev.ID)},
+		{Key: "timestamp", Value: dateOf(ev.Timestamp.Time)},
+		{Key: "sequence_id", Value: intValue(ev.SequenceID)},
+		{Key: "channel", Value: ev.Channel},
+		{Key: "owner", Value: strPtr(ev.Owner)},
+		{Key: "data", Value: data},
+	}
+	if len(ev.Attributes) > 0 {
+		// Ours: the CloudEvent attributes of POST /publish, which the
+		// reference does not keep (its EventHistory ignores the field).
+		attrs, err := e.object(ev.Attributes)
+		if err != nil {
+			return nil, fmt.Errorf("event attributes: %w", err)
+		}
+		d = append(d, bson.E{Key: "attributes", Value: attrs})
+	}
+	return d, nil
+}
+
+func groupDoc(g model.Group) bson.D {
+	return bson.D{{Key: "_id", Value: oid(g.ID)}, {Key: "name", Value: g.Name}}
+}
+
+// userFields are a user's fields except _id, in the order fastapi-users
+// and Beanie write them.
+func userFields(u *model.User) bson.D {
+	groups := make(bson.A, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = groupDoc(g)
+	}
+	return bson.D{
+		{Key: "email", Value: u.Email},
+		{Key: "hashed_password", Value: u.HashedPassword},
+		{Key: "is_active", Value: u.IsActive},
+		{Key: "is_superuser", Value: u.IsSuperuser},
+		{Key: "is_verified", Value: u.IsVerified},
+		{Key: "username", Value: u.Username},
+		{Key: "groups", Value: groups},
+	}
+}
+
+// Decoding.
+
+// pyFloat formats a finite double the way Python's repr does: the
+// shortest digits that read back to the same value, in positional form
+// with a ".0" when integral for exponents -4..15, else in exponent form
+// with a sign and at least two exponent digits (1e+16, 1.5e-05).
+func pyFloat(f float64) string {
+	s := strconv.FormatFloat(f, 'e', -1, 64)
+	i := strings.IndexByte(s, 'e')
+	exp, _ := strconv.Atoi(s[i+1:])
+	if exp < -4 || exp >= 16 {
+		return s // Go also writes e+16, e-05
+	}
+	s = strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsRune(s, '.') {
+		s += ".0"
+	}
+	return s
+}
+
+// decimalText renders a Decimal128 as a JSON number (or a string for NaN
+// and infinities). Integers are written in full, without an exponent.
+func decimalText(d bson.Decimal128) any {
+	if d.IsNaN() {
+		return "NaN"
+	}
+	switch d.IsInf() {
+	case 1:
+		return "Infinity"
+	case -1:
+		return "-Infinity"
+	}
+	bi, exp, err := d.BigInt()
+	if err == nil && exp >= 0 {
+		bi.Mul(bi, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(exp)), nil))
+		return json.Number(bi.String())
+	}
+	return json.Number(d.String())
+}
+
+func floatValue(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return json.Number(pyFloat(f))
+}
+
+// decodeValue converts a stored value to its free-form JSON form.
+func decodeValue(rv bson.RawValue) (any, error) {
+	switch rv.Type {
+	case bson.TypeNull, bson.TypeUndefined:
+		return nil, nil
+	case bson.TypeString:
+		return rv.StringValue(), nil
+	case bson.TypeBoolean:
+		return rv.Boolean(), nil
+	case bson.TypeInt32:
+		return json.Number(strconv.FormatInt(int64(rv.Int32()), 10)), nil
+	case bson.TypeInt64:
+		return json.Number(strconv.FormatInt(rv.Int64(), 10)), nil
+	case bson.TypeDouble:
+		return floatValue(rv.Double()), nil
+	case bson.TypeDecimal128:
+		return decimalText(rv.Decimal128()), nil
+	case bson.TypeEmbeddedDocument:
+		return decodeObject(rv.Document())
+	case bson.TypeArray:
+		vals, err := rv.Array().Values()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, len(vals))
+		for i, el := range vals {
+			if out[i], err = decodeValue(el); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case bson.TypeObjectID:
+		return objectid.ID(rv.ObjectID()).String(), nil
+	case bson.TypeDateTime:
+		return model.FormatTime(rv.Time()), nil
+	case bson.TypeBinary:
+		_, b := rv.Binary()
+		return base64.StdEncoding.EncodeToString(b), nil
+	case bson.TypeTimestamp:
+		t, _ := rv.Timestamp()
+		return json.Number(strconv.FormatUint(uint64(t), 10)), nil
+	case bson.TypeRegex:
+		p, _ := rv.Regex()
+		return p, nil
+	case bson.TypeSymbol:
+		return rv.Symbol(), nil
+	case bson.TypeJavaScript:
+		return rv.JavaScript(), nil
+	case bson.TypeMinKey, bson.TypeMaxKey:
+		return nil, nil
+	}
+	return rv.String(), nil
+}
+
+func decodeObject(raw bson.Raw) (map[string]any, error) {
+	elems, err := raw.Elements()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(elems))
+	for _, el := range elems {
+		v, err := decodeValue(el.Value())
+		if err != nil {
+			return nil, err
+		}
+		out[el.Key()] = v
+	}
+	return out, nil
+}
+
+// fieldErr describes a stored field of an unexpected type.
+func fieldErr(field string, rv bson.RawValue, want string) error {
+	return fmt.Errorf("field %s: want %s, found BSON %s", field, want, rv.Type)
+}
+
+func isNull(rv bson.RawValue) bool {
+	return rv.Type == bson.TypeNull || rv.Type == bson.TypeUndefined
+}
+
+func rawString(field string, rv bson.RawValue) (string, error) {
+	if s, ok := rv.StringValueOK(); ok {
+		return s, nil
+	}
+	return "", fieldErr(field, rv, "string")
+}
+
+func rawOptString(field string, rv bson.RawValue) (*string, error) {
+	if isNull(rv) {
+		return nil, nil
+	}
+	s, err := rawString(field, rv)
+	return &s, err
+}
+
+func rawBool(field string, rv bson.RawValue) (bool, error) {
+	if b, ok := rv.BooleanOK(); ok {
+		return b, nil
+	}
+	if isNull(rv) {
+		return false, nil
+	}
+	return false, fieldErr(field, rv, "boolean")
+}
+
+func rawInt(field string, rv bson.RawValue) (int64, error) {
+	switch rv.Type {
+	case bson.TypeInt32, bson.TypeInt64:
+		return rv.AsInt64(), nil
+	case bson.TypeDouble:
+		if f := rv.Double(); f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+			return int64(f), nil
+		}
+	case bson.TypeNull:
+		return 0, nil
+	}
+	return 0, fieldErr(field, rv, "integer")
+}
+
+// rawID reads an ObjectId (or its hex text, which older documents may
+// hold).
+func rawID(field string, rv bson.RawValue) (objectid.ID, error) {
+	if id, ok := rv.ObjectIDOK(); ok {
+		return objectid.ID(id), nil
+	}
+	if s, ok := rv.StringValueOK(); ok {
+		if id, err := objectid.Parse(s); err == nil {
+			return id, nil
+		}
+	}
+	return objectid.Nil, fieldErr(field, rv, "ObjectId")
+}
+
+// rawTime reads a BSON date (or an ISO text, tolerated).
+func rawTime(field string, rv bson.RawValue) (time.Time, error) {
+	if ms, ok := rv.DateTimeOK(); ok {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	if s, ok := rv.StringValueOK(); ok {
+		if t, err := model.ParseTime(s); err == nil {
+			return t.Truncate(time.Microsecond), nil
+		}
+	}
+	return time.Time{}, fieldErr(field, rv, "date")
+}
+
+func rawStrList(field string, rv bson.RawValue) ([]string, error) {
+	if isNull(rv) {
+		return nil, nil
+	}
+	arr, ok := rv.ArrayOK()
+	if !ok {
+		return nil, fieldErr(field, rv, "array")
+	}
+	vals, err := arr.Values()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		if out[i], err = rawString(field, v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func rawObject(field string, rv bson.RawValue) (map[string]any, error) {
+	if isNull(rv) {
+		return nil, nil
+	}
+	doc, ok := rv.DocumentOK()
+	if !ok {
+		return nil, fieldErr(field, rv, "object")
+	}
+	return decodeObject(doc)
+}
+
+// decodeNode reads a node document. Missing fields take the reference
+// model's defaults (pydantic fills them in the same way when it reads the
+// document); null stays null for the optional ones.
+func decodeNode(raw bson.Raw) (*model.Node, error) {
+	now := model.Now()
+	n := &model.Node{
+		Kind: "node", State: model.StateRunning,
+		Artifacts: map[string]string{}, Data: map[string]any{}, Debug: map[string]any{},
+		PlatformFilter: []string{}, UserGroups: []string{},
+		Created: model.T(now), Updated: model.T(now), Timeout: model.T(now.Add(model.DefaultTimeout)),
+	}
+	elems, err := raw.Elements()
+	if err != nil {
+		return nil, fmt.Errorf("decode node: %w", err)
+	}
+	hasID := false
+	for _, el := range elems {
+		k, rv := el.Key(), el.Value()
+		var err error
+		switch k {
+		case "_id":
+			n.ID, err = rawID(k, rv)
+			hasID = err == nil
+		case "kind":
+			n.Kind, err = rawString(k, rv)
+		case "name":
+			n.Name, err = rawString(k, rv)
+		case "path":
+			n.Path, err = rawStrList(k, rv)
+		case "group":
+			n.Group, err = rawOptString(k, rv)
+		case "parent":
+			if !isNull(rv) {
+				var id objectid.ID
+				id, err = rawID(k, rv)
+				n.Parent = &id
+			}
+		case "state":
+			n.State, err = rawString(k, rv)
+		case "result":
+			n.Result, err = rawOptString(k, rv)
+		case "artifacts":
+			var m map[string]any
+			if m, err = rawObject(k, rv); err == nil {
+				n.Artifacts = nil
+				if m != nil {
+					n.Artifacts = make(map[string]string, len(m))
+					for ak, av := range m {
+						s, ok := av.(string)
+						if !ok {
+							err = fmt.Errorf("field artifacts.%s: want string", ak)
+							break
+						}
+						n.Artifacts[ak] = s
+					}
+				}
+			}
+		case "data":
+			n.Data, err = rawObject(k, rv)
+		case "debug":
+			n.Debug, err = rawObject(k, rv)
+		case "jobfilter":
+			n.Jobfilter, err = rawStrList(k, rv)
+		case "platform_filter":
+			n.PlatformFilter, err = rawStrList(k, rv)
+		case "created", "updated", "timeout":
+			var t time.Time
+			if t, err = rawTime(k, rv); err == nil {
+				switch k {
+				case "created":
+					n.Created = model.T(t)
+				case "updated":
+					n.Updated = model.T(t)
+				default:
+					n.Timeout = model.T(t)
+				}
+			}
+		case "holdoff":
+			n.Holdoff = nil
+			if !isNull(rv) {
+				var t time.Time
+				if t, err = rawTime(k, rv); err == nil {
+					n.Holdoff = &model.Time{Time: t}
+				}
+			}
+		case "owner":
+			n.Owner, err = rawOptString(k, rv)
+		case "submitter":
+			n.Submitter, err = rawOptString(k, rv)
+		case "treeid":
+			n.Treeid, err = rawOptString(k, rv)
+		case "user_groups":
+			n.UserGroups, err = rawStrList(k, rv)
+		case "processed_by_kcidb_bridge":
+			n.ProcessedByKCIDBBridge, err = rawBool(k, rv)
+		case "retry_counter":
+			n.RetryCounter, err = rawInt(k, rv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode node %s: %w", n.ID, err)
+		}
+	}
+	if !hasID {
+		return nil, errors.New("decode node: no _id")
+	}
+	return n, nil
+}
+
+// decodeEvent reads an eventhistory document.
+func decodeEvent(raw bson.Raw) (*model.Event, error) {
+	ev := &model.Event{Channel: "node", Data: map[string]any{}}
+	elems, err := raw.Elements()
+	if err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	for _, el := range elems {
+		k, rv := el.Key(), el.Value()
+		var err error
+		switch k {
+		case "_id":
+			ev.ID, err = rawID(k, rv)
+		case "timestamp":
+			var t time.Time
+			if t, err = rawTime(k, rv); err == nil {
+				ev.Timestamp = model.T(t)
+			}
+		case "sequence_id":
+			ev.SequenceID, err = rawInt(k, rv)
+		case "channel":
+			if isNull(rv) {
+				ev.Channel = ""
+			} else {
+				ev.Channel, err = rawString(k, rv)
+			}
+		case "owner":
+			ev.Owner, err = rawOptString(k, rv)
+		case "data":
+			ev.Data, err = decodeValue(rv)
+		case "attributes":
+			ev.Attributes, err = rawObject(k, rv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode event %s: %w", ev.ID, err)
+		}
+	}
+	return ev, nil
+}
+
+func decodeGroup(raw bson.Raw) (model.Group, error) {
+	var g model.Group
+	elems, err := raw.Elements()
+	if err != nil {
+		return g, fmt.Errorf("decode group: %w", err)
+	}
+	for _, el := range elems {
+		var err error
+		switch el.Key() {
+		case "_id", "id":
+			g.ID, err = rawID("_id", el.Value())
+		case "name":
+			g.Name, err = rawString("name", el.Value())
+		}
+		if err != nil {
+			return g, fmt.Errorf("decode group: %w", err)
+		}
+	}
+	return g, nil
+}
+
+// decodeUser reads a user document, hashed_password included.
+func decodeUser(raw bson.Raw) (*model.User, error) {
+	u := &model.User{IsActive: true, Groups: []model.Group{}}
+	elems, err := raw.Elements()
+	if err != nil {
+		return nil, fmt.Errorf("decode user: %w", err)
+	}
+	for _, el := range elems {
+		k, rv := el.Key(), el.Value()
+		var err error
+		switch k {
+		case "_id":
+			u.ID, err = rawID(k, rv)
+		case "email":
+			u.Email, err = rawString(k, rv)
+		case "hashed_password":
+			u.HashedPassword, err = rawString(k, rv)
+		case "is_active":
+			u.IsActive, err = rawBool(k, rv)
+		case "is_superuser":
+			u.IsSuperuser, err = rawBool(k, rv)
+		case "is_verified":
+			u.IsVerified, err = rawBool(k, rv)
+		case "username":
+			u.Username, err = rawString(k, rv)
+		case "groups":
+			if isNull(rv) {
+				continue
+			}
+			arr, ok := rv.ArrayOK()
+			if !ok {
+				err = fieldErr(k, rv, "array")
+				break
+			}
+			var vals []bson.RawValue
+			if vals, err = arr.Values(); err != nil {
+				break
+			}
+			for _, v := range vals {
+				doc, ok := v.DocumentOK()
+				if !ok {
+					err = fieldErr("groups[]", v, "object")
+					break
+				}
+				var g model.Group
+				if g, err = decodeGroup(doc); err != nil {
+					break
+				}
+				u.Groups = append(u.Groups, g)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode user %s: %w", u.ID, err)
+		}
+	}
+	return u, nil
+}

@@ -1,0 +1,297 @@
+package mongo
+
+// Event history and the durable sequence counter.
+//
+// Sequence ids come from one document of the "counter" collection,
+// {_id: "eventhistory.sequence_id", value: N}, advanced with an atomic
+// findAndModify {$inc: {value: n}} (upsert) that reserves n ids at once.
+// The reference kept this counter in Redis, where it restarts from zero
+// when Redis loses its data; this one is as durable as the events. At
+// Open the counter is raised ($max) to the highest sequence_id already in
+// eventhistory, so a database the reference wrote continues above it.
+//
+// Ids are reserved before the events are written, so a failed write
+// leaves a gap, and two concurrent writers may commit their events out of
+// sequence order: readers that follow the history must allow for both.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// seqCounterID is the _id of the event sequence counter document.
+const seqCounterID = "eventhistory.sequence_id"
+
+// maxStoredSequence is the highest sequence_id in eventhistory (0 if none).
+func (s *Store) maxStoredSequence(ctx context.Context) (int64, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	raw, err := s.events.FindOne(ctx, bson.D{{Key: "sequence_id", Value: bson.D{{Key: "$type", Value: "number"}}}},
+		options.FindOne().SetSort(bson.D{{Key: "sequence_id", Value: -1}}).SetProjection(bson.D{{Key: "sequence_id", Value: 1}})).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, mapErr("max sequence_id", err)
+	}
+	return rawInt("sequence_id", raw.Lookup("sequence_id"))
+}
+
+// initSequence makes sure the counter exists and is not below the
+// highest stored sequence_id.
+func (s *Store) initSequence(ctx context.Context) error {
+	top, err := s.maxStoredSequence(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	_, err = s.counters.UpdateOne(ctx, bson.D{{Key: "_id", Value: seqCounterID}},
+		bson.D{{Key: "$max", Value: bson.D{{Key: "value", Value: top}}}}, options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) { // two replicas upserting at once: the other one won
+		_, err = s.counters.UpdateOne(ctx, bson.D{{Key: "_id", Value: seqCounterID}},
+			bson.D{{Key: "$max", Value: bson.D{{Key: "value", Value: top}}}})
+	}
+	if err != nil {
+		return mapErr("init sequence counter", err)
+	}
+	return nil
+}
+
+// reserveSequence reserves n consecutive sequence ids and returns the
+// first.
+func (s *Store) reserveSequence(ctx context.Context, n int) (int64, error) {
+	if !s.seqReady.Load() {
+		if err := s.initSequence(ctx); err != nil {
+			return 0, err
+		}
+		s.seqReady.Store(true)
+	}
+	last, err := s.increment(ctx, seqCounterID, n)
+	if err != nil {
+		return 0, err
+	}
+	return last - int64(n) + 1, nil
+}
+
+// increment adds n to a counter document (creating it at 0) and returns
+// the new value.
+func (s *Store) increment(ctx context.Context, counter string, n int) (int64, error) {
+	if s.ferret {
+		s.seqMu.Lock()
+		defer s.seqMu.Unlock()
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	var raw bson.Raw
+	var err error
+	for range 2 { // an upsert racing another one gets a duplicate key once
+		raw, err = s.counters.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: counter}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "value", Value: int64(n)}}}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Raw()
+		if !mongo.IsDuplicateKeyError(err) {
+			break
+		}
+	}
+	if err != nil {
+		return 0, mapErr("increment counter "+counter, err)
+	}
+	v, err := rawInt("value", raw.Lookup("value"))
+	if err != nil {
+		return 0, fmt.Errorf("mongo: counter %s: %w", counter, err)
+	}
+	return v, nil
+}
+
+// checkEvents assigns ids and timestamps and makes sure the events can be
+// encoded, so that a bad payload fails a write before it starts.
+func (s *Store) checkEvents(evs []*model.Event) error {
+	enc := encoder{noDecimal: s.noDecimal}
+	for _, ev := range evs {
+		if ev.ID.IsZero() {
+			ev.ID = objectid.New()
+		}
+		if ev.Timestamp.IsZero() {
+			ev.Timestamp = model.T(model.Now())
+		}
+		if _, err := enc.eventDoc(ev); err != nil {
+			return fmt.Errorf("mongo: %w", err)
+		}
+	}
+	return nil
+}
+
+// prepareEvents checks the events, reserves their sequence ids and
+// encodes the documents. The reserved ids are in-flight until the write
+// ends (see visibility.go).
+func (s *Store) prepareEvents(ctx context.Context, evs []*model.Event) ([]any, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if err := s.checkEvents(evs); err != nil {
+		return nil, err
+	}
+	first, err := s.reserveSequence(ctx, len(evs))
+	if err != nil {
+		return nil, err
+	}
+	enc := encoder{noDecimal: s.noDecimal}
+	docs := make([]any, len(evs))
+	for i, ev := range evs {
+		ev.SequenceID = first + int64(i)
+		d, _ := enc.eventDoc(ev)
+		docs[i] = d
+	}
+	return docs, nil
+}
+
+// AppendEvents stores events, assigning their sequence ids: all of them
+// or none.
+func (s *Store) AppendEvents(ctx context.Context, evs ...*model.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	docs, err := s.prepareEvents(ctx, evs)
+	if err != nil {
+		return err
+	}
+	if s.useTx {
+		err = s.inTx(ctx, func(ctx context.Context) error {
+			_, err := s.insertEvents(ctx, docs)
+			return err
+		})
+		if err != nil {
+			s.abandon(ctx, evs)
+		}
+		return err
+	}
+	if n, err := s.insertEvents(ctx, docs); err != nil {
+		s.compensate(ctx, "append events", nil, nil, insertedEvents(evs, n))
+		s.abandon(ctx, evs)
+		return err
+	}
+	return nil
+}
+
+// insertEvents inserts docs in order. On failure it also returns how many
+// were inserted, or -1 when that is unknown.
+func (s *Store) insertEvents(ctx context.Context, docs []any) (int, error) {
+	if len(docs) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	_, err := s.events.InsertMany(ctx, docs)
+	return firstFailedIndex(err), mapErr("insert events", err)
+}
+
+// FindEvents returns matching events in ascending sequence order.
+func (s *Store) FindEvents(ctx context.Context, f query.Filter, p store.Page) ([]*model.Event, error) {
+	out := []*model.Event{}
+	err := s.find(ctx, s.events, f, p, bson.D{{Key: "sequence_id", Value: 1}, {Key: "_id", Value: 1}}, func(raw bson.Raw) error {
+		ev, err := decodeEvent(raw)
+		if err != nil {
+			return err
+		}
+		out = append(out, ev)
+		return nil
+	})
+	return out, err
+}
+
+// LastSequence is the highest sequence id assigned so far (0 if none).
+func (s *Store) LastSequence(ctx context.Context) (int64, error) {
+	cctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	raw, err := s.counters.FindOne(cctx, bson.D{{Key: "_id", Value: seqCounterID}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return s.maxStoredSequence(ctx)
+	}
+	if err != nil {
+		return 0, mapErr("read sequence counter", err)
+	}
+	return rawInt("value", raw.Lookup("value"))
+}
+
+// find runs a filtered, sorted, paged query and calls each for every
+// document.
+func (s *Store) find(ctx context.Context, col *mongo.Collection, f query.Filter, p store.Page, sort bson.D, each func(bson.Raw) error) error {
+	filter, err := compile(f)
+	if err != nil {
+		return err
+	}
+	return s.findRaw(ctx, col, filter, sort, int64(p.Offset), int64(p.Limit), each)
+}
+
+// findRaw runs a find command and calls each for every document. It is
+// sent as a command (not Collection.Find) so that it carries maxTimeMS:
+// the driver leaves it out of cursor-returning helpers, since it bounds
+// the cursor's whole life, which is what is wanted here (the cursor is
+// drained within the same deadline). The document passed to each is only
+// valid during the call.
+func (s *Store) findRaw(ctx context.Context, col *mongo.Collection, filter, sort bson.D, skip, limit int64, each func(bson.Raw) error) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	cmd := bson.D{{Key: "find", Value: col.Name()}, {Key: "filter", Value: filter}}
+	if len(sort) > 0 {
+		cmd = append(cmd, bson.E{Key: "sort", Value: sort})
+	}
+	if skip > 0 {
+		cmd = append(cmd, bson.E{Key: "skip", Value: skip})
+	}
+	if limit > 0 {
+		cmd = append(cmd, bson.E{Key: "limit", Value: limit})
+	}
+	cur, err := s.db.RunCommandCursor(ctx, cmd)
+	if err != nil {
+		return mapErr("find "+col.Name(), err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		if err := each(cur.Current); err != nil {
+			return fmt.Errorf("mongo: %w", err)
+		}
+	}
+	return mapErr("find "+col.Name(), cur.Err())
+}
+
+// count counts the documents matching f.
+func (s *Store) count(ctx context.Context, col *mongo.Collection, f query.Filter) (int64, error) {
+	filter, err := compile(f)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	n, err := col.CountDocuments(ctx, filter)
+	return n, mapErr("count "+col.Name(), err)
+}
+
+// aggregate runs an aggregation pipeline and calls each for every result,
+// as a command so that it carries maxTimeMS (see findRaw).
+func (s *Store) aggregate(ctx context.Context, col *mongo.Collection, pipeline mongo.Pipeline, each func(bson.Raw) error) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	cmd := bson.D{{Key: "aggregate", Value: col.Name()}, {Key: "pipeline", Value: pipeline}, {Key: "cursor", Value: bson.D{}}}
+	cur, err := s.db.RunCommandCursor(ctx, cmd)
+	if err != nil {
+		return mapErr("aggregate "+col.Name(), err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		if err := each(cur.Current); err != nil {
+			return fmt.Errorf("mongo: %w", err)
+		}
+	}
+	return mapErr("aggregate "+col.Name(), cur.Err())
+}

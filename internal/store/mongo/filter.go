@@ -1,0 +1,232 @@
+package mongo
+
+// The filter compiler: query.Filter -> BSON query document. MongoDB's own
+// matching gives the semantics query.Cond documents (array elements,
+// null matching missing fields, type-strict comparisons), so each
+// condition maps to one operator on one path:
+//
+//	Eq -> {path: {$eq: v}}     Ne -> {path: {$ne: v}}
+//	Lt/Lte/Gt/Gte -> $lt/$lte/$gt/$gte
+//	In/Nin -> $in/$nin with a list
+//	Re -> {path: {$regex: pattern}}
+//
+// and several conditions are joined with $and (so the same field may
+// appear more than once). Field "id" is the document's "_id". Values
+// become BSON: objectid.ID an ObjectId, time.Time a date, numbers int64
+// or double. Field paths are checked again here, whatever built the
+// filter: no empty or '$'-prefixed segment, no NUL, at most
+// query.MaxPathSegments segments; so no path can become an operator.
+// Patterns are limited to query.MaxPatternLen bytes.
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+)
+
+var mongoOp = map[query.Op]string{
+	query.Eq: "$eq", query.Ne: "$ne", query.Lt: "$lt", query.Lte: "$lte",
+	query.Gt: "$gt", query.Gte: "$gte", query.In: "$in", query.Nin: "$nin",
+	query.Re: "$regex",
+}
+
+func condErr(c query.Cond, format string, a ...any) error {
+	return &query.Error{Param: c.Field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// compile returns the query document of f ({} when f is empty).
+func compile(f query.Filter) (bson.D, error) {
+	parts := make(bson.A, 0, len(f.Conds))
+	var single bson.D
+	for _, c := range f.Conds {
+		d, err := compileCond(c)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, d)
+		single = d
+	}
+	switch len(parts) {
+	case 0:
+		return bson.D{}, nil
+	case 1:
+		return single, nil
+	}
+	return bson.D{{Key: "$and", Value: parts}}, nil
+}
+
+// checkPath validates a dotted field path and maps "id" to "_id".
+func checkPath(c query.Cond) (string, error) {
+	field := c.Field
+	if field == "" {
+		return "", condErr(c, "empty field name")
+	}
+	if !utf8.ValidString(field) || strings.IndexByte(field, 0) >= 0 {
+		return "", condErr(c, "invalid field name")
+	}
+	segs := strings.Split(field, ".")
+	if len(segs) > query.MaxPathSegments {
+		return "", condErr(c, "field path has more than %d segments", query.MaxPathSegments)
+	}
+	for _, s := range segs {
+		if s == "" {
+			return "", condErr(c, "empty segment in field path")
+		}
+		if s[0] == '$' {
+			return "", condErr(c, "field path segment %q starts with '$'", s)
+		}
+	}
+	if field == "id" {
+		return "_id", nil
+	}
+	return field, nil
+}
+
+func compileCond(c query.Cond) (bson.D, error) {
+	path, err := checkPath(c)
+	if err != nil {
+		return nil, err
+	}
+	op, ok := mongoOp[c.Op]
+	if !ok {
+		return nil, condErr(c, "unknown operator %q", c.Op)
+	}
+	var val any
+	switch c.Op {
+	case query.In, query.Nin:
+		list, err := toList(c.Value)
+		if err != nil {
+			return nil, condErr(c, "%v", err)
+		}
+		arr := make(bson.A, len(list))
+		for i, v := range list {
+			if arr[i], err = scalar(v); err != nil {
+				return nil, condErr(c, "%v", err)
+			}
+		}
+		val = arr
+	case query.Re:
+		p, ok := c.Value.(string)
+		if !ok {
+			return nil, condErr(c, "re needs a string pattern, not %T", c.Value)
+		}
+		if len(p) > query.MaxPatternLen {
+			return nil, condErr(c, "pattern longer than %d bytes", query.MaxPatternLen)
+		}
+		if !utf8.ValidString(p) || strings.IndexByte(p, 0) >= 0 {
+			return nil, condErr(c, "invalid pattern")
+		}
+		val = p
+	default:
+		if val, err = scalar(c.Value); err != nil {
+			return nil, condErr(c, "%v", err)
+		}
+	}
+	return bson.D{{Key: path, Value: bson.D{{Key: op, Value: val}}}}, nil
+}
+
+// toList accepts []any and any other slice type for In and Nin.
+func toList(v any) ([]any, error) {
+	switch l := v.(type) {
+	case []any:
+		return l, nil
+	case nil:
+		return nil, fmt.Errorf("in/nin needs a list, not null")
+	case []byte, string:
+		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out, nil
+}
+
+// scalar converts a condition value to BSON. Lists and objects are
+// refused: they would compare as whole values (or, for a document, could
+// be read as operators).
+func scalar(v any) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string, bool, int64:
+		return x, nil
+	case float64:
+		if math.IsNaN(x) {
+			return nil, fmt.Errorf("NaN is not comparable")
+		}
+		return x, nil
+	case float32:
+		return scalar(float64(x))
+	case int:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return float64(x), nil
+		}
+		return int64(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return float64(x), nil
+		}
+		return int64(x), nil
+	case json.Number:
+		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return n, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("invalid number %q", string(x))
+		}
+		return scalar(f)
+	case time.Time:
+		return dateOf(x), nil
+	case model.Time:
+		return dateOf(x.Time), nil
+	case *model.Time:
+		if x == nil {
+			return nil, nil
+		}
+		return dateOf(x.Time), nil
+	case objectid.ID:
+		return oid(x), nil
+	case *objectid.ID:
+		if x == nil {
+			return nil, nil
+		}
+		return oid(*x), nil
+	case *string:
+		if x == nil {
+			return nil, nil
+		}
+		return *x, nil
+	}
+	return nil, fmt.Errorf("unsupported value type %T", v)
+}

@@ -1,0 +1,598 @@
+package mongo
+
+// Indexes, declared in code and created at start-up.
+//
+// An existing index satisfies a declared one when it has the same keys
+// (fields, order and directions) and the same relevant options (unique,
+// sparse, hidden, expireAfterSeconds, partialFilterExpression,
+// collation); its name does not matter, so an equivalent index made by
+// the reference or by hand under another name is reused (with a log
+// line) rather than failing start-up. Names are MongoDB's defaults
+// (field_1_other_1), or the reference's where it chose one, so both
+// servers converge on the same indexes.
+//
+// An index with the declared keys but other options cannot coexist with
+// the declared one: it is reported as "different" and left alone, except
+// for the TTL of eventhistory.timestamp, which is changed in place with
+// collMod (EVENT_HISTORY_TTL_SECONDS wins). Servers without TTL indexes
+// (FerretDB) get a plain timestamp index, and the store deletes expired
+// events itself (retention.go).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// IndexSpec is a declared index.
+type IndexSpec struct {
+	Collection string
+	Name       string
+	Keys       bson.D // field -> 1 (ascending) or -1
+	Unique     bool
+	// ExpireAfter is the TTL (expireAfterSeconds); 0 for none.
+	ExpireAfter time.Duration
+}
+
+func asc(fields ...string) bson.D {
+	d := make(bson.D, len(fields))
+	for i, f := range fields {
+		d[i] = bson.E{Key: f, Value: int32(1)}
+	}
+	return d
+}
+
+// defaultName is MongoDB's name for an index on keys.
+func defaultName(keys bson.D) string {
+	parts := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		parts = append(parts, k.Key, fmt.Sprint(k.Value))
+	}
+	return strings.Join(parts, "_")
+}
+
+// DeclaredIndexes lists the indexes the store needs, for given event and
+// telemetry TTLs (0: no TTL).
+func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
+	var out []IndexSpec
+	add := func(col string, keys bson.D, mod ...func(*IndexSpec)) {
+		sp := IndexSpec{Collection: col, Name: defaultName(keys), Keys: keys}
+		for _, m := range mod {
+			m(&sp)
+		}
+		out = append(out, sp)
+	}
+	unique := func(sp *IndexSpec) { sp.Unique = true }
+	named := func(n string) func(*IndexSpec) { return func(sp *IndexSpec) { sp.Name = n } }
+
+	for _, f := range []string{"kind", "name", "group", "parent", "state", "result", "owner",
+		"created", "updated", "timeout", "holdoff"} {
+		add(colNode, asc(f))
+	}
+	add(colNode, asc("state", "timeout"))
+	add(colNode, asc("state", "holdoff"))
+	for _, f := range []string{"data.kernel_revision.commit", "data.kernel_revision.tree",
+		"data.kernel_revision.branch", "data.runtime", "data.platform"} {
+		add(colNode, asc(f))
+	}
+
+	add(colEvent, asc("timestamp"), func(sp *IndexSpec) { sp.ExpireAfter = eventTTL })
+	add(colEvent, asc("channel", "sequence_id"))
+	add(colEvent, asc("sequence_id"))
+	add(colEvent, asc("data.id"))
+	add(colEvent, asc("data.kind", "timestamp"), named("kind_timestamp"))
+
+	add(colSubState, asc("subscriber_id"), unique, named("unique_subscriber_id"))
+	add(colSubState, asc("last_poll"), named("last_poll"))
+	add(colSubscription, asc("last_poll"))
+	add(colList, asc("list", "seq"))
+
+	desc := func(fields ...string) bson.D {
+		d := asc(fields...)
+		d[len(d)-1].Value = int32(-1)
+		return d
+	}
+	add(colTelemetry, asc("ts"), func(sp *IndexSpec) { sp.ExpireAfter = telemetryTTL })
+	add(colTelemetry, desc("kind", "ts"))
+	add(colTelemetry, desc("runtime", "device_type", "ts"))
+	add(colTelemetry, desc("job_name", "ts"))
+	add(colTelemetry, desc("result", "is_infra_error", "ts"))
+
+	add(colUser, asc("username"), unique)
+	add(colUser, asc("email"), unique)
+	add(colGroup, asc("name"), unique)
+	return out
+}
+
+// ExistingIndex is an index found on the server.
+type ExistingIndex struct {
+	Collection string
+	Name       string
+	Keys       bson.D
+	Unique     bool
+	Sparse     bool
+	Hidden     bool
+	// ExpireAfter is the TTL, -1 when the index has none.
+	ExpireAfter time.Duration
+	// Partial and Collation hold those options, nil when absent.
+	Partial   bson.Raw
+	Collation bson.Raw
+}
+
+// IndexState says how a declared index stands on the server.
+type IndexState string
+
+// The states of a declared index.
+const (
+	IndexPresent   IndexState = "present"   // an equivalent index exists
+	IndexMissing   IndexState = "missing"   // nothing on these keys
+	IndexCreated   IndexState = "created"   // was missing, created now
+	IndexDifferent IndexState = "different" // same keys, other options
+)
+
+// IndexStatus is the state of one declared index.
+type IndexStatus struct {
+	IndexSpec
+	State IndexState
+	// Existing names the equivalent (present) or conflicting (different)
+	// index on the server.
+	Existing string
+	// Note explains anything unusual (TTL unsupported, options differ).
+	Note string
+}
+
+// IndexReport is what EnsureIndexes and Indexes return.
+type IndexReport struct {
+	Declared []IndexStatus
+	// Present lists every index on the store's collections.
+	Present []ExistingIndex
+}
+
+// Missing returns the declared indexes that are not satisfied.
+func (r *IndexReport) Missing() []IndexStatus {
+	var out []IndexStatus
+	for _, st := range r.Declared {
+		if st.State == IndexMissing || st.State == IndexDifferent {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// KeysString renders index keys as {a: 1, b: -1}.
+func KeysString(keys bson.D) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %v", k.Key, k.Value)
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// OptionsString renders the options of a declared index.
+func (sp IndexSpec) OptionsString() string {
+	var o []string
+	if sp.Unique {
+		o = append(o, "unique")
+	}
+	if sp.ExpireAfter > 0 {
+		o = append(o, fmt.Sprintf("expireAfterSeconds=%d", int64(sp.ExpireAfter/time.Second)))
+	}
+	return strings.Join(o, ", ")
+}
+
+// OptionsString renders the options of an existing index.
+func (ix ExistingIndex) OptionsString() string {
+	var o []string
+	if ix.Unique {
+		o = append(o, "unique")
+	}
+	if ix.Sparse {
+		o = append(o, "sparse")
+	}
+	if ix.Hidden {
+		o = append(o, "hidden")
+	}
+	if ix.ExpireAfter >= 0 {
+		o = append(o, fmt.Sprintf("expireAfterSeconds=%d", int64(ix.ExpireAfter/time.Second)))
+	}
+	if ix.Partial != nil {
+		o = append(o, "partialFilterExpression="+ix.Partial.String())
+	}
+	if ix.Collation != nil {
+		o = append(o, "collation="+ix.Collation.String())
+	}
+	return strings.Join(o, ", ")
+}
+
+// keyValue normalises an index direction: numbers compare by value
+// (1, 1.0 and int64(1) are the same), special kinds ("text") as text.
+func keyValue(v any) string {
+	switch x := v.(type) {
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bson.RawValue:
+		switch x.Type {
+		case bson.TypeInt32, bson.TypeInt64:
+			return strconv.FormatInt(x.AsInt64(), 10)
+		case bson.TypeDouble:
+			return strconv.FormatFloat(x.Double(), 'g', -1, 64)
+		case bson.TypeString:
+			return x.StringValue()
+		}
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func sameKeys(a, b bson.D) bool {
+	return slices.EqualFunc(a, b, func(x, y bson.E) bool {
+		return x.Key == y.Key && keyValue(x.Value) == keyValue(y.Value)
+	})
+}
+
+// compare says whether ix satisfies sp: same keys, and then whether the
+// options agree (and if not, how).
+func compare(sp IndexSpec, ix ExistingIndex) (sameKeys_, sameOpts bool, why string) {
+	if !sameKeys(sp.Keys, ix.Keys) {
+		return false, false, ""
+	}
+	var diffs []string
+	if sp.Unique != ix.Unique {
+		diffs = append(diffs, fmt.Sprintf("unique %v", ix.Unique))
+	}
+	if ix.Sparse {
+		diffs = append(diffs, "sparse")
+	}
+	if ix.Hidden {
+		diffs = append(diffs, "hidden")
+	}
+	if ix.Partial != nil {
+		diffs = append(diffs, "partialFilterExpression")
+	}
+	if ix.Collation != nil {
+		diffs = append(diffs, "collation")
+	}
+	want := time.Duration(-1)
+	if sp.ExpireAfter > 0 {
+		want = sp.ExpireAfter.Truncate(time.Second)
+	}
+	if want != ix.ExpireAfter {
+		if ix.ExpireAfter < 0 {
+			diffs = append(diffs, "no TTL")
+		} else {
+			diffs = append(diffs, fmt.Sprintf("expireAfterSeconds=%d", int64(ix.ExpireAfter/time.Second)))
+		}
+	}
+	if len(diffs) > 0 {
+		return true, false, "existing index has " + strings.Join(diffs, ", ")
+	}
+	return true, true, ""
+}
+
+// listIndexes returns the indexes of a collection (none when it does not
+// exist).
+func (s *Store) listIndexes(ctx context.Context, col string) ([]ExistingIndex, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	cur, err := s.db.Collection(col).Indexes().List(ctx)
+	if hasCode(err, 26) { // NamespaceNotFound
+		return nil, nil
+	}
+	if err != nil {
+		return nil, mapErr("list indexes of "+col, err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	var out []ExistingIndex
+	for cur.Next(ctx) {
+		raw := cur.Current
+		ix := ExistingIndex{Collection: col, ExpireAfter: -1}
+		ix.Name, _ = raw.Lookup("name").StringValueOK()
+		if kd, ok := raw.Lookup("key").DocumentOK(); ok {
+			elems, err := kd.Elements()
+			if err != nil {
+				return nil, fmt.Errorf("mongo: index %s.%s: %w", col, ix.Name, err)
+			}
+			for _, el := range elems {
+				ix.Keys = append(ix.Keys, bson.E{Key: el.Key(), Value: keyValue(el.Value())})
+			}
+		}
+		ix.Unique = truthy(raw.Lookup("unique"))
+		ix.Sparse = truthy(raw.Lookup("sparse"))
+		ix.Hidden = truthy(raw.Lookup("hidden"))
+		if v := raw.Lookup("expireAfterSeconds"); v.Type != 0 {
+			if n, ok := v.AsInt64OK(); ok {
+				ix.ExpireAfter = time.Duration(n) * time.Second
+			} else if f, ok := v.DoubleOK(); ok {
+				ix.ExpireAfter = time.Duration(f) * time.Second
+			}
+		}
+		if d, ok := raw.Lookup("partialFilterExpression").DocumentOK(); ok {
+			ix.Partial = append(bson.Raw(nil), d...)
+		}
+		if d, ok := raw.Lookup("collation").DocumentOK(); ok {
+			ix.Collation = append(bson.Raw(nil), d...)
+		}
+		out = append(out, ix)
+	}
+	return out, mapErr("list indexes of "+col, cur.Err())
+}
+
+func truthy(rv bson.RawValue) bool {
+	switch rv.Type {
+	case bson.TypeBoolean:
+		return rv.Boolean()
+	case bson.TypeInt32, bson.TypeInt64:
+		return rv.AsInt64() != 0
+	case bson.TypeDouble:
+		return rv.Double() != 0
+	}
+	return false
+}
+
+// Indexes reports the declared indexes and those on the server, without
+// changing anything.
+func (s *Store) Indexes(ctx context.Context) (*IndexReport, error) {
+	return s.indexes(ctx, false)
+}
+
+// EnsureIndexes creates the missing declared indexes (and brings the
+// event TTL in line) and reports the result.
+func (s *Store) EnsureIndexes(ctx context.Context) (*IndexReport, error) {
+	return s.indexes(ctx, true)
+}
+
+func (s *Store) indexes(ctx context.Context, create bool) (*IndexReport, error) {
+	declared := DeclaredIndexes(s.opts.EventTTL, s.opts.TelemetryTTL)
+	var cols []string
+	for _, sp := range declared {
+		if !slices.Contains(cols, sp.Collection) {
+			cols = append(cols, sp.Collection)
+		}
+	}
+	existing := map[string][]ExistingIndex{}
+	rep := &IndexReport{}
+	for _, c := range cols {
+		l, err := s.listIndexes(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		existing[c] = l
+	}
+	s.ttlEnabled = false
+	for _, sp := range declared {
+		st := s.match(sp, existing[sp.Collection])
+		if create {
+			var err error
+			if st, err = s.ensure(ctx, sp, st, existing); err != nil {
+				return nil, err
+			}
+		}
+		if sp.Collection == colEvent && sp.ExpireAfter > 0 && st.State == IndexPresent {
+			s.ttlEnabled = true
+		}
+		rep.Declared = append(rep.Declared, st)
+	}
+	for _, c := range cols {
+		if create { // list again: creation may have changed it
+			l, err := s.listIndexes(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			existing[c] = l
+		}
+		rep.Present = append(rep.Present, existing[c]...)
+	}
+	return rep, nil
+}
+
+// match finds the state of sp among the existing indexes.
+func (s *Store) match(sp IndexSpec, existing []ExistingIndex) IndexStatus {
+	st := IndexStatus{IndexSpec: sp, State: IndexMissing}
+	for _, ix := range existing {
+		keys, opts, why := compare(sp, ix)
+		switch {
+		case keys && opts:
+			return IndexStatus{IndexSpec: sp, State: IndexPresent, Existing: ix.Name}
+		case keys:
+			st = IndexStatus{IndexSpec: sp, State: IndexDifferent, Existing: ix.Name, Note: why}
+		}
+	}
+	return st
+}
+
+// ensure creates a missing index, or adjusts the TTL of a different one.
+func (s *Store) ensure(ctx context.Context, sp IndexSpec, st IndexStatus, existing map[string][]ExistingIndex) (IndexStatus, error) {
+	switch st.State {
+	case IndexPresent:
+		if st.Existing != sp.Name {
+			s.log.Info("mongo: reusing an equivalent index under another name", "collection", sp.Collection,
+				"index", st.Existing, "declared", sp.Name, "keys", KeysString(sp.Keys))
+		}
+		return st, nil
+	case IndexDifferent:
+		if sp.ExpireAfter > 0 && onlyTTLDiffers(sp, existing[sp.Collection], st.Existing) {
+			err := s.setTTL(ctx, sp, st.Existing)
+			if err == nil {
+				s.log.Info("mongo: changed the TTL of an index", "collection", sp.Collection, "index", st.Existing,
+					"expireAfterSeconds", int64(sp.ExpireAfter/time.Second), "was", st.Note)
+				return IndexStatus{IndexSpec: sp, State: IndexPresent, Existing: st.Existing}, nil
+			}
+			if isNotImplemented(err) {
+				st.Note += "; this server has no TTL indexes, expired documents are deleted by the API server"
+			} else {
+				s.log.Warn("mongo: could not change the TTL of an index; expired documents are deleted by the API server",
+					"collection", sp.Collection, "index", st.Existing, "err", err)
+				st.Note += "; collMod failed (" + err.Error() + "), expired documents are deleted by the API server"
+			}
+			return st, nil
+		}
+		s.log.Warn("mongo: an index with the declared keys has other options; leaving it alone",
+			"collection", sp.Collection, "index", st.Existing, "keys", KeysString(sp.Keys),
+			"declared_options", sp.OptionsString(), "note", st.Note)
+		return st, nil
+	}
+	err := s.createIndex(ctx, sp, sp.ExpireAfter)
+	if err != nil && sp.ExpireAfter > 0 && isNotImplemented(err) {
+		// FerretDB: no TTL indexes. Index the field anyway.
+		if err = s.createIndex(ctx, sp, 0); err == nil {
+			s.log.Warn("mongo: this server has no TTL indexes; created a plain index and expired documents are deleted by the API server",
+				"collection", sp.Collection, "keys", KeysString(sp.Keys))
+			return IndexStatus{IndexSpec: sp, State: IndexDifferent, Existing: sp.Name,
+				Note: "created without TTL: this server has no TTL indexes, expired documents are deleted by the API server"}, nil
+		}
+	}
+	if err != nil && (hasCode(err, 85) || hasCode(err, 86)) {
+		// IndexOptionsConflict / IndexKeySpecsConflict: someone (another
+		// replica) created an equivalent index meanwhile.
+		l, lerr := s.listIndexes(ctx, sp.Collection)
+		if lerr == nil {
+			existing[sp.Collection] = l
+			if again := s.match(sp, l); again.State == IndexPresent {
+				s.log.Info("mongo: reusing a concurrently created index", "collection", sp.Collection, "index", again.Existing)
+				return again, nil
+			}
+		}
+	}
+	if err != nil {
+		return st, fmt.Errorf("mongo: create index %s on %s %s: %w", sp.Name, sp.Collection, KeysString(sp.Keys), err)
+	}
+	s.log.Info("mongo: created index", "collection", sp.Collection, "index", sp.Name, "keys", KeysString(sp.Keys), "options", sp.OptionsString())
+	return IndexStatus{IndexSpec: sp, State: IndexCreated, Existing: sp.Name}, nil
+}
+
+func (s *Store) createIndex(ctx context.Context, sp IndexSpec, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.IndexTimeout)
+	defer cancel()
+	o := options.Index().SetName(sp.Name)
+	if sp.Unique {
+		o.SetUnique(true)
+	}
+	if ttl > 0 {
+		o.SetExpireAfterSeconds(int32(ttl / time.Second))
+	}
+	_, err := s.db.Collection(sp.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: sp.Keys, Options: o})
+	return err
+}
+
+// onlyTTLDiffers reports whether the named existing index differs from sp
+// by its TTL only.
+func onlyTTLDiffers(sp IndexSpec, existing []ExistingIndex, name string) bool {
+	for _, ix := range existing {
+		if ix.Name != name {
+			continue
+		}
+		ix.ExpireAfter = sp.ExpireAfter.Truncate(time.Second)
+		_, same, _ := compare(sp, ix)
+		return same
+	}
+	return false
+}
+
+// setTTL changes (or adds) the TTL of an existing single-field index.
+func (s *Store) setTTL(ctx context.Context, sp IndexSpec, name string) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	cmd := bson.D{
+		{Key: "collMod", Value: sp.Collection},
+		{Key: "index", Value: bson.D{
+			{Key: "name", Value: name},
+			{Key: "expireAfterSeconds", Value: int64(sp.ExpireAfter / time.Second)},
+		}},
+	}
+	return s.db.RunCommand(ctx, cmd).Err()
+}
+
+// isNotImplemented recognises FerretDB's NotImplemented (238) and
+// MongoDB's CommandNotSupported/InvalidOptions for unsupported options.
+func isNotImplemented(err error) bool {
+	if err == nil {
+		return false
+	}
+	if hasCode(err, 238) || hasCode(err, 115) {
+		return true
+	}
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && strings.Contains(strings.ToLower(ce.Message), "not implemented")
+}
+
+// Print writes the report as three tables: declared indexes with their
+// state, the indexes present on the server, and a summary of the missing
+// ones.
+func (r *IndexReport) Print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "Declared indexes:")
+	fmt.Fprintln(tw, "COLLECTION\tNAME\tKEYS\tOPTIONS\tSTATE")
+	for _, st := range r.Declared {
+		state := string(st.State)
+		if st.Existing != "" && st.Existing != st.Name {
+			state += fmt.Sprintf(" (as %q)", st.Existing)
+		}
+		if st.Note != "" {
+			state += ": " + st.Note
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Collection, st.Name, KeysString(st.Keys), dash(st.OptionsString()), state)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nPresent indexes:")
+	fmt.Fprintln(tw, "COLLECTION\tNAME\tKEYS\tOPTIONS\tDECLARED")
+	for _, ix := range r.Present {
+		declared := "no"
+		for _, st := range r.Declared {
+			if st.Collection == ix.Collection && st.Existing == ix.Name {
+				declared = "yes"
+				if st.State == IndexDifferent {
+					declared = "keys only"
+				}
+			}
+		}
+		if ix.Name == "_id_" {
+			declared = "built-in"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ix.Collection, ix.Name, KeysString(ix.Keys), dash(ix.OptionsString()), declared)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	missing := r.Missing()
+	if len(missing) == 0 {
+		_, err := fmt.Fprintln(w, "\nMissing indexes: none")
+		return err
+	}
+	fmt.Fprintf(w, "\nMissing indexes: %d\n", len(missing))
+	for _, st := range missing {
+		fmt.Fprintf(w, "  %s %s %s", st.Collection, st.Name, KeysString(st.Keys))
+		if o := st.OptionsString(); o != "" {
+			fmt.Fprintf(w, " (%s)", o)
+		}
+		if st.State == IndexDifferent {
+			fmt.Fprintf(w, ": index %q has these keys with other options", st.Existing)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
