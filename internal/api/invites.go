@@ -13,6 +13,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
 // Invite tokens are JWTs like the reference's: sub (user id), email,
@@ -70,23 +71,14 @@ func (s *Server) issueInviteToken(u *model.User) (token string, expires time.Tim
 	return tok, now.Add(lifetime), err
 }
 
-// inviteRequest is the reference's UserInviteRequest.
-type inviteRequest struct {
-	Username       string
-	Email          string
-	Groups         []string
-	IsSuperuser    bool
-	SendEmail      bool
-	ReturnToken    bool
-	ResendIfExists bool
-}
-
-func (s *Server) decodeInvite(w http.ResponseWriter, r *http.Request) (*inviteRequest, error) {
+// decodeInvite reads the reference's UserInviteRequest (wire.InviteRequest)
+// field by field.
+func (s *Server) decodeInvite(w http.ResponseWriter, r *http.Request) (*wire.InviteRequest, error) {
 	f, err := s.decodeFields(w, r)
 	if err != nil {
 		return nil, err
 	}
-	in := &inviteRequest{
+	in := &wire.InviteRequest{
 		Username: f.str("username"),
 		Email:    f.email("email"),
 	}
@@ -101,20 +93,9 @@ func (s *Server) decodeInvite(w http.ResponseWriter, r *http.Request) (*inviteRe
 	return in, f.err()
 }
 
-// inviteResponse is the reference's UserInviteResponse; invite_url and
-// token are null unless return_token was set.
-type inviteResponse struct {
-	User            *model.User `json:"user"`
-	EmailSent       bool        `json:"email_sent"`
-	PublicBaseURL   string      `json:"public_base_url"`
-	AcceptInviteURL string      `json:"accept_invite_url"`
-	InviteURL       *string     `json:"invite_url"`
-	Token           *string     `json:"token"`
-}
-
 // existingForInvite finds a user with the invite's username, else with
 // its email.
-func (s *Server) existingForInvite(ctx context.Context, in *inviteRequest) (*model.User, error) {
+func (s *Server) existingForInvite(ctx context.Context, in *wire.InviteRequest) (*model.User, error) {
 	u, err := s.store.GetUserByUsername(ctx, in.Username)
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return u, err
@@ -189,7 +170,7 @@ func (s *Server) postInvite(w http.ResponseWriter, r *http.Request) error {
 			sent = true
 		}
 	}
-	resp := inviteResponse{User: publicUser(u), EmailSent: sent, PublicBaseURL: base, AcceptInviteURL: acceptURL}
+	resp := wire.InviteResponse{User: publicUser(u), EmailSent: sent, PublicBaseURL: base, AcceptInviteURL: acceptURL}
 	if in.ReturnToken {
 		resp.InviteURL, resp.Token = &inviteURL, &token
 	}
@@ -225,9 +206,9 @@ func (s *Server) notify(ctx context.Context, what string, u *model.User, m email
 // getInviteURL previews the links invites will carry (admin).
 func (s *Server) getInviteURL(w http.ResponseWriter, r *http.Request) error {
 	base := s.publicBaseURL(r)
-	return writeJSON(w, http.StatusOK, map[string]string{
-		"public_base_url":   base,
-		"accept_invite_url": base + "/user/accept-invite",
+	return writeJSON(w, http.StatusOK, wire.InviteURL{
+		PublicBaseURL:   base,
+		AcceptInviteURL: base + "/user/accept-invite",
 	})
 }
 

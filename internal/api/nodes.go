@@ -10,6 +10,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
 // nodeChannel is the pub/sub channel of node events.
@@ -143,12 +144,8 @@ func nodeFilter(r *http.Request) (query.Filter, error) {
 	return query.Parse(r.URL.Query(), query.NodeSchema)
 }
 
-type pageResponse struct {
-	Items  any   `json:"items"`
-	Total  int64 `json:"total"`
-	Limit  int   `json:"limit"`
-	Offset int   `json:"offset"`
-}
+// pageResponse is the paginated list envelope shared with the client.
+type pageResponse = wire.Page[any]
 
 // getNodes is the paginated node query.
 func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
 // userRoutes registers the user, group and invite endpoints.
@@ -159,7 +160,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"access_token": tok, "token_type": "bearer"})
+	return writeJSON(w, http.StatusOK, wire.Token{AccessToken: tok, TokenType: "bearer"})
 }
 
 // getWhoami answers the authenticated user.
