@@ -8,6 +8,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // Error is an error with an HTTP status and a detail for the client.
@@ -59,6 +60,8 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 			ae = badRequest(qe.Error())
 		case errors.As(err, &mbe):
 			ae = errorf(http.StatusRequestEntityTooLarge, "Request body too large")
+		case errors.Is(err, store.ErrInvalid):
+			ae = errorf(http.StatusUnprocessableEntity, err.Error())
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			// The client went away; nobody reads the answer.
 			return

@@ -162,6 +162,11 @@ func secretKey(cfg *config.Config, log *slog.Logger) (string, error) {
 	if cfg.SecretKey != "" {
 		return cfg.SecretKey, nil
 	}
+	if cfg.MongoService != "" {
+		// Replicas share the database: a key generated per machine would
+		// make each one reject the others' tokens.
+		return "", errors.New("SECRET_KEY must be set when MONGO_SERVICE is set (every replica must sign with the same key)")
+	}
 	path := filepath.Join(cfg.DataDir, "secret-key")
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
 		log.Warn("SECRET_KEY is not set; using the key kept in the data directory", "file", path)

@@ -130,7 +130,7 @@ var settings = []setting{
 		help: "Directory of the embedded database and other local state.",
 		set:  str(func(c *Config) *string { return &c.DataDir }, nonEmpty), get: getStr(func(c *Config) string { return c.DataDir })},
 	{flag: "secret-key", env: "SECRET_KEY", kind: "string", secret: true,
-		help: "Key signing and verifying access tokens (required to serve). Prefer the environment or .env: flags show in ps.",
+		help: "Key signing and verifying access tokens; required with MONGO_SERVICE, generated once and kept in the data dir for the embedded store. Prefer the environment or .env: flags show in ps.",
 		set:  str(func(c *Config) *string { return &c.SecretKey }, nil), get: getStr(func(c *Config) string { return c.SecretKey })},
 	{flag: "unified-secret", env: "UNIFIED_SECRET", kind: "string", secret: true,
 		help: "Second key accepted when verifying tokens (shared by all KernelCI services), never used to sign.",

@@ -18,6 +18,10 @@ var (
 	// ErrConflict is returned when a unique key (username, email, group
 	// name) is already taken.
 	ErrConflict = errors.New("already exists")
+	// ErrInvalid is returned when a backend cannot store a value exactly
+	// (for example an integer beyond what its number types hold); the
+	// request is refused and nothing is written.
+	ErrInvalid = errors.New("value cannot be stored")
 )
 
 // Page selects a window of results; Limit 0 means no limit.

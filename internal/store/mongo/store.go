@@ -335,7 +335,7 @@ func (s *Store) probe(ctx context.Context) error {
 // ErrNumberRange is returned for a number the server cannot store
 // exactly: an integer of more than 34 digits, or beyond 64 bits on a
 // server without Decimal128 (FerretDB).
-var ErrNumberRange = errors.New("number cannot be stored exactly")
+var ErrNumberRange = fmt.Errorf("%w: number cannot be stored exactly", store.ErrInvalid)
 
 // mapErr turns driver errors into store errors where they have a meaning
 // for callers.

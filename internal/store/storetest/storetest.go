@@ -22,8 +22,39 @@ import (
 // Factory returns a new empty store; the suite closes it.
 type Factory func(t *testing.T) store.Store
 
-// Run runs the whole contract against stores made by newStore.
-func Run(t *testing.T, newStore Factory) {
+// Options adapt the suite to what a backend can store. The zero value is
+// the full, exact contract (the embedded store passes it).
+type Options struct {
+	// TimePrecision is the resolution of stored datetimes (MongoDB keeps
+	// milliseconds); 0 means exact (microseconds, the wire precision).
+	// Fixtures then use datetimes at that resolution, and a round trip of
+	// finer ones must truncate them to it, never round.
+	TimePrecision time.Duration
+	// NoBigIntegers says that the backend's test server cannot store
+	// integers beyond 64 bits (FerretDB 1.x has no Decimal128): the round
+	// trip then checks that such a number is either kept exactly or
+	// refused with an error, never rounded.
+	NoBigIntegers bool
+}
+
+// opts are the Options of the Run in progress (Run is not parallel).
+var opts Options
+
+// exactBase is the fixtures' reference time at full precision.
+var exactBase = base
+
+// Run runs the whole contract against stores made by newStore; opts (at
+// most one) adapt it to the backend.
+func Run(t *testing.T, newStore Factory, o ...Options) {
+	opts = Options{}
+	if len(o) > 0 {
+		opts = o[0]
+	}
+	base = exactBase
+	if opts.TimePrecision > 0 {
+		base = exactBase.Truncate(opts.TimePrecision)
+	}
+	defer func() { opts, base = Options{}, exactBase }()
 	t.Run("NodeRoundTrip", func(t *testing.T) { testNodeRoundTrip(t, newStore(t)) })
 	t.Run("WriteAtomic", func(t *testing.T) { testWriteAtomic(t, newStore(t)) })
 	t.Run("Query", func(t *testing.T) { testQuery(t, newStore(t)) })
@@ -32,6 +63,9 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("ConcurrentSequence", func(t *testing.T) { testConcurrentSequence(t, newStore(t)) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStore(t)) })
 	t.Run("Groups", func(t *testing.T) { testGroups(t, newStore(t)) })
+	t.Run("PubSub", func(t *testing.T) { runPubSub(t, newStore) })       // pubsub.go
+	t.Run("Telemetry", func(t *testing.T) { runTelemetry(t, newStore) }) // telemetry.go
+	t.Run("Lifecycle", func(t *testing.T) { runLifecycle(t, newStore) }) // lifecycle.go
 }
 
 var base = time.Date(2024, 2, 1, 9, 58, 28, 479138000, time.UTC)
@@ -78,6 +112,9 @@ func testNodeRoundTrip(t *testing.T, st store.Store) {
 		n.Holdoff = &model.Time{Time: base.Add(time.Minute)}
 		n.Data = map[string]any{"kernel_revision": map[string]any{"tree": "mainline", "version": map[string]any{"version": json.Number("6")}},
 			"big": json.Number("12345678901234567890")}
+		if opts.NoBigIntegers {
+			delete(n.Data, "big")
+		}
 		n.Artifacts = map[string]string{"log": "https://example.org/log.txt"}
 		n.Jobfilter = []string{"a", "b"}
 		n.RetryCounter = 3
@@ -102,6 +139,43 @@ func testNodeRoundTrip(t *testing.T, st store.Store) {
 	}
 	if c, _ := st.CountNodes(ctx, query.Filter{}); c != 1 {
 		t.Fatalf("count = %d, want 1", c)
+	}
+
+	// Datetimes finer than the store's precision are truncated to it.
+	fine := node("fine-times", "checkout", func(n *model.Node) {
+		n.Created = model.T(exactBase)
+		n.Holdoff = &model.Time{Time: exactBase.Add(time.Microsecond)}
+	})
+	mustWrite(t, st, store.NodeWrite{Insert: []*model.Node{fine}})
+	got, err = st.GetNode(ctx, fine.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := exactBase
+	if p := opts.TimePrecision; p > 0 {
+		want = exactBase.Truncate(p)
+	}
+	if !got.Created.Equal(want) || got.Holdoff == nil || !got.Holdoff.Equal(exactBase.Add(time.Microsecond).Truncate(max(opts.TimePrecision, time.Microsecond))) {
+		t.Fatalf("created %v holdoff %v, want %v (precision %v)", got.Created, got.Holdoff, want, opts.TimePrecision)
+	}
+
+	// An integer beyond 64 bits is kept exactly or refused, never rounded.
+	big := node("big-int", "checkout", func(n *model.Node) {
+		n.Data = map[string]any{"big": json.Number("12345678901234567890")}
+	})
+	if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{big}}); err != nil {
+		if !opts.NoBigIntegers {
+			t.Fatalf("WriteNodes(big integer): %v", err)
+		}
+		if _, gerr := st.GetNode(ctx, big.ID); !errors.Is(gerr, store.ErrNotFound) {
+			t.Fatalf("refused node was stored: %v", gerr)
+		}
+	} else {
+		got, err := st.GetNode(ctx, big.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jsonEqual(t, got.Data, big.Data)
 	}
 }
 
