@@ -12,6 +12,10 @@ type Event struct {
 	Channel    string      `json:"channel"`
 	Owner      *string     `json:"owner"`
 	Data       any         `json:"data"`
+	// Attributes are the CloudEvent attributes given to POST /publish
+	// (type, source and extensions), delivered to listeners at the top
+	// level of the CloudEvent. Node events have none.
+	Attributes map[string]any `json:"attributes,omitempty"`
 	// Node is filled by GET /events?recursive=true only.
 	Node *Node `json:"node,omitempty"`
 }
