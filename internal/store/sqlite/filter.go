@@ -4,19 +4,21 @@ package sqlite
 // matching semantics over the tables of schema.go.
 //
 // Fields mapped to a column use it directly ("kind = ?"), so indexes work.
-// Every other field is read from the JSON document with
+// Every other field is read from the JSON document (docCond) by its JSON
+// type at its path ($."seg1"."seg2", always a bound parameter):
 //
-//	EXISTS (SELECT 1 FROM json_each(doc, ?) AS e
-//	        WHERE typeof(e.key) <> 'text' AND <predicate on e.type, e.value>)
+//	CASE coalesce(json_type(doc, ?), 'missing')
+//	  WHEN 'text' THEN json_extract(doc, ?) = ?     -- per value type
+//	  WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(...) AS e WHERE <predicate on e.type, e.value>)
+//	  WHEN 'missing' THEN <walk through arrays on the path, or null matches>
+//	  ELSE 0 END
 //
-// where ? is a bound JSON path ($."seg1"."seg2"). json_each over a scalar
-// yields one row whose key is NULL, over an array one row per element with
-// an integer key, and over an object one row per member with a text key;
-// dropping text keys leaves exactly MongoDB's candidates: the value itself
-// or, for an array, each element. The predicate is type-strict: e.type
-// ('null', 'true', 'false', 'integer', 'real', 'text', 'array', 'object')
-// must fit the value's type before e.value is compared, so "5" never
-// equals 5 and true never equals 1.
+// so the common case (a scalar reached through objects) costs one parse of
+// the document, which SQLite caches across the calls of a row. Matching is
+// type-strict: a value's JSON type ('null', 'true', 'false', 'integer',
+// 'real', 'text', 'array', 'object') must fit the condition's value
+// before it is compared, so "5" never equals 5 and true never equals 1;
+// an array matches when an element does; an object never matches.
 //
 // ObjectIds compare as their hex text and time.Time values as their
 // model.FormatTime text (how both are stored in documents), except against
@@ -30,6 +32,13 @@ package sqlite
 // only (MongoDB also reads them as array indexes); equality with a whole
 // array or object value is not supported; inside an array, scalar
 // elements stand for a missing field when the path goes on below them.
+//
+// For the planner (docs/performance.md), without changing any result: a
+// regex anchored with a literal prefix adds the range of that prefix, so
+// the column's index narrows it; likelihood() marks the selective terms
+// the statistics cannot see (recent time windows, deadlines, pending
+// states); processed_by_kcidb_bridge compiles to the term of its partial
+// index.
 
 import (
 	"database/sql/driver"
@@ -38,6 +47,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,11 +247,17 @@ func compileCond(t table, c query.Cond) (string, []any, error) {
 		args []any
 	)
 	col, isCol := t.Columns[c.Field]
+	boolExpr, isBool := boolDocFields[t.Name][c.Field]
 	switch {
+	case isBool && pos == query.Eq && isBoolValue(vals[0]):
+		expr = boolExpr + " = 'false'"
+		if vals[0].(bool) {
+			expr = boolExpr + " = 'true'"
+		}
 	case isCol && col.Type == colTextOnly && !allText(pos, vals):
 		expr, args = docCond(t, c.Field, pos, vals)
 	case isCol:
-		expr, args = colCond(col, pos, vals)
+		expr, args = colCond(t, col, pos, vals)
 	default:
 		expr, args = docCond(t, c.Field, pos, vals)
 	}
@@ -257,6 +273,21 @@ func compileCond(t table, c query.Cond) (string, []any, error) {
 	// The positive expression is NULL where a column is NULL (missing or
 	// null field), which must count as "no match" before negating.
 	return "NOT IFNULL(" + expr + ", 0)", args, nil
+}
+
+// boolDocFields are document fields that every stored document of a
+// table holds as a JSON boolean (model.Node.ProcessedByKCIDBBridge is a
+// bool, always written), with the SQL expression of their JSON type.
+// Equality with a boolean compiles to "<expr> = 'true'" (or 'false'),
+// exact for any value that is not an array, and the very term the partial
+// index node_kcidb_pending is declared with, so the planner can use it.
+var boolDocFields = map[string]map[string]string{
+	"node": {"processed_by_kcidb_bridge": "json_type(doc, '$.processed_by_kcidb_bridge')"},
+}
+
+func isBoolValue(v any) bool {
+	_, ok := v.(bool)
+	return ok
 }
 
 // toList accepts []any and any other slice type for In and Nin.
@@ -369,6 +400,48 @@ func allText(op query.Op, vals []any) bool {
 	return op == query.In || len(vals) == 1
 }
 
+// prefixRange returns the range [lo, hi) of the strings that start with
+// the literal text every match of pat starts with, when pat is anchored at
+// the start of the text (^, \A) and begins with case-sensitive literal
+// characters; hi is "" when no string bounds the range from above. Text
+// columns compare bytewise (BINARY), as Go strings do.
+func prefixRange(pat string) (lo, hi string, ok bool) {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return "", "", false
+	}
+	re = re.Simplify()
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+		return "", "", false
+	}
+	var b strings.Builder
+prefix:
+	for _, sub := range re.Sub[1:] {
+		if sub.Op != syntax.OpLiteral || sub.Flags&syntax.FoldCase != 0 {
+			break
+		}
+		for _, r := range sub.Rune {
+			if r == utf8.RuneError { // also matches invalid bytes
+				break prefix
+			}
+			b.WriteRune(r)
+		}
+	}
+	lo = b.String()
+	if lo == "" {
+		return "", "", false
+	}
+	// hi: lo without its trailing 0xff bytes, last byte incremented.
+	h := []byte(lo)
+	for len(h) > 0 && h[len(h)-1] == 0xff {
+		h = h[:len(h)-1]
+	}
+	if len(h) > 0 {
+		h[len(h)-1]++
+	}
+	return lo, string(h), true
+}
+
 var sqlOp = map[query.Op]string{
 	query.Eq: "=", query.Lt: "<", query.Lte: "<=", query.Gt: ">", query.Gte: ">=",
 }
@@ -381,7 +454,7 @@ func placeholders(n int) string {
 // type: text (colText, colTextOnly), naive UTC datetime text (colTime) or
 // integers (colInt); NULL means null or missing. Values of other types
 // never match, as in MongoDB.
-func colCond(col column, op query.Op, vals []any) (string, []any) {
+func colCond(t table, col column, op query.Op, vals []any) (string, []any) {
 	// conv returns the SQL argument for v, or ok=false when v cannot
 	// equal any non-null value of the column.
 	conv := func(v any) (any, bool) {
@@ -406,7 +479,17 @@ func colCond(col column, op query.Op, vals []any) (string, []any) {
 		if col.Type == colTime || col.Type == colInt {
 			return "0", nil // dates and numbers never match a regex
 		}
-		return regexpFunc + "(?, " + name + ")", []any{vals[0]}
+		pat := vals[0].(string)
+		// A pattern anchored at the start with a literal prefix can only
+		// match text in a range of the column: say so, so that its index
+		// can narrow the rows the regexp runs on.
+		if lo, hi, ok := prefixRange(pat); ok {
+			if hi == "" {
+				return "(" + name + " >= ? AND " + regexpFunc + "(?, " + name + "))", []any{lo, pat}
+			}
+			return "(" + name + " >= ? AND " + name + " < ? AND " + regexpFunc + "(?, " + name + "))", []any{lo, hi, pat}
+		}
+		return regexpFunc + "(?, " + name + ")", []any{pat}
 	case query.In:
 		var (
 			args    []any
@@ -423,9 +506,9 @@ func colCond(col column, op query.Op, vals []any) (string, []any) {
 		switch len(args) {
 		case 0:
 		case 1:
-			terms = append(terms, name+" = ?")
+			terms = append(terms, rare(t, name, args, name+" = ?"))
 		default:
-			terms = append(terms, name+" IN ("+placeholders(len(args))+")")
+			terms = append(terms, rare(t, name, args, name+" IN ("+placeholders(len(args))+")"))
 		}
 		if hasNull {
 			terms = append(terms, name+" IS NULL")
@@ -450,167 +533,317 @@ func colCond(col column, op query.Op, vals []any) (string, []any) {
 	if !ok {
 		return "0", nil
 	}
-	return name + " " + sqlOp[op] + " ?", []any{a}
+	expr := name + " " + sqlOp[op] + " ?"
+	if op == query.Eq {
+		expr = rare(t, name, []any{a}, expr)
+	}
+	if col.Type == colTime && (op == query.Gt || op == query.Gte || dueColumns[t.Name][name]) {
+		// Time bounds in queries select a recent window ("created in the
+		// last days") or due work (timeout or holdoff before now, which
+		// the pollers ask with a pending state): tell the planner they
+		// are selective, so that it reads the range from an index and
+		// sorts it rather than walking the table or a state in rid order
+		// until the page fills. Other upper bounds ("updated more than 5
+		// minutes ago") keep most of the table and get no hint.
+		// likelihood() changes no result and leaves the term usable by
+		// indexes.
+		expr = "likelihood(" + expr + ", " + rangeLikelihood + ")"
+	}
+	return expr, []any{a}
 }
 
-// docCond compiles a condition on a field of the JSON document.
+// rangeLikelihood is the share of rows the planner assumes a selective
+// time bound keeps.
+const rangeLikelihood = "0.01"
+
+// dueColumns are the datetime columns (by table) whose upper bounds are
+// selective: the deadlines of pending nodes.
+var dueColumns = map[string]map[string]bool{
+	"node": {"timeout": true, "holdoff": true},
+}
+
+// rareValues are values of low-cardinality columns (by table) that few
+// rows hold: the pending states (nearly every node is done). The
+// planner's statistics give one average per column, which for state is a
+// quarter of the table; likelihood() tells it that these values are
+// selective.
+var rareValues = map[string]map[string]map[any]bool{
+	"node": {"state": {"running": true, "available": true, "closing": true}},
+}
+
+// rare wraps the equality (or IN) expr on column name of t in a
+// likelihood() hint when every value in args is rare in that column.
+func rare(t table, name string, args []any, expr string) string {
+	vals, ok := rareValues[t.Name][name]
+	if !ok {
+		return expr
+	}
+	for _, a := range args {
+		if !vals[a] {
+			return expr
+		}
+	}
+	return "likelihood(" + expr + ", " + rareLikelihood + ")"
+}
+
+// rareLikelihood is the share of rows the planner assumes a rare value
+// keeps.
+const rareLikelihood = "0.001"
+
+// sqlBuf accumulates SQL text and its arguments in step, so that every
+// placeholder gets its argument in the right position.
+type sqlBuf struct {
+	b    strings.Builder
+	args []any
+}
+
+func (s *sqlBuf) w(sql string, args ...any) {
+	s.b.WriteString(sql)
+	s.args = append(s.args, args...)
+}
+
+// valuePred is a condition on one candidate value, split by the value's
+// JSON type, which it must fit (type-strict matching): a comparison for
+// text and for numbers (op "" when no value of that type matches; "re",
+// "IN", or an SQL comparison operator), and a constant outcome for true,
+// false and null. Objects and arrays never match as whole values.
+type valuePred struct {
+	textOp, numOp     string
+	textVals, numVals []any
+	onTrue, onFalse   bool
+	onNull            bool // also: a missing field matches
+}
+
+// newValuePred builds the per-type condition of op with vals (normalized).
+func newValuePred(op query.Op, vals []any) valuePred {
+	var p valuePred
+	switch op {
+	case query.Re:
+		p.textOp, p.textVals = "re", vals[:1]
+	case query.Eq, query.In:
+		for _, v := range vals {
+			switch x := v.(type) {
+			case nil:
+				p.onNull = true
+			case bool:
+				if x {
+					p.onTrue = true
+				} else {
+					p.onFalse = true
+				}
+			case int64, float64:
+				p.numVals = append(p.numVals, x)
+			default:
+				s, _ := text(x)
+				p.textVals = append(p.textVals, s)
+			}
+		}
+		if len(p.textVals) > 0 {
+			p.textOp = "IN"
+		}
+		if len(p.numVals) > 0 {
+			p.numOp = "IN"
+		}
+	default: // Lt Lte Gt Gte: compare within the value's type
+		switch x := vals[0].(type) {
+		case nil:
+			// Nothing is less or greater than null; null <= null.
+			p.onNull = op == query.Lte || op == query.Gte
+		case bool:
+			// false < true: compare them as 0 and 1.
+			n := int64(0)
+			if x {
+				n = 1
+			}
+			p.onTrue, p.onFalse = cmpInt(1, op, n), cmpInt(0, op, n)
+		case int64, float64:
+			p.numOp, p.numVals = sqlOp[op], []any{x}
+		default:
+			s, _ := text(x)
+			p.textOp, p.textVals = sqlOp[op], []any{s}
+		}
+	}
+	return p
+}
+
+func cmpInt(a int64, op query.Op, b int64) bool {
+	switch op {
+	case query.Lt:
+		return a < b
+	case query.Lte:
+		return a <= b
+	case query.Gt:
+		return a > b
+	case query.Gte:
+		return a >= b
+	}
+	return a == b
+}
+
+// never reports whether no value at all can match.
+func (p valuePred) never() bool {
+	return p.textOp == "" && p.numOp == "" && !p.onTrue && !p.onFalse && !p.onNull
+}
+
+// cmp writes "<value> <op> <vals>" where val writes the value expression.
+func cmp(s *sqlBuf, op string, vals []any, val func(*sqlBuf)) {
+	switch op {
+	case "re":
+		s.w(regexpFunc+"(?, ", vals[0])
+		val(s)
+		s.w(")")
+	case "IN":
+		val(s)
+		if len(vals) == 1 {
+			s.w(" = ?", vals[0])
+		} else {
+			s.w(" IN ("+placeholders(len(vals))+")", vals...)
+		}
+	default:
+		val(s)
+		s.w(" "+op+" ?", vals[0])
+	}
+}
+
+// elem writes the predicate on a json_each row a (columns a.type and
+// a.value): the value of a scalar, or one element of an array.
+func (p valuePred) elem(s *sqlBuf, a string) {
+	val := func(s *sqlBuf) { s.w(a + ".value") }
+	var n int
+	or := func() {
+		if n > 0 {
+			s.w(" OR ")
+		}
+		n++
+	}
+	s.w("(")
+	if p.textOp != "" {
+		or()
+		s.w("(" + a + ".type = 'text' AND ")
+		cmp(s, p.textOp, p.textVals, val)
+		s.w(")")
+	}
+	if p.numOp != "" {
+		or()
+		s.w("(" + a + ".type IN ('integer', 'real') AND ")
+		cmp(s, p.numOp, p.numVals, val)
+		s.w(")")
+	}
+	for _, c := range []struct {
+		on  bool
+		typ string
+	}{{p.onTrue, "true"}, {p.onFalse, "false"}, {p.onNull, "null"}} {
+		if c.on {
+			or()
+			s.w(a + ".type = '" + c.typ + "'")
+		}
+	}
+	s.w(")")
+}
+
+// docCond compiles a condition on a field of the JSON document, with
+// MongoDB's matching semantics:
 //
-// When no prefix of the path holds an array, the field is read directly
-// at its JSON path (one json_each; the common, cheap case). Otherwise it
-// is reached the way MongoDB walks a dotted path: level by level, where an
-// array contributes each of its elements and anything that is not an
-// object on the way stands for a missing field (so it matches null).
+//   - when the field resolves at its JSON path (every prefix is an object),
+//     its JSON type decides: a scalar is compared directly (json_extract;
+//     the cheap, common case), an array matches when an element does, an
+//     object never matches;
+//   - when it does not resolve, it is missing (only null matches) unless a
+//     prefix of the path holds an array: then it is reached the way
+//     MongoDB walks a dotted path, level by level, where an array
+//     contributes each of its elements and anything that is not an object
+//     on the way stands for a missing field (so it matches null).
+//
+// SQLite caches the parse of doc across the json_type, json_extract and
+// -> calls of a row (json_each does not use that cache, so it is only
+// given extracted values), so the common case costs one parse of the
+// document.
 func docCond(t table, field string, op query.Op, vals []any) (string, []any) {
-	segs := strings.Split(field, ".")
-	pred, predArgs, hasNull := docPred("e", op, vals)
-	if pred == "" {
+	p := newValuePred(op, vals)
+	if p.never() {
 		return "0", nil
 	}
+	segs := strings.Split(field, ".")
 	path := jsonPath(field)
-	direct := "EXISTS (SELECT 1 FROM json_each(" + t.Doc + ", ?) AS e WHERE typeof(e.key) <> 'text' AND " + pred + ")"
-	directArgs := append([]any{path}, predArgs...)
-	if hasNull {
-		// null also matches a missing field.
-		direct = "(json_type(" + t.Doc + ", ?) IS NULL OR " + direct + ")"
-		directArgs = append([]any{path}, directArgs...)
+	extract := func(s *sqlBuf) { s.w("json_extract("+t.Doc+", ?)", path) }
+	s := &sqlBuf{}
+	s.w("CASE coalesce(json_type("+t.Doc+", ?), 'missing')", path)
+	if p.textOp != "" {
+		s.w(" WHEN 'text' THEN ")
+		cmp(s, p.textOp, p.textVals, extract)
+	}
+	if p.numOp != "" {
+		for _, typ := range []string{"integer", "real"} {
+			s.w(" WHEN '" + typ + "' THEN ")
+			cmp(s, p.numOp, p.numVals, extract)
+		}
+	}
+	for _, c := range []struct {
+		on  bool
+		typ string
+	}{{p.onTrue, "true"}, {p.onFalse, "false"}, {p.onNull, "null"}} {
+		if c.on {
+			s.w(" WHEN '" + c.typ + "' THEN 1")
+		}
+	}
+	// json_each over the extracted array text: json_extract reads the
+	// cached parse of doc, and json_each then parses only the array.
+	s.w(" WHEN 'array' THEN EXISTS (SELECT 1 FROM json_each(json_extract("+t.Doc+", ?)) AS e WHERE ", path)
+	p.elem(s, "e")
+	s.w(")")
+	missing := "0"
+	if p.onNull {
+		missing = "1"
 	}
 	if len(segs) == 1 {
-		return direct, directArgs
+		s.w(" WHEN 'missing' THEN " + missing + " ELSE 0 END")
+		return s.b.String(), s.args
 	}
-
-	var (
-		b    strings.Builder
-		args []any
-	)
-	b.WriteString("(CASE WHEN ")
+	s.w(" WHEN 'missing' THEN CASE WHEN ")
 	for k := 1; k < len(segs); k++ {
 		if k > 1 {
-			b.WriteString(" OR ")
+			s.w(" OR ")
 		}
-		b.WriteString("json_type(" + t.Doc + ", ?) = 'array'")
-		args = append(args, jsonPath(strings.Join(segs[:k], ".")))
+		s.w("json_type("+t.Doc+", ?) = 'array'", jsonPath(strings.Join(segs[:k], ".")))
 	}
-	// wrap(x, p) makes the value at p into a list of candidates: the
-	// elements of an array, else the value itself (null when missing).
-	wrap := func(x, p string) {
-		b.WriteString("CASE json_type(" + x + ", ?) WHEN 'array' THEN " + x + " -> ? ELSE json_array(" + x + " -> ?) END")
-		args = append(args, p, p, p)
+	s.w(" THEN ")
+	walk(s, t, segs, p)
+	s.w(" ELSE " + missing + " END ELSE 0 END")
+	return s.b.String(), s.args
+}
+
+// walk writes the EXISTS that reaches the field through arrays, level by
+// level, as MongoDB does.
+func walk(s *sqlBuf, t table, segs []string, p valuePred) {
+	// wrap(x, k) makes the value at segment k below x into a list of
+	// candidates: the elements of an array, else the value itself (null
+	// when missing).
+	wrap := func(x string, k int) {
+		seg := jsonPath(segs[k])
+		s.w("CASE json_type("+x+", ?) WHEN 'array' THEN "+x+" -> ? ELSE json_array("+x+" -> ?) END", seg, seg, seg)
 	}
-	b.WriteString(" THEN EXISTS (SELECT 1 FROM ")
+	s.w("EXISTS (SELECT 1 FROM ")
 	last := ""
-	for k, seg := range segs {
+	for k := range segs {
 		alias := "e" + strconv.Itoa(k+1)
 		if k == len(segs)-1 {
 			alias = "e"
 		}
 		if k > 0 {
-			b.WriteString(", ")
+			s.w(", ")
 		}
-		b.WriteString("json_each(")
-		p := jsonPath(seg)
+		s.w("json_each(")
 		if k == 0 {
-			wrap(t.Doc, p)
+			wrap(t.Doc, k)
 		} else {
-			b.WriteString("CASE WHEN " + last + ".type = 'object' THEN ")
-			wrap(last+".value", p)
-			b.WriteString(" ELSE '[null]' END")
+			s.w("CASE WHEN " + last + ".type = 'object' THEN ")
+			wrap(last+".value", k)
+			s.w(" ELSE '[null]' END")
 		}
-		b.WriteString(") AS " + alias)
+		s.w(") AS " + alias)
 		last = alias
 	}
-	b.WriteString(" WHERE " + pred + ") ELSE " + direct + " END)")
-	args = append(args, predArgs...)
-	args = append(args, directArgs...)
-	return b.String(), args
-}
-
-// docPred is the type-strict predicate on the JSON type and value columns
-// of json_each alias a. hasNull is set when null matches (then a missing
-// field must match too). An empty pred means nothing can match.
-func docPred(a string, op query.Op, vals []any) (pred string, args []any, hasNull bool) {
-	var (
-		typ   = a + ".type"
-		val   = a + ".value"
-		num   = typ + " IN ('integer', 'real')"
-		terms []string
-	)
-	switch op {
-	case query.Re:
-		terms = append(terms, typ+" = 'text' AND "+regexpFunc+"(?, "+val+")")
-		args = append(args, vals[0])
-	case query.Eq, query.In:
-		var texts, nums []any
-		var hasTrue, hasFalse bool
-		for _, v := range vals {
-			switch x := v.(type) {
-			case nil:
-				hasNull = true
-			case bool:
-				if x {
-					hasTrue = true
-				} else {
-					hasFalse = true
-				}
-			case int64, float64:
-				nums = append(nums, x)
-			default:
-				s, _ := text(x)
-				texts = append(texts, s)
-			}
-		}
-		in := func(vs []any) string {
-			if len(vs) == 1 {
-				return " = ?"
-			}
-			return " IN (" + placeholders(len(vs)) + ")"
-		}
-		if len(texts) > 0 {
-			terms = append(terms, "("+typ+" = 'text' AND "+val+in(texts)+")")
-			args = append(args, texts...)
-		}
-		if len(nums) > 0 {
-			terms = append(terms, "("+num+" AND "+val+in(nums)+")")
-			args = append(args, nums...)
-		}
-		if hasTrue {
-			terms = append(terms, typ+" = 'true'")
-		}
-		if hasFalse {
-			terms = append(terms, typ+" = 'false'")
-		}
-		if hasNull {
-			terms = append(terms, typ+" = 'null'")
-		}
-	default: // Lt Lte Gt Gte: compare within the value's type
-		cmp := " " + sqlOp[op] + " ?"
-		switch x := vals[0].(type) {
-		case nil:
-			if op == query.Lte || op == query.Gte {
-				hasNull = true
-				terms = append(terms, typ+" = 'null'")
-			}
-		case bool:
-			// false < true; json_each gives them as 0 and 1.
-			n := int64(0)
-			if x {
-				n = 1
-			}
-			terms = append(terms, "("+typ+" IN ('true', 'false') AND "+val+cmp+")")
-			args = append(args, n)
-		case int64, float64:
-			terms = append(terms, "("+num+" AND "+val+cmp+")")
-			args = append(args, x)
-		default:
-			s, _ := text(x)
-			terms = append(terms, "("+typ+" = 'text' AND "+val+cmp+")")
-			args = append(args, s)
-		}
-	}
-	switch len(terms) {
-	case 0:
-		return "", nil, false
-	case 1:
-		return terms[0], args, hasNull
-	}
-	return "(" + strings.Join(terms, " OR ") + ")", args, hasNull
+	s.w(" WHERE ")
+	p.elem(s, "e")
+	s.w(")")
 }

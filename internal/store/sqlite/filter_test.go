@@ -17,6 +17,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
 
 	_ "modernc.org/sqlite"
 )
@@ -306,6 +307,11 @@ func TestCompileFilterNodes(t *testing.T) {
 		{"flag in bools", []query.Cond{c("data.flag", query.In, []any{true, false})}, []int{1}},
 		{"processed true", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, true)}, []int{2}},
 		{"processed false", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, false)}, []int{1, 3, 4, 5, 6}},
+		{"processed ne false", []query.Cond{c("processed_by_kcidb_bridge", query.Ne, false)}, []int{2}},
+		{"processed ne true", []query.Cond{c("processed_by_kcidb_bridge", query.Ne, true)}, []int{1, 3, 4, 5, 6}},
+		{"processed in bools", []query.Cond{c("processed_by_kcidb_bridge", query.In, []any{true})}, []int{2}},
+		{"processed eq string", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, "false")}, []int{}},
+		{"processed null", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, nil)}, []int{}},
 		{"retry eq", []query.Cond{c("retry_counter", query.Eq, int64(1))}, []int{2}},
 		{"retry lt", []query.Cond{c("retry_counter", query.Lt, int64(2))}, []int{1, 2, 3, 5, 6}},
 		{"retry gte", []query.Cond{c("retry_counter", query.Gte, int64(2))}, []int{4}},
@@ -369,6 +375,15 @@ func TestCompileFilterNodes(t *testing.T) {
 		{"name re", []query.Cond{c("name", query.Re, "gcc")}, []int{2}},
 		{"name re anchored", []query.Cond{c("name", query.Re, "^baseline")}, []int{3, 4}},
 		{"name re dot escaped", []query.Cond{c("name", query.Re, `\.`)}, []int{4}},
+		{"name re prefix range", []query.Cond{c("name", query.Re, `^baseline\.lo`)}, []int{4}},
+		{"name re prefix then more", []query.Cond{c("name", query.Re, `^kbuild-[a-z]+-12`)}, []int{2}},
+		{"name re prefix \\A", []query.Cond{c("name", query.Re, `\Abase`)}, []int{3, 4}},
+		{"name re prefix whole", []query.Cond{c("name", query.Re, `^five$`)}, []int{6}},
+		{"name re prefix optional char", []query.Cond{c("name", query.Re, `^fivex?`)}, []int{6}},
+		{"name re prefix fold case", []query.Cond{c("name", query.Re, `(?i)^BASELINE`)}, []int{3, 4}},
+		{"name re prefix alternation", []query.Cond{c("name", query.Re, `^baseline-|five`)}, []int{3, 6}},
+		{"name re multiline is not a prefix", []query.Cond{c("name", query.Re, `(?m)^login`)}, []int{}},
+		{"tree re prefix", []query.Cond{c("data.kernel_revision.tree", query.Re, `^main`)}, []int{1, 3}},
 		{"name re case-insensitive", []query.Cond{c("kind", query.Re, "(?i)^checkout$")}, []int{1, 5, 6}},
 		{"doc re", []query.Cond{c("data.s", query.Re, "^f")}, []int{6}},
 		{"doc re skips numbers", []query.Cond{c("data.s", query.Re, "5")}, []int{1}},
@@ -515,47 +530,72 @@ func TestCompileFilterEvents(t *testing.T) {
 	}
 }
 
+// explainPlan returns the plan of a statement, one line per step.
+func explainPlan(t testing.TB, db *sql.DB, q string, args []any) []string {
+	t.Helper()
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return plan
+}
+
+// TestCompileFilterQueryPlan checks that Find statements (ORDER BY rid,
+// with a LIMIT) on a column condition use that column's index, and walk
+// it in rid order with no sort when the condition is an equality.
 func TestCompileFilterQueryPlan(t *testing.T) {
 	db := openTestDB(t)
 	seedNodes(t, db)
 	tests := []struct {
 		tbl   table
-		cond  query.Cond
+		conds []query.Cond
 		index string
+		sort  bool // a sort step is expected
 	}{
-		{nodeTable, c("kind", query.Eq, "checkout"), "node_kind"},
-		{nodeTable, c("parent", query.Eq, oid(t, 1)), "node_parent"},
-		{nodeTable, c("kind", query.In, []any{"checkout", "job"}), "node_kind"},
-		{nodeTable, c("parent", query.Eq, nil), "node_parent"},
-		{nodeTable, c("data.kernel_revision.tree", query.Eq, "mainline"), "node_kr_tree"},
-		{nodeTable, c("created", query.Gt, day(3, 0)), "node_created"},
-		{eventTable, c("data.kind", query.Eq, "checkout"), "eventhistory_kind"},
+		{nodeTable, []query.Cond{c("kind", query.Eq, "checkout")}, "node_kind", false},
+		{nodeTable, []query.Cond{c("parent", query.Eq, oid(t, 1))}, "node_parent", false},
+		{nodeTable, []query.Cond{c("kind", query.In, []any{"checkout", "job"})}, "node_kind", true},
+		{nodeTable, []query.Cond{c("parent", query.Eq, nil)}, "node_parent", false},
+		{nodeTable, []query.Cond{c("result", query.Eq, nil)}, "node_result", false},
+		{nodeTable, []query.Cond{c("data.kernel_revision.tree", query.Eq, "mainline")}, "node_kr_tree", false},
+		{nodeTable, []query.Cond{c("created", query.Gt, day(3, 0))}, "node_created", true},
+		{nodeTable, []query.Cond{c("name", query.Re, "^baseline")}, "node_name", true},
+		{nodeTable, []query.Cond{c("kind", query.Eq, "checkout"), c("data.kernel_revision.commit", query.Eq, "abc123")}, "node_kind_commit", false},
+		{nodeTable, []query.Cond{c("kind", query.Eq, "checkout"), c("created", query.Gte, day(3, 0))}, "node_kind_created", true},
+		{nodeTable, []query.Cond{c("state", query.Eq, "available"), c("holdoff", query.Lt, day(3, 0))}, "node_state_holdoff", true},
+		{nodeTable, []query.Cond{c("state", query.Eq, "running"), c("timeout", query.Lt, day(3, 0))}, "node_state_timeout", true},
+		{eventTable, []query.Cond{c("data.kind", query.Eq, "checkout")}, "eventhistory_kind", true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.cond.Field, func(t *testing.T) {
-			where, args, err := compile(tt.tbl, query.Filter{Conds: []query.Cond{tt.cond}})
+		t.Run(tt.conds[0].Field, func(t *testing.T) {
+			f := query.Filter{Conds: tt.conds}
+			where, _, err := compile(tt.tbl, f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(where, "(") && tt.cond.Op == query.Eq {
+			if strings.Contains(where, "(") && len(tt.conds) == 1 && tt.conds[0].Op == query.Eq {
 				t.Errorf("column condition wrapped: %s", where)
 			}
-			rows, err := db.Query("EXPLAIN QUERY PLAN SELECT doc FROM "+tt.tbl.Name+" WHERE "+where, args...)
+			q, args, err := findSQL(tt.tbl, "doc", f, store.Page{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if !strings.Contains(strings.Join(plan, "\n"), "USING INDEX "+tt.index+" ") {
+			plan := strings.Join(explainPlan(t, db, q, args), "\n")
+			if !strings.Contains(plan, "INDEX "+tt.index+" ") {
 				t.Errorf("%s: plan %q does not use %s", where, plan, tt.index)
+			}
+			if sorted := strings.Contains(plan, "TEMP B-TREE"); sorted != tt.sort {
+				t.Errorf("%s: plan %q, want sort %v", where, plan, tt.sort)
 			}
 		})
 	}
@@ -578,6 +618,50 @@ func TestCompileFilterSQL(t *testing.T) {
 	}
 	if got, want := jsonPath(`data.a"b.c\d.e f`), `$."data"."a\"b"."c\\d"."e f"`; got != want {
 		t.Errorf("jsonPath = %s, want %s", got, want)
+	}
+}
+
+func TestPrefixRange(t *testing.T) {
+	tests := []struct {
+		pat, lo, hi string
+		ok          bool
+	}{
+		{"^abc", "abc", "abd", true},
+		{`\Aabc`, "abc", "abd", true},
+		{"^abc$", "abc", "abd", true},
+		{"^ab*", "a", "b", true},
+		{"^ab?c", "a", "b", true},
+		{"^a.c", "a", "b", true},
+		{`^kselftest\.`, "kselftest.", "kselftest/", true},
+		{"^az", "az", "a{", true},
+		{"^é", "é", "\xc3\xaa", true},
+		{"^\x7f", "\x7f", "\x80", true},
+		{`^\x{10FFFF}`, "\U0010FFFF", "\xf4\x8f\xbf\xc0", true},
+		{"abc", "", "", false},
+		{"^(abc)", "", "", false},
+		{"^abc|^abd", "", "", false},
+		{"(?i)^abc", "", "", false},
+		{"(?m)^abc", "", "", false},
+		{"^", "", "", false},
+		{"^[ab]", "", "", false},
+		{`^\x{FFFD}`, "", "", false},
+		{"(", "", "", false},
+	}
+	for _, tt := range tests {
+		lo, hi, ok := prefixRange(tt.pat)
+		if lo != tt.lo || hi != tt.hi || ok != tt.ok {
+			t.Errorf("prefixRange(%q) = %q, %q, %v; want %q, %q, %v", tt.pat, lo, hi, ok, tt.lo, tt.hi, tt.ok)
+		}
+		if !ok {
+			continue
+		}
+		// Every string the pattern matches is in [lo, hi).
+		re := regexp.MustCompile(tt.pat)
+		for _, s := range []string{tt.lo, tt.lo + "x", tt.lo + "\xff", tt.lo + "\U0010FFFF", tt.hi, "abd", "ab", "a", ""} {
+			if re.MatchString(s) && (s < lo || s >= hi) {
+				t.Errorf("%q matches %q outside [%q, %q)", tt.pat, s, lo, hi)
+			}
+		}
 	}
 }
 

@@ -38,7 +38,16 @@ CREATE TABLE node (
 	d_runtime  TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.runtime') = 'text' THEN json_extract(doc, '$.data.runtime') END) VIRTUAL,
 	d_platform TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.platform') = 'text' THEN json_extract(doc, '$.data.platform') END) VIRTUAL
 );
+-- Single-column indexes also hold the rowid, so node_kind is (kind, rid):
+-- an equality on the column walks the matches already in the ORDER BY rid
+-- order of Find, and a LIMIT stops early with no sort. The composite ones
+-- serve the pipeline's multi-field queries (see docs/performance.md).
 CREATE INDEX node_kind ON node(kind);
+CREATE INDEX node_kind_commit ON node(kind, kr_commit);
+CREATE INDEX node_kind_created ON node(kind, created);
+-- The nodes kcidb-bridge has not processed yet (a few among millions);
+-- filter.go compiles processed_by_kcidb_bridge=false to this very term.
+CREATE INDEX node_kcidb_pending ON node(created) WHERE json_type(doc, '$.processed_by_kcidb_bridge') = 'false';
 CREATE INDEX node_name ON node(name);
 CREATE INDEX node_grp ON node(grp);
 CREATE INDEX node_parent ON node(parent);

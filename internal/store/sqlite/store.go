@@ -24,6 +24,8 @@ import (
 type Store struct {
 	w *sql.DB // exactly one connection: all writes are serialised here
 	r *sql.DB // read-only pool
+
+	adv advancer // batches subscription cursor moves (pubsub.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -66,7 +68,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, runtime.NumCPU()*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r}, nil
+	st := &Store{w: w, r: r}
+	// Planner statistics for the current size (cheap; see Optimize).
+	if err := st.Optimize(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // Close closes both pools.
@@ -128,20 +136,11 @@ func decodeDoc(b []byte, v any) error {
 // selectDocs runs a filtered SELECT of the doc column (and any extra
 // columns) and calls scan for each row.
 func (s *Store) selectDocs(ctx context.Context, t table, cols string, f query.Filter, p store.Page, scan func(*sql.Rows) error) error {
-	where, args, err := compile(t, f)
+	q, args, err := findSQL(t, cols, f, p)
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "SELECT %s FROM %s WHERE %s ORDER BY %s", cols, t.Name, where, t.Order)
-	if p.Limit > 0 || p.Offset > 0 {
-		limit := p.Limit
-		if limit <= 0 {
-			limit = -1
-		}
-		fmt.Fprintf(&b, " LIMIT %d OFFSET %d", limit, max(p.Offset, 0))
-	}
-	rows, err := s.r.QueryContext(ctx, b.String(), args...)
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: select %s: %w", t.Name, err)
 	}
@@ -158,12 +157,11 @@ func (s *Store) selectDocs(ctx context.Context, t table, cols string, f query.Fi
 }
 
 func (s *Store) count(ctx context.Context, t table, f query.Filter) (int64, error) {
-	where, args, err := compile(t, f)
+	q, args, err := countSQL(t, f)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
-	q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", t.Name, where)
 	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count %s: %w", t.Name, err)
 	}
