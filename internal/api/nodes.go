@@ -213,15 +213,7 @@ func (s *Server) getCount(w http.ResponseWriter, r *http.Request) error {
 // defaults, but owner, submitter and user_groups are kept, and the state
 // change must be an allowed transition.
 func (s *Server) putNode(w http.ResponseWriter, r *http.Request) error {
-	old, err := s.loadEditableNode(r)
-	if err != nil {
-		return err
-	}
-	noevent, err := queryBool(r, "noevent", false)
-	if err != nil {
-		return err
-	}
-	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	old, noevent, raw, err := s.readUpdate(w, r)
 	if err != nil {
 		return err
 	}
@@ -255,6 +247,21 @@ func (s *Server) putNode(w http.ResponseWriter, r *http.Request) error {
 	return s.replaceNode(w, r, n, old, noevent)
 }
 
+// readUpdate is the common start of PUT and PATCH /node/{id}: the stored
+// node the caller may edit, the noevent flag and the JSON body.
+func (s *Server) readUpdate(w http.ResponseWriter, r *http.Request) (old *model.Node, noevent bool, raw map[string]any, err error) {
+	if old, err = s.loadEditableNode(r); err != nil {
+		return nil, false, nil, err
+	}
+	if noevent, err = queryBool(r, "noevent", false); err != nil {
+		return nil, false, nil, err
+	}
+	if raw, err = decodeObject(w, r, s.opts.MaxBodyBytes); err != nil {
+		return nil, false, nil, err
+	}
+	return old, noevent, raw, nil
+}
+
 func sameParent(a, b *objectid.ID) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -278,15 +285,7 @@ func (s *Server) replaceNode(w http.ResponseWriter, r *http.Request, n, old *mod
 
 // patchNode applies a partial update.
 func (s *Server) patchNode(w http.ResponseWriter, r *http.Request) error {
-	old, err := s.loadEditableNode(r)
-	if err != nil {
-		return err
-	}
-	noevent, err := queryBool(r, "noevent", false)
-	if err != nil {
-		return err
-	}
-	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	old, noevent, raw, err := s.readUpdate(w, r)
 	if err != nil {
 		return err
 	}
