@@ -12,11 +12,15 @@
 // Broker before it reads the store, so a notification that lands between
 // its read and its wait still wakes it. Idle listeners hold one Go channel
 // each; there are no per-listener goroutines or timers besides the one of
-// the HTTP request, and no polling of the store.
+// the HTTP request.
 //
 // To relay wake-ups between several server processes (over Redis), a
 // Notifier implementation publishes each Notification to the other
-// replicas, which feed it to their own Broker.Notify.
+// replicas, which feed it to their own Broker.Notify (internal/redisbus).
+// When the store is shared by several processes (MongoDB), the Service
+// also polls the store, once per period for every channel that has
+// waiters (poll.go): that bounds the delay of a wake-up that was never
+// relayed (no Redis, Redis down, a message lost).
 package pubsub
 
 import (
@@ -56,6 +60,7 @@ type Broker struct {
 type channelWaiters struct {
 	epoch   uint64
 	reached int64                    // highest sequence notified since epoch began
+	version uint64                   // notifications received since epoch began
 	all     chan struct{}            // promiscuous waiters; nil if none
 	users   map[string]chan struct{} // non-promiscuous waiters by user
 	used    time.Time
@@ -110,13 +115,49 @@ func (b *Broker) Wait(channel, user string, promisc bool) <-chan struct{} {
 
 // Reached returns the highest sequence id notified on channel since the
 // broker began tracking it, and an epoch that changes whenever tracking
-// restarts from zero (after Sweep dropped the channel). Every event with
-// a sequence id up to seq is visible in the store.
+// restarts from zero (after Sweep dropped the channel). The event with
+// sequence id seq is committed; with several writers, events with smaller
+// ids may still be on their way (the store holds back what follows a gap,
+// see store.EventLog), so readers must not assume they hold everything
+// up to seq once they have read the store.
 func (b *Broker) Reached(channel string) (epoch uint64, seq int64) {
+	epoch, seq, _ = b.state(channel)
+	return epoch, seq
+}
+
+// state is Reached plus a version that changes with every notification
+// on the channel, even one that does not raise the sequence (an event
+// below the highest one becoming visible).
+func (b *Broker) state(channel string) (epoch uint64, seq int64, version uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c := b.channel(channel)
-	return c.epoch, c.reached
+	return c.epoch, c.reached, c.version
+}
+
+// peek is state without touching the channel's last use (nil ok false
+// when the channel is not tracked).
+func (b *Broker) peek(channel string) (seq int64, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.channels[channel]
+	if c == nil {
+		return 0, false
+	}
+	return c.reached, true
+}
+
+// waited returns the channels that have a waiting listener now.
+func (b *Broker) waited() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for name, c := range b.channels {
+		if c.all != nil || len(c.users) > 0 {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // WaitList returns a channel closed by the next push on the list.
@@ -151,6 +192,7 @@ func (b *Broker) Notify(_ context.Context, ns ...Notification) {
 		if n.Seq > c.reached {
 			c.reached = n.Seq
 		}
+		c.version++
 		if c.all != nil {
 			close(c.all)
 			c.all = nil

@@ -39,8 +39,22 @@ type Options struct {
 	MaintainEvery time.Duration
 	// RetentionBatch is how many events one delete removes; default 500.
 	RetentionBatch int
-	Log            *slog.Logger
-	Now            func() time.Time // default time.Now
+	// PollEvery is how often, when the store is shared by several
+	// processes (it implements HeadReader), the store is polled for
+	// events written by the others, once per channel with waiting
+	// listeners; it also bounds how long a pop waits before looking at a
+	// list in such a store again. Default DefaultPollEvery; negative
+	// turns polling off.
+	PollEvery time.Duration
+	// RelayedPollEvery replaces PollEvery while RelayUp says that a relay
+	// carries the other processes' notifications; default
+	// DefaultRelayedPollEvery.
+	RelayedPollEvery time.Duration
+	// RelayUp reports whether a cross-process relay (Redis) is up; nil
+	// means there is none.
+	RelayUp func() bool
+	Log     *slog.Logger
+	Now     func() time.Time // default time.Now
 }
 
 // Service is pub/sub over a store: subscriptions, long-poll listening,
@@ -62,6 +76,9 @@ type Service struct {
 
 	mu    sync.Mutex
 	tails map[string]*tail
+
+	heads HeadReader    // the store is shared: poll it (poll.go); nil otherwise
+	lists BlockingLists // the store's lists block themselves (Redis); nil otherwise
 }
 
 // Waiters returns how many listens and pops are in progress.
@@ -94,8 +111,19 @@ func New(st store.PubSubStore, b *Broker, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{st: st, b: b, opts: opts, log: opts.Log, now: opts.Now,
+	if opts.PollEvery == 0 {
+		opts.PollEvery = DefaultPollEvery
+	}
+	if opts.RelayedPollEvery <= 0 {
+		opts.RelayedPollEvery = DefaultRelayedPollEvery
+	}
+	s := &Service{st: st, b: b, opts: opts, log: opts.Log, now: opts.Now,
 		drain: make(chan struct{}), tails: map[string]*tail{}}
+	if hr, ok := storeAs[HeadReader](st); ok && opts.PollEvery > 0 {
+		s.heads = hr
+	}
+	s.lists, _ = storeAs[BlockingLists](st)
+	return s
 }
 
 // KeepAlive returns the keep-alive period.
@@ -441,6 +469,16 @@ func (s *Service) Push(ctx context.Context, list string, data any, attrs map[str
 func (s *Service) Pop(ctx context.Context, list string) ([]byte, error) {
 	s.popping.Add(1)
 	defer s.popping.Add(-1)
+	if s.lists != nil {
+		return s.popBlocking(ctx, list)
+	}
+	// Wake-ups are the normal path; the periodic re-check covers a lost
+	// one (or, in a store shared with other processes, a push made by
+	// one of them) and keeps the broker's entry fresh.
+	every := s.opts.KeepAlive
+	if s.heads != nil {
+		every = min(every, s.opts.PollEvery)
+	}
 	var recheck *time.Timer
 	defer func() {
 		if recheck != nil {
@@ -462,12 +500,10 @@ func (s *Service) Pop(ctx context.Context, list string) ([]byte, error) {
 		if s.draining() {
 			return nil, ErrDraining
 		}
-		// Wake-ups are the normal path; the periodic re-check covers a
-		// lost one and keeps the broker's entry fresh.
 		if recheck == nil {
-			recheck = time.NewTimer(s.opts.KeepAlive)
+			recheck = time.NewTimer(every)
 		} else {
-			recheck.Reset(s.opts.KeepAlive)
+			recheck.Reset(every)
 		}
 		select {
 		case <-wake:
@@ -476,6 +512,44 @@ func (s *Service) Pop(ctx context.Context, list string) ([]byte, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+}
+
+// blockingPopWait is how long one blocking pop of the store waits: it
+// bounds how late a pop notices the shutdown.
+const blockingPopWait = time.Second
+
+// popBlocking pops from a store whose lists wait themselves (Redis
+// BLPOP), until ctx ends or the server drains. While the store is
+// unreachable it retries with a growing pause, so that a waiting client
+// gets its item once the store is back.
+func (s *Service) popBlocking(ctx context.Context, list string) ([]byte, error) {
+	pause := 100 * time.Millisecond
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if s.draining() {
+			return nil, ErrDraining
+		}
+		v, err := s.lists.PopListWait(ctx, list, blockingPopWait)
+		switch {
+		case err == nil:
+			return v, nil
+		case errors.Is(err, store.ErrNotFound):
+			pause = 100 * time.Millisecond
+			continue
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		s.log.Warn("pub/sub: pop failed; retrying", "list", list, "err", err, "retry_in", pause)
+		select {
+		case <-time.After(pause):
+		case <-s.drain:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		pause = min(2*pause, 5*time.Second)
 	}
 }
 
@@ -511,8 +585,17 @@ func (s *Service) DeleteKV(ctx context.Context, namespace, key string) error {
 }
 
 // Run runs the background job (reaping, retention, sweeping) every
-// MaintainEvery until ctx ends.
+// MaintainEvery, and the poller of a shared store (poll.go), until ctx
+// ends.
 func (s *Service) Run(ctx context.Context) {
+	if s.heads != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			s.runPoller(ctx)
+		}()
+	}
 	t := time.NewTicker(s.opts.MaintainEvery)
 	defer t.Stop()
 	for {

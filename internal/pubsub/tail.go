@@ -32,9 +32,17 @@ type entry struct {
 
 // tail caches the newest events of one channel, rendered, so that a
 // publish seen by a thousand listeners costs one read of the store, not
-// a thousand. It holds every event of the channel with from < seq <= to;
-// to is at least the sequence the broker last notified when the tail was
-// extended, so "reached > to" says the store has more.
+// a thousand. It holds every event of the channel with from < seq <= to,
+// to being the last event read (the visibility rule of store.EventLog
+// says no event below it can appear later).
+//
+// The tail reads the store again when the broker has been notified of an
+// event after to since the tail's last read (reached > to and the
+// broker's version moved on). A notified event may not be readable yet
+// (with several writers, the store holds back events that follow one
+// still being written); the tail then stays behind the notified sequence
+// without reading again until the next notification, the one of the
+// event that was missing, or the poller's (poll.go).
 type tail struct {
 	mu    sync.Mutex
 	valid bool
@@ -44,12 +52,16 @@ type tail struct {
 	// partial says the store may hold events after to that the broker
 	// has not announced: the last read of the store filled its page.
 	partial bool
-	evs     []entry
-	used    time.Time
+	// seen is the broker's version of the channel before the last read.
+	seen uint64
+	evs  []entry
+	used time.Time
 }
 
 // stale says the store may hold events after the tail.
-func (t *tail) stale(reached int64) bool { return t.partial || reached > t.to }
+func (t *tail) stale(reached int64, version uint64) bool {
+	return t.partial || (reached > t.to && version != t.seen)
+}
 
 // after returns up to limit entries with seq > after and whether more
 // are cached.
@@ -60,18 +72,14 @@ func (t *tail) after(after int64, limit int) ([]entry, bool) {
 }
 
 // extend appends a fetched page. full says the page was full (the store
-// may have more); reached was read from the broker before the fetch.
-func (t *tail) extend(es []entry, full bool, reached int64) {
+// may have more); version is the broker's, read before the fetch.
+func (t *tail) extend(es []entry, full bool, version uint64) {
 	t.evs = append(t.evs, es...)
 	if len(es) > 0 {
 		t.to = max(t.to, es[len(es)-1].seq)
 	}
 	t.partial = full
-	if !full {
-		// Every event committed before the read is in the tail, and the
-		// broker announced everything up to reached before the read.
-		t.to = max(t.to, reached)
-	}
+	t.seen = version
 	if len(t.evs) > tailMax {
 		drop := len(t.evs) - tailMax/2
 		t.from = t.evs[drop-1].seq
@@ -133,9 +141,9 @@ func (s *Service) read(ctx context.Context, channel string, after int64, page in
 	t := s.tailFor(channel)
 	t.mu.Lock()
 	t.used = s.now()
-	epoch, reached := s.b.Reached(channel)
+	epoch, reached, version := s.b.state(channel)
 	if !t.valid || t.epoch != epoch {
-		t.valid, t.epoch, t.from, t.to, t.partial, t.evs = false, epoch, 0, 0, false, nil
+		t.valid, t.epoch, t.from, t.to, t.partial, t.seen, t.evs = false, epoch, 0, 0, false, 0, nil
 	}
 	if t.valid && after < t.from {
 		t.mu.Unlock()
@@ -148,8 +156,8 @@ func (s *Service) read(ctx context.Context, channel string, after int64, page in
 			return nil, false, err
 		}
 		t.valid, t.from, t.to = true, after, after
-		t.extend(es, full, reached)
-	} else if t.stale(reached) {
+		t.extend(es, full, version)
+	} else if t.stale(reached, version) {
 		from := t.to
 		if after-t.to > tailMax {
 			// The reader is far past the tail (started by a reader far
@@ -163,7 +171,7 @@ func (s *Service) read(ctx context.Context, channel string, after int64, page in
 			t.mu.Unlock()
 			return nil, false, err
 		}
-		t.extend(es, full, reached)
+		t.extend(es, full, version)
 	}
 	if after < t.from {
 		// The extension trimmed the tail past this reader.
@@ -171,7 +179,7 @@ func (s *Service) read(ctx context.Context, channel string, after int64, page in
 		return s.fetch(ctx, channel, after, page, false)
 	}
 	out, more := t.after(after, tailPage)
-	more = more || t.stale(reached)
+	more = more || t.stale(reached, version)
 	t.mu.Unlock()
 	return out, more, nil
 }

@@ -182,3 +182,37 @@ func (s *Store) dropGaps(ctx context.Context, used bool) error {
 	})
 	return mapErr("drop abandoned sequence ids", err)
 }
+
+// ChannelHeads returns, for each channel, the highest sequence id that
+// EventsAfter can return now: the newest event of the channel at or
+// below the visibility horizon (none: no entry). It is what the pub/sub
+// poller of every replica reads, once per period for the channels that
+// have waiting listeners, to notice events written by other replicas
+// (pubsub.HeadReader): one horizon step and one read of the
+// (channel, sequence_id) index per channel.
+func (s *Store) ChannelHeads(ctx context.Context, channels []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(channels))
+	if len(channels) == 0 {
+		return out, nil
+	}
+	h, err := s.horizon(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range channels {
+		err := s.findRaw(ctx, s.events, bson.D{
+			{Key: "channel", Value: bson.D{{Key: "$eq", Value: ch}}},
+			{Key: "sequence_id", Value: bson.D{{Key: "$lte", Value: h}}},
+		}, bson.D{{Key: "sequence_id", Value: -1}}, 0, 1, func(raw bson.Raw) error {
+			seq, err := rawInt("sequence_id", raw.Lookup("sequence_id"))
+			if err == nil {
+				out[ch] = seq
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
