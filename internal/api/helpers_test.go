@@ -1,8 +1,9 @@
 package api_test
 
 // Shared plumbing of the black-box HTTP tests: every test gets its own
-// server on a fresh SQLite store in t.TempDir(), talks to it over real
-// HTTP, and creates its users directly in the store.
+// server on a fresh store (SQLite in t.TempDir(), or a database of its own
+// on MongoDB: see store_test.go), talks to it over real HTTP, and creates
+// its users directly in the store.
 
 import (
 	"bytes"
@@ -15,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -28,7 +28,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/store"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 )
 
 const (
@@ -37,10 +36,12 @@ const (
 )
 
 // TestMain makes password hashing cheap for the whole package (the switch
-// is process-wide, so it is set once here rather than per parallel test).
+// is process-wide, so it is set once here rather than per parallel test),
+// and stops the embedded FerretDB if a test started it (store_test.go).
 func TestMain(m *testing.M) {
 	restore := auth.SetTestParams()
 	code := m.Run()
+	stopMongo()
 	restore()
 	os.Exit(code)
 }
@@ -59,11 +60,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +499,10 @@ func sortedIDs(s []string) []string {
 	return c
 }
 
-// jsonEqual compares two values after a JSON round trip of want.
+// jsonEqual compares two values after a JSON round trip of want. On
+// MongoDB, which keeps datetimes to the millisecond (as the reference
+// does: what POST answers has microseconds, what is read back has not),
+// wire datetimes on both sides are compared to the millisecond.
 func jsonEqual(t *testing.T, what string, got, want any) {
 	t.Helper()
 	b, err := json.Marshal(want)
@@ -513,8 +513,36 @@ func jsonEqual(t *testing.T, what string, got, want any) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		t.Fatal(err)
 	}
+	if onMongo(t) {
+		got, w = toMillis(got), toMillis(w)
+	}
 	if !reflect.DeepEqual(got, w) {
 		gb, _ := json.Marshal(got)
 		t.Errorf("%s = %s, want %s", what, gb, b)
 	}
+}
+
+// toMillis returns a copy of a decoded JSON value with every wire
+// datetime truncated to the millisecond.
+func toMillis(v any) any {
+	switch x := v.(type) {
+	case string:
+		if wireTime.MatchString(x) {
+			return x[:len(x)-3] + "000"
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, el := range x {
+			out[k] = toMillis(el)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, el := range x {
+			out[i] = toMillis(el)
+		}
+		return out
+	}
+	return v
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +20,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // psEnv is a server whose pub/sub service has a short keep-alive.
@@ -33,17 +32,13 @@ type psEnv struct {
 func newPubSubEnv(t *testing.T, keepAlive time.Duration) *psEnv {
 	t.Helper()
 	ctx := context.Background()
-	raw, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw := openTestStore(t)
 	if err := raw.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b := pubsub.NewBroker()
-	st := pubsub.NewNotifyingStore(raw, b)
+	st := pubsub.NewNotifyingStore(raw.(store.PubSubStore), b)
 	svc := pubsub.New(st, b, pubsub.Options{KeepAlive: keepAlive, Log: log})
 	tokens := &auth.Tokens{Secret: testSecret}
 	srv := httptest.NewServer(api.New(st, tokens, api.Options{PubSub: svc}, log))

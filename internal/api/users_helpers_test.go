@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 )
 
 // newEnvWith is newEnv with API options and a log destination (nil: the
@@ -29,11 +27,7 @@ import (
 func newEnvWith(t *testing.T, opts api.Options, logOut io.Writer) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
 		t.Fatal(err)
 	}

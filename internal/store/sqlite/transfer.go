@@ -1,0 +1,346 @@
+package sqlite
+
+// store.Transfer: reading every record in batches (keyset pagination over
+// the unique indexes, so no read transaction stays open for long) and
+// writing events and subscriptions with their ids.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+var _ store.TransferStore = (*Store)(nil)
+
+// transferBatch is how many rows one query of an Each method reads.
+const transferBatch = 1000
+
+// transferTables maps the collections of store.TransferCollections to
+// their tables.
+var transferTables = map[string]string{
+	store.CollNode:            "node",
+	store.CollUser:            "user",
+	store.CollGroup:           "usergroup",
+	store.CollEvent:           "eventhistory",
+	store.CollTelemetry:       "telemetry",
+	store.CollSubscriberState: "subscriber_state",
+	store.CollSubscription:    "subscription",
+	store.CollKV:              "kv",
+	store.CollList:            "list_item",
+}
+
+// Counts counts the rows of every table.
+func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, c := range store.TransferCollections {
+		var n int64
+		if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM "+transferTables[c]).Scan(&n); err != nil {
+			return nil, fmt.Errorf("sqlite: count %s: %w", c, err)
+		}
+		out[c] = n
+	}
+	return out, nil
+}
+
+// eachByKey walks a table in key order, transferBatch rows per query:
+// q selects the key column first and must take the last key seen as its
+// only parameter ("... WHERE key > ? ORDER BY key LIMIT ?").
+func eachByKey[K any](ctx context.Context, db *sql.DB, what, q string, first K, scan func(*sql.Rows) (K, error)) error {
+	after := first
+	for {
+		rows, err := db.QueryContext(ctx, q, after, transferBatch)
+		if err != nil {
+			return fmt.Errorf("sqlite: read %s: %w", what, err)
+		}
+		n := 0
+		for rows.Next() {
+			k, err := scan(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			after = k
+			n++
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("sqlite: read %s: %w", what, err)
+		}
+		if n < transferBatch {
+			return nil
+		}
+	}
+}
+
+// eachDoc walks a table with a text id and a JSON doc in id order.
+func eachDoc(ctx context.Context, db *sql.DB, table string, fn func(doc []byte) error) error {
+	return eachByKey(ctx, db, table, "SELECT id, doc FROM "+table+" WHERE id > ? ORDER BY id LIMIT ?", "",
+		func(rows *sql.Rows) (string, error) {
+			var id string
+			var doc []byte
+			if err := rows.Scan(&id, &doc); err != nil {
+				return "", fmt.Errorf("sqlite: scan %s: %w", table, err)
+			}
+			return id, fn(doc)
+		})
+}
+
+// EachGroup calls fn for every group in id order.
+func (s *Store) EachGroup(ctx context.Context, fn func(*model.Group) error) error {
+	return eachDoc(ctx, s.r, "usergroup", func(doc []byte) error {
+		g := new(model.Group)
+		if err := decodeDoc(doc, g); err != nil {
+			return fmt.Errorf("sqlite: decode group: %w", err)
+		}
+		return fn(g)
+	})
+}
+
+// EachUser calls fn for every user in id order.
+func (s *Store) EachUser(ctx context.Context, fn func(*model.User) error) error {
+	return eachByKey(ctx, s.r, "user", "SELECT id, doc, hashed_password FROM user WHERE id > ? ORDER BY id LIMIT ?", "",
+		func(rows *sql.Rows) (string, error) {
+			var id, hash string
+			var doc []byte
+			if err := rows.Scan(&id, &doc, &hash); err != nil {
+				return "", fmt.Errorf("sqlite: scan user: %w", err)
+			}
+			u := new(model.User)
+			if err := decodeDoc(doc, u); err != nil {
+				return "", fmt.Errorf("sqlite: decode user: %w", err)
+			}
+			u.HashedPassword = hash
+			return id, fn(u)
+		})
+}
+
+// EachNode calls fn for every node in id order.
+func (s *Store) EachNode(ctx context.Context, fn func(*model.Node) error) error {
+	return eachDoc(ctx, s.r, "node", func(doc []byte) error {
+		n := new(model.Node)
+		if err := decodeDoc(doc, n); err != nil {
+			return fmt.Errorf("sqlite: decode node: %w", err)
+		}
+		return fn(n)
+	})
+}
+
+// EachEvent calls fn for every event in sequence order.
+func (s *Store) EachEvent(ctx context.Context, fn func(*model.Event) error) error {
+	return eachByKey(ctx, s.r, "eventhistory",
+		"SELECT sequence_id, doc FROM eventhistory WHERE sequence_id > ? ORDER BY sequence_id LIMIT ?", int64(0),
+		func(rows *sql.Rows) (int64, error) {
+			var seq int64
+			var doc []byte
+			if err := rows.Scan(&seq, &doc); err != nil {
+				return 0, fmt.Errorf("sqlite: scan event: %w", err)
+			}
+			ev := new(model.Event)
+			if err := decodeDoc(doc, ev); err != nil {
+				return 0, fmt.Errorf("sqlite: decode event: %w", err)
+			}
+			ev.SequenceID = seq
+			return seq, fn(ev)
+		})
+}
+
+// EachTelemetry calls fn for every telemetry event in id order.
+func (s *Store) EachTelemetry(ctx context.Context, fn func(*model.TelemetryEvent) error) error {
+	return eachDoc(ctx, s.r, "telemetry", func(doc []byte) error {
+		ev := new(model.TelemetryEvent)
+		if err := decodeDoc(doc, ev); err != nil {
+			return fmt.Errorf("sqlite: decode telemetry: %w", err)
+		}
+		return fn(ev)
+	})
+}
+
+// EachSubscriberState calls fn for every durable subscriber state.
+func (s *Store) EachSubscriberState(ctx context.Context, fn func(*store.SubscriberState) error) error {
+	return eachByKey(ctx, s.r, "subscriber_state", `SELECT subscriber_id, channel, username, promiscuous, last_event_id, created_at, last_poll
+		FROM subscriber_state WHERE subscriber_id > ? ORDER BY subscriber_id LIMIT ?`, "",
+		func(rows *sql.Rows) (string, error) {
+			var st store.SubscriberState
+			var created string
+			var lastPoll sql.NullString
+			if err := rows.Scan(&st.SubscriberID, &st.Channel, &st.User, &st.Promiscuous, &st.LastEventID, &created, &lastPoll); err != nil {
+				return "", fmt.Errorf("sqlite: scan subscriber state: %w", err)
+			}
+			var err error
+			if st.Created, err = parseStoredTime(created); err != nil {
+				return "", err
+			}
+			if st.LastPoll, err = parseStoredTimePtr(lastPoll); err != nil {
+				return "", err
+			}
+			return st.SubscriberID, fn(&st)
+		})
+}
+
+// kvKey is the (namespace, key) position of EachKV.
+type kvKey struct{ ns, key string }
+
+// EachKV calls fn for every pair in (namespace, key) order.
+func (s *Store) EachKV(ctx context.Context, fn func(namespace, key, value string) error) error {
+	after := kvKey{}
+	first := true
+	for {
+		q := `SELECT namespace, key, value FROM kv WHERE (namespace, key) > (?, ?) ORDER BY namespace, key LIMIT ?`
+		if first {
+			q = `SELECT namespace, key, value FROM kv WHERE (namespace, key) >= (?, ?) ORDER BY namespace, key LIMIT ?`
+			first = false
+		}
+		rows, err := s.r.QueryContext(ctx, q, after.ns, after.key, transferBatch)
+		if err != nil {
+			return fmt.Errorf("sqlite: read kv: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&after.ns, &after.key, &v); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: scan kv: %w", err)
+			}
+			if err := fn(after.ns, after.key, v); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("sqlite: read kv: %w", err)
+		}
+		if n < transferBatch {
+			return nil
+		}
+	}
+}
+
+// EachListItem calls fn for every list item, list by list, head first.
+func (s *Store) EachListItem(ctx context.Context, fn func(list string, value []byte) error) error {
+	name, rid := "", int64(-1)
+	for {
+		rows, err := s.r.QueryContext(ctx, `SELECT name, rid, value FROM list_item INDEXED BY list_item_name
+			WHERE (name, rid) > (?, ?) ORDER BY name, rid LIMIT ?`, name, rid, transferBatch)
+		if err != nil {
+			return fmt.Errorf("sqlite: read lists: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			var v []byte
+			if err := rows.Scan(&name, &rid, &v); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: scan list item: %w", err)
+			}
+			if err := fn(name, v); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("sqlite: read lists: %w", err)
+		}
+		if n < transferBatch {
+			return nil
+		}
+	}
+}
+
+// ImportEvents stores events with their ids and sequence ids, in one
+// transaction; AUTOINCREMENT keeps its high-water mark above them.
+func (s *Store) ImportEvents(ctx context.Context, evs []*model.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO eventhistory (sequence_id, id, timestamp, channel, owner, doc) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare event: %w", err)
+		}
+		defer stmt.Close()
+		for _, ev := range evs {
+			if ev.SequenceID <= 0 || ev.ID.IsZero() || ev.Timestamp.IsZero() {
+				return fmt.Errorf("sqlite: import event %s (sequence %d): %w: id, timestamp and a positive sequence_id are required",
+					ev.ID, ev.SequenceID, store.ErrInvalid)
+			}
+			c := *ev
+			c.SequenceID = 0 // the column holds it (as appendEvents stores it)
+			c.Node = nil
+			doc, err := json.Marshal(&c)
+			if err != nil {
+				return fmt.Errorf("sqlite: encode event: %w", err)
+			}
+			// A taken sequence_id (the rowid) is reported as a UNIQUE
+			// constraint failure too.
+			_, err = stmt.ExecContext(ctx, ev.SequenceID, ev.ID.String(), model.FormatTime(ev.Timestamp.Time), ev.Channel, nullStr(ev.Owner), string(doc))
+			if isUniqueViolation(err) {
+				return fmt.Errorf("event %s (sequence %d): %w", ev.ID, ev.SequenceID, store.ErrConflict)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: import event: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ImportSubscription stores a subscription with its id.
+func (s *Store) ImportSubscription(ctx context.Context, sub *store.Subscription) error {
+	if sub.ID <= 0 {
+		return fmt.Errorf("sqlite: import subscription: %w: a positive id is required", store.ErrInvalid)
+	}
+	var subscriber any
+	if sub.SubscriberID != "" {
+		subscriber = sub.SubscriberID
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO subscription (id, channel, username, promiscuous, subscriber_id, cursor, created, last_poll)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sub.ID, sub.Channel, sub.User, boolInt(sub.Promiscuous), subscriber, sub.Cursor,
+		model.FormatTime(sub.Created), fmtTimePtr(sub.LastPoll))
+	if isUniqueViolation(err) {
+		return fmt.Errorf("subscription %d: %w", sub.ID, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: import subscription: %w", err)
+	}
+	return nil
+}
+
+// RaiseSequence raises the AUTOINCREMENT high-water mark of eventhistory.
+func (s *Store) RaiseSequence(ctx context.Context, seq int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'eventhistory'`, seq)
+		if err != nil {
+			return fmt.Errorf("sqlite: raise sequence: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 || seq <= 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES ('eventhistory', ?)`, seq); err != nil {
+			return fmt.Errorf("sqlite: raise sequence: %w", err)
+		}
+		return nil
+	})
+}
+
+// Clear deletes every row of the transferred tables; sqlite_sequence
+// keeps the high-water marks.
+func (s *Store) Clear(ctx context.Context) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, c := range store.TransferCollections {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+transferTables[c]); err != nil {
+				return fmt.Errorf("sqlite: clear %s: %w", c, err)
+			}
+		}
+		return nil
+	})
+}
