@@ -50,8 +50,8 @@ var nodeIndexStats = map[string]func(n int64) []int64{
 	"node_kind":               func(n int64) []int64 { return []int64{n, n / 5} },
 	"node_kind_commit":        func(n int64) []int64 { return []int64{n, n / 5, 50} },
 	"node_kind_created":       func(n int64) []int64 { return []int64{n, n / 5, 1} },
-	"node_kcidb_pending":      func(n int64) []int64 { return []int64{max(n/1000, 1), 1} }, // partial: unprocessed nodes
-	"node_name":               func(n int64) []int64 { return []int64{n, 200} },            // test and job names repeat
+	"node_kcidb_pending":      func(n int64) []int64 { return []int64{max(n/1000, 1), max(n/4000, 1), 1} }, // partial: unprocessed nodes
+	"node_name":               func(n int64) []int64 { return []int64{n, 200} },                            // test and job names repeat
 	"node_grp":                func(n int64) []int64 { return []int64{n, 200} },
 	"node_parent":             func(n int64) []int64 { return []int64{n, 50} },
 	"node_state":              func(n int64) []int64 { return []int64{n, n / 4} },
@@ -117,9 +117,10 @@ func (s *Store) Optimize(ctx context.Context) error {
 // whether it changed anything.
 func writeNodeStats(ctx context.Context, tx *sql.Tx) (bool, error) {
 	// Rows: the rid span (purges delete the oldest nodes, so it tracks
-	// the count closely) costs two index lookups instead of a count.
+	// the count closely) costs two index lookups instead of a count. (One
+	// SELECT of both min and max would scan the table.)
 	var lo, hi sql.NullInt64
-	if err := tx.QueryRowContext(ctx, "SELECT min(rid), max(rid) FROM node").Scan(&lo, &hi); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT min(rid) FROM node), (SELECT max(rid) FROM node)").Scan(&lo, &hi); err != nil {
 		return false, fmt.Errorf("sqlite: optimize: %w", err)
 	}
 	n := int64(0)
@@ -127,8 +128,10 @@ func writeNodeStats(ctx context.Context, tx *sql.Tx) (bool, error) {
 		n = hi.Int64 - lo.Int64 + 1
 	}
 	stats := map[string]string{}
+	var indexes []string
 	if n >= minStatsRows {
-		indexes, err := queryStrings(ctx, tx, "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'node'")
+		var err error
+		indexes, err = queryStrings(ctx, tx, "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'node'")
 		if err != nil {
 			return false, err
 		}
@@ -168,7 +171,7 @@ func writeNodeStats(ctx context.Context, tx *sql.Tx) (bool, error) {
 	if err := rows.Err(); err != nil {
 		return false, fmt.Errorf("sqlite: optimize: %w", err)
 	}
-	if maps.Equal(old, stats) || similar(old, stats) {
+	if maps.Equal(old, stats) || similar(old, n, indexes) {
 		return false, nil
 	}
 	for _, q := range []string{"DELETE FROM sqlite_stat1 WHERE tbl = 'node'", "DELETE FROM sqlite_stat4 WHERE tbl = 'node'"} {
@@ -192,24 +195,19 @@ func writeNodeStats(ctx context.Context, tx *sql.Tx) (bool, error) {
 	return true, nil
 }
 
-// similar reports whether two sets of statistics cover the same indexes
-// for table sizes within 25% of each other, which would not change plans:
+// similar reports whether the statistics in place are this profile's for
+// a table size within 25% of n, which would give the same plans:
 // rewriting them would only make every connection reload its schema.
-func similar(a, b map[string]string) bool {
-	if len(a) == 0 || len(a) != len(b) {
+func similar(old map[string]string, n int64, indexes []string) bool {
+	f := strings.Fields(old["sqlite_autoindex_node_1"])
+	if len(f) == 0 || n <= 0 {
 		return false
 	}
-	for idx := range a {
-		if _, ok := b[idx]; !ok {
-			return false
-		}
+	m, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || m <= 0 || float64(m)/float64(n) >= 1.25 || float64(n)/float64(m) >= 1.25 {
+		return false
 	}
-	rows := func(m map[string]string) float64 {
-		n, _ := strconv.ParseFloat(strings.Fields(m["sqlite_autoindex_node_1"] + " 0")[0], 64)
-		return n
-	}
-	na, nb := rows(a), rows(b)
-	return na > 0 && nb > 0 && na/nb < 1.25 && nb/na < 1.25
+	return maps.Equal(old, nodeStats(m, indexes))
 }
 
 func queryStrings(ctx context.Context, tx *sql.Tx, q string) ([]string, error) {

@@ -45,9 +45,10 @@ CREATE TABLE node (
 CREATE INDEX node_kind ON node(kind);
 CREATE INDEX node_kind_commit ON node(kind, kr_commit);
 CREATE INDEX node_kind_created ON node(kind, created);
--- The nodes kcidb-bridge has not processed yet (a few among millions);
+-- The nodes kcidb-bridge has not processed yet (a few among millions; it
+-- polls state=done&processed_by_kcidb_bridge=false&created__gt=...):
 -- filter.go compiles processed_by_kcidb_bridge=false to this very term.
-CREATE INDEX node_kcidb_pending ON node(created) WHERE json_type(doc, '$.processed_by_kcidb_bridge') = 'false';
+CREATE INDEX node_kcidb_pending ON node(state, created) WHERE json_type(doc, '$.processed_by_kcidb_bridge') = 'false';
 CREATE INDEX node_name ON node(name);
 CREATE INDEX node_grp ON node(grp);
 CREATE INDEX node_parent ON node(parent);
