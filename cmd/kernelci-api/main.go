@@ -33,6 +33,9 @@ Commands:
   admin     create a superuser account
   indexes   show the MongoDB indexes: declared, present, missing (--create adds them)
   purge     delete nodes older than NODE_PURGE_AGE_DAYS now, checkouts excepted (--dry-run reports them)
+  migrate   show (status) or change (up, down) the database's migration version
+  export    write every record of the store as JSON Lines (--out FILE, default standard output)
+  import    read an export into an empty store (--in FILE, default standard input; --force)
   version   print the version
 
 Run 'kernelci-api <command> --help' for the flags of a command.
@@ -56,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return indexes(args[1:], stdout, stderr)
 	case "purge":
 		return purge(args[1:], stdout, stderr)
+	case "migrate", "export", "import": // migrate.go, export.go, import.go
+		return dataCommands[args[0]](args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kernelci-api", app.Version)
 		return 0

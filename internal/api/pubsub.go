@@ -15,7 +15,7 @@ import (
 
 // pubsubRoutes registers the pub/sub, list and key-value endpoints.
 func (s *Server) pubsubRoutes() {
-	m := s.mux
+	m := s.routeTable()
 	h := s.handle
 	ps := s.withPubSub
 

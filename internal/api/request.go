@@ -139,6 +139,9 @@ func (s *Server) authenticate(r *http.Request) (*model.User, error) {
 	if !u.IsActive {
 		return nil, nil
 	}
+	if info := requestInfoFrom(r.Context()); info != nil {
+		info.User = u.Username // for the access log (RequestInfo)
+	}
 	return u, nil
 }
 

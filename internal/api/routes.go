@@ -8,7 +8,7 @@ import (
 // routes is the route table: every endpoint, in one place. Paths are
 // version-less; ServeHTTP strips /latest and /v0 before dispatching.
 func (s *Server) routes() {
-	m := s.mux
+	m := s.routeTable()
 	h := s.handle
 
 	m.HandleFunc("GET /{$}", h(s.getRoot))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/email"
+	"github.com/kernelci/kernelci-api-go/internal/metrics"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
 	"github.com/kernelci/kernelci-api-go/internal/store"
@@ -39,6 +40,12 @@ type Options struct {
 	// (ratelimit.DefaultLoginConfig). ratelimit.NewLogin with zero limits
 	// turns them off.
 	LoginLimiter *ratelimit.Login
+
+	// Operations (operations.go). Metrics is the registry GET /metrics
+	// serves; nil means a registry of the server's own. ReadyChecks are
+	// checked by GET /readyz after the store's (see AddReadyCheck).
+	Metrics     *metrics.Metrics
+	ReadyChecks []ReadyCheck
 }
 
 // Server holds the dependencies of the handlers.
@@ -50,6 +57,7 @@ type Server struct {
 	mux    *http.ServeMux
 	now    func() time.Time
 	pubsub *pubsub.Service // nil: pub/sub endpoints answer 503
+	ops    operations      // operations.go: route list, readiness, shutdown
 }
 
 // New builds the HTTP handler of the API.

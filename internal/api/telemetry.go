@@ -24,7 +24,7 @@ import (
 
 // telemetryRoutes registers the telemetry endpoints.
 func (s *Server) telemetryRoutes() {
-	m := s.mux
+	m := s.routeTable()
 	h := s.handle
 	m.HandleFunc("POST /telemetry", h(s.authed(s.postTelemetry)))
 	m.HandleFunc("GET /telemetry", h(s.getTelemetry))

@@ -26,7 +26,7 @@ func (s *Server) userRoutes() {
 	if s.opts.LoginLimiter == nil {
 		s.opts.LoginLimiter = ratelimit.NewLogin(ratelimit.DefaultLoginConfig, nil)
 	}
-	m, h := s.mux, s.handle
+	m, h := s.routeTable(), s.handle
 
 	// Accounts (users.go).
 	m.HandleFunc("POST /user/register", h(s.admin(s.postRegister)))

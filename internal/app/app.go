@@ -24,10 +24,12 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/config"
 	"github.com/kernelci/kernelci-api-go/internal/email"
 	"github.com/kernelci/kernelci-api-go/internal/lifecycle"
+	"github.com/kernelci/kernelci-api-go/internal/metrics"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
+	"github.com/kernelci/kernelci-api-go/internal/redisbus"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
@@ -45,6 +47,9 @@ type App struct {
 	Log    *slog.Logger
 	// PubSub is nil when the store cannot carry pub/sub.
 	PubSub *pubsub.Service
+	// Metrics is the process's Prometheus registry (GET /metrics); Store
+	// is timed into it (metrics.WrapStore).
+	Metrics *metrics.Metrics
 
 	// lifecycleStore is the backend itself (not the notifying wrapper)
 	// when it carries the node lifecycle and purge; nil otherwise.
@@ -52,6 +57,12 @@ type App struct {
 	// notifier wakes listeners of events written around Store (the
 	// lifecycle's transitions); nil without pub/sub.
 	notifier pubsub.Notifier
+	// closers release what wirePubSub opened (the Redis relay and
+	// clients), last first, after the store.
+	closers []func() error
+	// readyChecks are the dependencies GET /readyz checks besides the
+	// store (Redis): append to it before api.New runs in Open.
+	readyChecks []api.ReadyCheck
 }
 
 // Open prepares the data directory and the store. Messages meant for the
@@ -67,7 +78,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		return nil, err
 	}
 	tokens := &auth.Tokens{Secret: secret, UnifiedSecret: cfg.UnifiedSecret, Algorithm: cfg.Algorithm, Lifetime: cfg.TokenLifetime()}
-	a := &App{Config: cfg, Store: st, Tokens: tokens, Log: log}
+	// Every store operation is timed, the lifecycle's included; the
+	// decorator keeps the backend's optional interfaces and Unwrap finds
+	// the backend itself (store.As).
+	m := metrics.New()
+	backend := st
+	st = metrics.WrapStore(st, m)
+	a := &App{Config: cfg, Store: st, Tokens: tokens, Log: log, Metrics: m}
 	if ls, ok := st.(lifecycle.Store); ok {
 		a.lifecycleStore = ls
 	}
@@ -75,10 +92,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		st.Close()
 		return nil, err
 	}
-	a.wirePubSub()
+	if err := a.wirePubSub(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	mail, err := mailer(cfg)
 	if err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	a.API = api.New(a.Store, tokens, api.Options{
@@ -97,7 +117,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 			// Password reset emails per address and window.
 			MaxResetEmails: ratelimit.DefaultLoginConfig.MaxResetEmails,
 		}, nil),
+
+		Metrics:     a.Metrics,
+		ReadyChecks: a.readyChecks,
 	}, log)
+	if ps, ok := backend.(store.PubSubStore); ok && a.PubSub != nil {
+		// Subscriptions and lag are read from the backend, untimed.
+		a.Metrics.WatchPubSub(a.PubSub, ps)
+	}
 	return a, nil
 }
 
@@ -119,36 +146,94 @@ func mailer(cfg *config.Config) (email.Sender, error) {
 
 // wirePubSub puts the pub/sub service over the store: the store is
 // wrapped so that every committed event write wakes the listeners of its
-// channel (the in-process Broker; a Redis relay would feed it too).
-func (a *App) wirePubSub() {
+// channel (the in-process Broker).
+//
+// With REDIS_HOST, key-value pairs and lists move to Redis (redisbus),
+// and when the store is MongoDB, which several replicas share, wake-ups
+// go through the Redis relay: it wakes this process's Broker and
+// publishes to the other replicas, whose relays feed theirs. The
+// Service polls a shared store for events written by other replicas
+// (every second without a working relay, every few seconds with one),
+// so that a missing wake-up only delays an event.
+func (a *App) wirePubSub(ctx context.Context) error {
 	ps, ok := a.Store.(store.PubSubStore)
 	if !ok {
 		a.Log.Warn("this store has no pub/sub support; subscribe, listen, publish, lists and kv answer 503")
-		return
+		return nil
 	}
 	b := pubsub.NewBroker()
-	ns := pubsub.NewNotifyingStore(ps, b)
+	var notifier pubsub.Notifier = b
+	var relay *redisbus.Relay
+	if a.Config.RedisHost != "" {
+		bus, err := redisbus.Open(redisbus.Options{Host: a.Config.RedisHost, DB: a.Config.RedisDBNumber, Log: a.Log})
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, bus.Close)
+		a.readyChecks = append(a.readyChecks, api.ReadyCheck{Name: "redis", Check: bus.Ping})
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := bus.Ping(pctx); err != nil {
+			a.Log.Error("Redis does not answer: kv and lists fail until it does, listeners poll the store", "err", err)
+		}
+		cancel()
+		if ms, shared := store.As[*mongo.Store](ps); shared { // through the metrics decorator
+			relay = bus.NewRelay(b, fmt.Sprintf("%d:%s", a.Config.RedisDBNumber, ms.Database()))
+			notifier = relay
+		}
+		ps = bus.Wrap(ps)
+		a.Log.Info("Redis: kv in database 0, lists in database REDIS_DB_NUMBER", "addr", bus.Addr(),
+			"lists_db", bus.DB(), "wake_up_relay", relay != nil)
+	}
+	ns := pubsub.NewNotifyingStore(ps, notifier)
 	a.Store = ns
-	a.notifier = b
-	a.PubSub = pubsub.New(ns, b, pubsub.Options{
+	a.notifier = notifier
+	opts := pubsub.Options{
 		KeepAlive: a.Config.KeepAlivePeriod,
 		Source:    a.Config.CloudEventsSource,
 		ReapAfter: a.Config.SubscriptionReap,
 		EventTTL:  a.Config.EventHistoryTTL,
 		Log:       a.Log,
-	})
+	}
+	if relay != nil {
+		opts.RelayUp = relay.Up
+	}
+	a.PubSub = pubsub.New(ns, b, opts)
+	if relay != nil {
+		svc := a.PubSub
+		// Once (re)subscribed, look at the store for what the other
+		// replicas wrote while the relay was down.
+		relay.OnUp = func() {
+			pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = svc.Poll(pctx)
+		}
+		relay.Start()
+		a.closers = append(a.closers, relay.Close)
+	}
+	return nil
 }
 
 // OpenStore opens the backend the configuration names.
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	if cfg.MongoService != "" {
 		// The database is the URL's path, else "kernelci".
-		return mongo.Open(ctx, mongo.Options{
+		st, err := mongo.Open(ctx, mongo.Options{
 			URI:          cfg.MongoService,
 			EventTTL:     cfg.EventHistoryTTL,
 			TelemetryTTL: cfg.TelemetryTTL,
+			GapGrace:     cfg.SequenceGapGrace,
 			Logger:       slog.Default(),
 		})
+		if err != nil {
+			return nil, err
+		}
+		// Refuse a database migrated by a newer kernelci-api; warn of
+		// pending migrations (mongo/migrate.go).
+		if err := st.StartupCheck(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+		return st, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -258,7 +343,7 @@ func CreateSuperuser(ctx context.Context, st store.Store, username, email, passw
 // pub/sub service when the shutdown starts.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           logRequests(a.Log, a.API),
+		Handler:           observe(a.Log, a.Metrics, a.API), // observe.go
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -276,6 +361,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() { stopBg(); waitLifecycle() }()
 	waitTelemetry := a.startTelemetryRetention(bgCtx) // telemetry.go
 	defer func() { stopBg(); waitTelemetry() }()
+	// Shutdown closes the listener at once, then these run: /readyz
+	// answers 503, open listens a keep-alive, open pops 503.
+	srv.RegisterOnShutdown(a.API.StartShutdown)
 	if a.PubSub != nil {
 		srv.RegisterOnShutdown(a.PubSub.Drain)
 	}
@@ -286,12 +374,29 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	listens, pops := 0, 0
+	if a.PubSub != nil {
+		l, p := a.PubSub.Waiters()
+		listens, pops = int(l), int(p)
+	}
+	a.Log.Info("shutting down: no new connections; answering open long-polls, finishing requests in flight",
+		"listens", listens, "pops", pops, "grace", ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// What still runs after the grace period is cut, so that the
+		// process ends within the 10 s orchestrators usually allow.
+		a.Log.Warn("shutdown: requests still running after the grace period; closing their connections", "grace", ShutdownGrace)
+		err = srv.Close()
+	}
 	<-errc
 	return err
 }
+
+// ShutdownGrace is how long a shutdown waits for requests in flight
+// before closing their connections.
+const ShutdownGrace = 8 * time.Second
 
 // startLifecycle starts the node lifecycle (unless turned off) and the
 // daily node purge over the backend (docs/lifecycle.md); the returned
@@ -305,9 +410,13 @@ func (a *App) startLifecycle(ctx context.Context) (wait func()) {
 	}
 	if a.Config.Lifecycle {
 		notifier := a.notifier
+		m := a.Metrics
 		r := lifecycle.New(ls, lifecycle.Options{
 			Interval: a.Config.LifecycleInterval,
 			Log:      a.Log,
+			OnTransition: func(tr lifecycle.Transition) {
+				m.Transition(string(tr.Rule), tr.Previous.State, tr.Node.State)
+			},
 			Notify: func(ctx context.Context, evs []*model.Event) {
 				if notifier == nil {
 					return
@@ -324,40 +433,18 @@ func (a *App) startLifecycle(ctx context.Context) (wait func()) {
 		a.Log.Info("node lifecycle is off (KCI_LIFECYCLE=false)")
 	}
 	age := time.Duration(a.Config.NodePurgeAgeDays) * 24 * time.Hour
-	wg.Go(func() { lifecycle.RunPurge(ctx, ls, lifecycle.PurgeOptions{Age: age, Log: a.Log}) })
+	wg.Go(func() {
+		lifecycle.RunPurge(ctx, ls, lifecycle.PurgeOptions{Age: age, Log: a.Log, OnPurge: a.Metrics.Purged})
+	})
 	return wg.Wait
 }
 
 // Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+func (a *App) Close() error {
+	errs := []error{a.Store.Close()}
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
 	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func logRequests(log *slog.Logger, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, r)
-		log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
-	})
+	a.closers = nil
+	return errors.Join(errs...)
 }

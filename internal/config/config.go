@@ -49,7 +49,15 @@ type Config struct {
 	PublicBaseURL       string        // PUBLIC_BASE_URL: base of links sent to users, without trailing slash; "" = from the request
 
 	MongoService string // MONGO_SERVICE: MongoDB URL; "" selects the embedded SQLite store
-	RedisHost    string // REDIS_HOST
+	RedisHost    string // REDIS_HOST: "" keeps kv and lists in the store and wake-ups in the process
+	// RedisDBNumber is REDIS_DB_NUMBER: the Redis database of the lists
+	// (key-value pairs are in database 0, as in the reference).
+	RedisDBNumber int
+	// SequenceGapGrace is KCI_SEQUENCE_GAP_GRACE_SECONDS: with MongoDB,
+	// how long listeners wait for an event whose sequence id a writer
+	// reserved but never stored before passing over it; 0 means the
+	// store's default.
+	SequenceGapGrace time.Duration
 
 	InitialPassword      string // KCI_INITIAL_PASSWORD: bootstraps the first admin
 	InitialAdminUsername string // KCI_INITIAL_ADMIN_USERNAME
@@ -155,7 +163,13 @@ var settings = []setting{
 		set:  str(func(c *Config) *string { return &c.MongoService }, nil), get: func(c *Config) string { return redactURL(c.MongoService) }},
 	{flag: "redis-host", env: "REDIS_HOST", kind: "host",
 		help: "Redis host for the event bus; empty means in-process.",
-		set:  str(func(c *Config) *string { return &c.RedisHost }, nil), get: getStr(func(c *Config) string { return c.RedisHost })},
+		set:  str(func(c *Config) *string { return &c.RedisHost }, nil), get: func(c *Config) string { return redactHost(c.RedisHost) }},
+	{flag: "redis-db-number", env: "REDIS_DB_NUMBER", def: "1", kind: "number",
+		help: "Redis database of the /push and /pop lists (key-value pairs are in database 0), as in the reference.",
+		set:  setRedisDB, get: func(c *Config) string { return strconv.Itoa(c.RedisDBNumber) }},
+	{flag: "sequence-gap-grace", env: "KCI_SEQUENCE_GAP_GRACE_SECONDS", defDoc: "unset, meaning 70 (twice the 30 s MongoDB operation limit, plus 10 s)", kind: "seconds",
+		help: "MongoDB: how long listeners wait for an event whose sequence id a writer reserved but has not stored (a replica that died mid-write) before passing over it. Shorter than the slowest write, listeners could skip a late event: leave it unset in production.",
+		set:  setGapGrace, get: func(c *Config) string { return optInt(int64(c.SequenceGapGrace / time.Second)) }},
 	{flag: "initial-password", env: "KCI_INITIAL_PASSWORD", kind: "string", secret: true,
 		help: "Password of the admin user created at start-up when no superuser exists.",
 		set:  str(func(c *Config) *string { return &c.InitialPassword }, nil), get: getStr(func(c *Config) string { return c.InitialPassword })},
@@ -577,6 +591,45 @@ func formatInterval(d time.Duration) string {
 		return strconv.FormatInt(int64(d/time.Second), 10)
 	}
 	return d.String()
+}
+
+func setRedisDB(c *Config, v string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 || n > 1<<20 {
+		return errors.New("want a database number from 0")
+	}
+	c.RedisDBNumber = int(n)
+	return nil
+}
+
+func setGapGrace(c *Config, v string) error {
+	if v == "" {
+		c.SequenceGapGrace = 0
+		return nil
+	}
+	n, err := positiveInt(v, 86400)
+	if err != nil {
+		return fmt.Errorf("%w seconds", err)
+	}
+	c.SequenceGapGrace = time.Duration(n) * time.Second
+	return nil
+}
+
+// redactHost masks a password in REDIS_HOST, which may be a URL or, as
+// the reference accepts it, "user:password@host:port".
+func redactHost(v string) string {
+	if strings.Contains(v, "://") {
+		return redactURL(v)
+	}
+	at := strings.LastIndexByte(v, '@')
+	if at < 0 {
+		return v
+	}
+	user, _, hasPassword := strings.Cut(v[:at], ":")
+	if !hasPassword {
+		return v
+	}
+	return user + ":xxxxx" + v[at:]
 }
 
 func setReapMinutes(c *Config, v string) error {

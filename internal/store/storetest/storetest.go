@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore Factory, o ...Options) {
 	t.Run("PubSub", func(t *testing.T) { runPubSub(t, newStore) })       // pubsub.go
 	t.Run("Telemetry", func(t *testing.T) { runTelemetry(t, newStore) }) // telemetry.go
 	t.Run("Lifecycle", func(t *testing.T) { runLifecycle(t, newStore) }) // lifecycle.go
+	t.Run("Transfer", func(t *testing.T) { runTransfer(t, newStore) })   // transfer.go
 }
 
 var base = time.Date(2024, 2, 1, 9, 58, 28, 479138000, time.UTC)
