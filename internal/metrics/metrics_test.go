@@ -43,6 +43,27 @@ func TestWrappedStoreContract(t *testing.T) {
 // bareStore implements store.Store and nothing else.
 type bareStore struct{ store.Store }
 
+// headsStore is a pub/sub backend shared by replicas (pubsub.HeadReader).
+type headsStore struct{ *sqlite.Store }
+
+func (headsStore) ChannelHeads(context.Context, []string) (map[string]int64, error) { return nil, nil }
+
+// pubsubAs walks decorators as pubsub.Service does (Unwrap() store.PubSubStore).
+func pubsubAs[T any](st store.PubSubStore) (T, bool) {
+	for st != nil {
+		if v, ok := st.(T); ok {
+			return v, true
+		}
+		u, ok := st.(interface{ Unwrap() store.PubSubStore })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 func TestWrapStoreKeepsOptionalInterfaces(t *testing.T) {
 	backend := openSQLite(t)
 	defer backend.Close()
@@ -67,9 +88,15 @@ func TestWrapStoreKeepsOptionalInterfaces(t *testing.T) {
 	if err := store.Ping(context.Background(), st); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
-	u, ok := st.(interface{ Unwrap() store.Store })
-	if !ok || u.Unwrap() != store.Store(backend) {
-		t.Error("Unwrap does not give the backend")
+	// Over a pub/sub backend Unwrap has the pub/sub decorators' form,
+	// which pubsub.Service follows to the backend's pubsub.HeadReader.
+	u, ok := st.(interface{ Unwrap() store.PubSubStore })
+	if !ok || u.Unwrap() != store.PubSubStore(backend) {
+		t.Error("Unwrap does not give the pub/sub backend")
+	}
+	heads := WrapStore(headsStore{backend}, m)
+	if _, ok := pubsubAs[pubsub.HeadReader](pubsub.NewNotifyingStore(heads.(store.PubSubStore), pubsub.NewBroker())); !ok {
+		t.Error("pub/sub's decorator walk does not find the backend's pubsub.HeadReader through the metrics decorator")
 	}
 	// Behind the pub/sub decorator, as the server stacks them.
 	ns := pubsub.NewNotifyingStore(st.(store.PubSubStore), pubsub.NewBroker())
@@ -95,6 +122,9 @@ func TestWrapStoreKeepsOptionalInterfaces(t *testing.T) {
 	}
 	if err := store.Ping(context.Background(), bare); err != nil {
 		t.Errorf("Ping without a Pinger: %v", err)
+	}
+	if u, ok := bare.(interface{ Unwrap() store.Store }); !ok || u.Unwrap() != store.Store(bareStore{backend}) {
+		t.Error("Unwrap of a plain store does not give it")
 	}
 	if WrapStore(backend, nil) != store.Store(backend) {
 		t.Error("WrapStore with nil metrics must return the store as is")

@@ -145,6 +145,15 @@ func WrapStore(st store.Store, m *Metrics) store.Store {
 // Unwrap returns the decorated store.
 func (d *Store) Unwrap() store.Store { return d.st }
 
+// Over a pub/sub backend, Unwrap returns a store.PubSubStore, the form
+// pubsub.Service and the other pub/sub decorators look through to find
+// the backend's optional interfaces (pubsub.HeadReader,
+// pubsub.BlockingLists); store.As and store.TelemetryOf follow both.
+func (d storeP) Unwrap() store.PubSubStore   { return d.pubsubOps.st }
+func (d storePT) Unwrap() store.PubSubStore  { return d.pubsubOps.st }
+func (d storePL) Unwrap() store.PubSubStore  { return d.pubsubOps.st }
+func (d storePTL) Unwrap() store.PubSubStore { return d.pubsubOps.st }
+
 // Ping forwards to the backend's store.Pinger (else a cheap read),
 // untimed: probes would swamp the timings of real work.
 func (d *Store) Ping(ctx context.Context) error { return store.Ping(ctx, d.st) }

@@ -157,6 +157,7 @@ func (r *replica) kill() {
 
 func (c *cluster) dumpLog(r *replica) {
 	b, _ := os.ReadFile(r.log)
+	os.WriteFile("/tmp/replica-"+r.name+".log", b, 0o644) // DEBUG
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	var keep []string
 	for _, l := range lines {
@@ -624,7 +625,7 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 		for _, e := range truth {
 			seqs = append(seqs, e.Seq)
 		}
-		t.Logf("DEBUG history %v", seqs[max(0, len(seqs)-30):])
+		t.Logf("DEBUG history %v", seqs)
 		for _, s := range []*stream{sPlain, sAlt, sDurA, sDurB} {
 			s.mu.Lock()
 			var ss []int64
