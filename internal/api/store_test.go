@@ -123,9 +123,10 @@ func stopMongo() {
 
 // mongoSuite is what TestMongo runs on MongoDB in the default run: a
 // representative part of each suite (nodes, events, users, groups,
-// permissions, invites, pub/sub, telemetry): about 15 s of CPU, 10 to 25 s
-// on two cores. KCI_TEST_API_STORE=mongo runs every test there (about 35 s
-// on two idle cores; TestPutHierarchyLarge is skipped on FerretDB).
+// permissions, invites, pub/sub, telemetry): about 15 s on two busy
+// cores (9 s of CPU). KCI_TEST_API_STORE=mongo runs every test there:
+// about 36 s (17 s of CPU), TestPutHierarchyLarge being skipped on
+// FerretDB.
 var mongoSuite = []struct {
 	name string
 	fn   func(*testing.T)

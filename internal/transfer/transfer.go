@@ -335,6 +335,29 @@ func Import(ctx context.Context, dst store.TransferStore, in io.Reader, o Import
 	if o.Log == nil {
 		o.Log = func(string) {}
 	}
+	lr := &lineReader{r: bufio.NewReaderSize(in, 1<<20)}
+	// The header first: a file that is not an export changes nothing.
+	key, raw, err := lr.next()
+	if err == io.EOF {
+		return nil, fmt.Errorf("empty input: not a %s file", Format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if key != "header" {
+		return nil, fmt.Errorf("line %d: not a %s file (no header line)", lr.n, Format)
+	}
+	var hdr Header
+	if err := json.Unmarshal(raw, &hdr); err != nil {
+		return nil, fmt.Errorf("line %d: header: %w", lr.n, err)
+	}
+	if hdr.Format != Format {
+		return nil, fmt.Errorf("line %d: not a %s file (format %q)", lr.n, Format, hdr.Format)
+	}
+	if hdr.Version != Version {
+		return nil, fmt.Errorf("line %d: file version %d, this program reads version %d", lr.n, hdr.Version, Version)
+	}
+
 	counts, err := dst.Counts(ctx)
 	if err != nil {
 		return nil, err
@@ -354,64 +377,41 @@ func Import(ctx context.Context, dst store.TransferStore, in io.Reader, o Import
 			return nil, err
 		}
 	}
-	im := &importer{ctx: ctx, dst: dst, o: o, counts: map[string]int64{}}
+
+	im := &importer{ctx: ctx, dst: dst, o: o, hdr: &hdr, counts: map[string]int64{}}
 	for _, c := range store.TransferCollections {
 		im.counts[c] = 0
 	}
-	r := bufio.NewReaderSize(in, 1<<20)
+	var total int64
+	for _, n := range hdr.Counts {
+		total += n
+	}
+	o.Progress.begin(total)
 	var end *End
 	cur := ""
-	for lineNo := 1; ; lineNo++ {
-		line, err := r.ReadBytes('\n')
-		if len(bytes.TrimSpace(line)) == 0 {
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("read: %w", err)
-			}
-			continue
+	for {
+		key, raw, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
 		}
 		if end != nil {
-			return nil, fmt.Errorf("line %d: data after the end line", lineNo)
-		}
-		key, raw, perr := splitLine(line)
-		if perr != nil {
-			return nil, fmt.Errorf("line %d: %w", lineNo, perr)
-		}
-		if im.hdr == nil && key != "header" {
-			return nil, fmt.Errorf("line %d: not a %s file (no header line)", lineNo, Format)
+			return nil, fmt.Errorf("line %d: data after the end line", lr.n)
 		}
 		switch key {
 		case "header":
-			if im.hdr != nil {
-				return nil, fmt.Errorf("line %d: a second header", lineNo)
-			}
-			var h Header
-			if err := json.Unmarshal(raw, &h); err != nil {
-				return nil, fmt.Errorf("line %d: header: %w", lineNo, err)
-			}
-			if h.Format != Format {
-				return nil, fmt.Errorf("line %d: not a %s file (format %q)", lineNo, Format, h.Format)
-			}
-			if h.Version != Version {
-				return nil, fmt.Errorf("line %d: file version %d, this program reads version %d", lineNo, h.Version, Version)
-			}
-			im.hdr = &h
-			var total int64
-			for _, n := range h.Counts {
-				total += n
-			}
-			o.Progress.begin(total)
+			return nil, fmt.Errorf("line %d: a second header", lr.n)
 		case "end":
 			var e End
 			if err := json.Unmarshal(raw, &e); err != nil {
-				return nil, fmt.Errorf("line %d: end: %w", lineNo, err)
+				return nil, fmt.Errorf("line %d: end: %w", lr.n, err)
 			}
 			end = &e
 		default:
 			if !slices.Contains(store.TransferCollections, key) {
-				return nil, fmt.Errorf("line %d: unknown record type %q", lineNo, key)
+				return nil, fmt.Errorf("line %d: unknown record type %q", lr.n, key)
 			}
 			if key != cur {
 				if err := im.flush(); err != nil {
@@ -421,21 +421,12 @@ func Import(ctx context.Context, dst store.TransferStore, in io.Reader, o Import
 				o.Progress.collection(key)
 			}
 			if err := im.record(key, raw); err != nil {
-				return nil, fmt.Errorf("line %d: %s: %w", lineNo, key, err)
+				return nil, fmt.Errorf("line %d: %s: %w", lr.n, key, err)
 			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read: %w", err)
 		}
 	}
 	if err := im.flush(); err != nil {
 		return nil, err
-	}
-	if im.hdr == nil {
-		return nil, fmt.Errorf("empty input: not a %s file", Format)
 	}
 	if end == nil {
 		return nil, errors.New("the file has no end line: it is truncated; what it held so far was imported")
@@ -458,6 +449,39 @@ func Import(ctx context.Context, dst store.TransferStore, in io.Reader, o Import
 		return nil, err
 	}
 	return &Summary{Counts: im.counts, LastSequence: final, Renumbered: im.renumbered}, nil
+}
+
+// lineReader reads the records of a file, skipping blank lines.
+type lineReader struct {
+	r *bufio.Reader
+	n int // number of the line last read
+}
+
+// next returns the member name and value of the next line, or io.EOF.
+func (lr *lineReader) next() (string, json.RawMessage, error) {
+	for {
+		line, err := lr.r.ReadBytes('\n')
+		if len(line) > 0 {
+			lr.n++
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			if err != nil && err != io.EOF {
+				return "", nil, fmt.Errorf("read: %w", err)
+			}
+			if err == io.EOF {
+				return "", nil, io.EOF
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return "", nil, fmt.Errorf("read: %w", err)
+		}
+		key, raw, perr := splitLine(line)
+		if perr != nil {
+			return "", nil, fmt.Errorf("line %d: %w", lr.n, perr)
+		}
+		return key, raw, nil
+	}
 }
 
 // splitLine returns the member name and value of a one-member object.

@@ -286,6 +286,13 @@ func TestImportRefusesNonEmpty(t *testing.T) {
 	if !errors.Is(err, ErrNotEmpty) || !strings.Contains(err.Error(), "usergroup: 1") {
 		t.Fatalf("import into a non-empty store = %v, want ErrNotEmpty naming what it holds", err)
 	}
+	// A file that is not an export deletes nothing, even with Force.
+	if _, err := Import(ctx, dst, strings.NewReader(`{"node":{}}`+"\n"), ImportOptions{Force: true}); err == nil {
+		t.Fatal("imported a file without a header")
+	}
+	if c, _ := dst.Counts(ctx); c[store.CollUser] != 1 {
+		t.Fatalf("a refused file changed the destination: %v", c)
+	}
 	var notes []string
 	sum, err := Import(ctx, dst, strings.NewReader(file), ImportOptions{Force: true, Log: func(s string) { notes = append(notes, s) }})
 	if err != nil {
