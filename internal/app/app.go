@@ -301,6 +301,11 @@ func (a *App) bootstrap(ctx context.Context, out io.Writer) error {
 	}
 	if _, err := CreateSuperuser(ctx, a.Store, username, email, password); err != nil {
 		if errors.Is(err, store.ErrConflict) {
+			// Replicas starting together on an empty database: another one
+			// created the superuser first.
+			if n, cerr := a.Store.CountUsers(ctx, query.Where("is_superuser", true)); cerr == nil && n > 0 {
+				return nil
+			}
 			return fmt.Errorf("no superuser exists and user %q or email %q is taken by another account; set KCI_INITIAL_ADMIN_USERNAME/KCI_INITIAL_ADMIN_EMAIL or run 'kernelci-api admin'", username, email)
 		}
 		return err

@@ -162,7 +162,7 @@ var settings = []setting{
 		help: "MongoDB connection URL.",
 		set:  str(func(c *Config) *string { return &c.MongoService }, nil), get: func(c *Config) string { return redactURL(c.MongoService) }},
 	{flag: "redis-host", env: "REDIS_HOST", kind: "host",
-		help: "Redis host for the event bus; empty means in-process.",
+		help: "Redis server: host, host:port, user:password@host:port or a redis:// URL. Key-value pairs go to its database 0, lists to REDIS_DB_NUMBER, and replicas wake each other's listeners through it; empty keeps them in the store and the process.",
 		set:  str(func(c *Config) *string { return &c.RedisHost }, nil), get: func(c *Config) string { return redactHost(c.RedisHost) }},
 	{flag: "redis-db-number", env: "REDIS_DB_NUMBER", def: "1", kind: "number",
 		help: "Redis database of the /push and /pop lists (key-value pairs are in database 0), as in the reference.",

@@ -403,6 +403,39 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
+func TestRedactRedisHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                           "",
+		"redis":                      "redis",
+		"redis:6380":                 "redis:6380",
+		":s3cret@redis":              ":xxxxx@redis",
+		"u:s3cret@redis:6379":        "u:xxxxx@redis:6379",
+		"redis://u:s3cret@r:6379/1":  "redis://u:xxxxx@r:6379/1",
+		"rediss://:s3cret@r.example": "rediss://:xxxxx@r.example",
+	} {
+		if got := redactHost(in); got != want {
+			t.Errorf("redactHost(%q) = %q; want %q", in, got, want)
+		}
+	}
+	c, err := Load(newFS(), nil, env(map[string]string{"REDIS_HOST": ":s3cret@redis", "REDIS_DB_NUMBER": "0"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range c.Redacted() {
+		if strings.Contains(a.Value.String(), "s3cret") {
+			t.Errorf("Redacted leaks the Redis password in %s", a.Key)
+		}
+	}
+	if c.RedisDBNumber != 0 {
+		t.Errorf("REDIS_DB_NUMBER=0 read as %d", c.RedisDBNumber)
+	}
+	for _, bad := range []string{"-1", "x", "1.5"} {
+		if _, err := Load(newFS(), nil, env(map[string]string{"REDIS_DB_NUMBER": bad}), ""); err == nil {
+			t.Errorf("REDIS_DB_NUMBER=%q accepted", bad)
+		}
+	}
+}
+
 func TestUsage(t *testing.T) {
 	fs := newFS()
 	fs.Bool("version", false, "print the version and exit")

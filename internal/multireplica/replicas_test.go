@@ -157,9 +157,8 @@ func (r *replica) kill() {
 
 func (c *cluster) dumpLog(r *replica) {
 	b, _ := os.ReadFile(r.log)
-	os.WriteFile("/tmp/replica-"+r.name+".log", b, 0o644) // DEBUG
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	var keep []string
+	var keep []string // without the request lines
 	for _, l := range lines {
 		if !strings.Contains(l, "msg=request") {
 			keep = append(keep, l)
@@ -552,7 +551,8 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 		})
 	})
 
-	// Publishers: two through A, two through B.
+	// Publishers: two through A, publishing until A dies, and two
+	// through B, perPublisher events each.
 	type published struct {
 		mu     sync.Mutex
 		acked  map[string]bool // answered 200
@@ -560,12 +560,12 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 	}
 	pub := published{acked: map[string]bool{}, failed: map[string]bool{}}
 	var ackedCount atomic.Int64
-	killAt := int64(4 * perPublisher * 3 / 8)
+	killAt := int64(perPublisher) // about half way through B's publishers
 	var publishers sync.WaitGroup
 	for p := range 4 {
 		r := []*replica{a, b}[p/2]
 		publishers.Go(func() {
-			for i := range perPublisher {
+			for i := 0; r == a || i < perPublisher; i++ {
 				data := map[string]any{"p": float64(p), "i": float64(i)}
 				k := event{Data: data}.key()
 				if err := c.publish(r, channel, data); err != nil {
@@ -603,39 +603,6 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 		t.Fatal(err)
 	}
 	// Every listener ends at the marker (the durable pair: one of them).
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		ok := false
-		for _, s := range []*stream{sDurA, sDurB} {
-			s.mu.Lock()
-			n := len(s.evs)
-			if n > 0 && isMarker(s.evs[n-1]) {
-				ok = true
-			}
-			s.mu.Unlock()
-		}
-		if ok {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	{
-		truth := c.history(b, channel)
-		var seqs []int64
-		for _, e := range truth {
-			seqs = append(seqs, e.Seq)
-		}
-		t.Logf("DEBUG history %v", seqs)
-		for _, s := range []*stream{sPlain, sAlt, sDurA, sDurB} {
-			s.mu.Lock()
-			var ss []int64
-			for _, e := range s.evs {
-				ss = append(ss, e.Seq)
-			}
-			t.Logf("DEBUG %s: %v err %v", s.name, ss[max(0, len(ss)-30):], s.err)
-			s.mu.Unlock()
-		}
-	}
 	waitFor(t, "the durable subscription to deliver the marker", func() bool {
 		for _, s := range []*stream{sDurA, sDurB} {
 			s.mu.Lock()
@@ -690,6 +657,9 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 			t.Errorf("publisher %v: event %v stored after %v", p, i, prev)
 		}
 		lastI[p] = i
+	}
+	if len(pub.failed) != 2 {
+		t.Errorf("%d publishes failed; want one per publisher of A, cut by the kill", len(pub.failed))
 	}
 	t.Logf("%d events stored: %d acknowledged, %d publishes cut by the kill (%d of them stored)",
 		len(truth), len(pub.acked), len(pub.failed), len(truth)-1-len(pub.acked))

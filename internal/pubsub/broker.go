@@ -42,8 +42,8 @@ type Notification struct {
 // Notifier delivers notifications to every waiter that may care, in this
 // process and (for distributed implementations) in the others. Notify
 // must not block for long and never fails the write that caused it: a
-// lost notification only delays delivery until the waiter's next
-// keep-alive re-check.
+// lost notification only delays delivery until the next poll of a shared
+// store (poll.go) or the waiter's keep-alive re-check.
 type Notifier interface {
 	Notify(ctx context.Context, ns ...Notification)
 }
@@ -135,8 +135,9 @@ func (b *Broker) state(channel string) (epoch uint64, seq int64, version uint64)
 	return c.epoch, c.reached, c.version
 }
 
-// peek is state without touching the channel's last use (nil ok false
-// when the channel is not tracked).
+// peek returns the highest sequence notified on channel without
+// touching the channel's last use; ok is false when the channel is not
+// tracked.
 func (b *Broker) peek(channel string) (seq int64, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

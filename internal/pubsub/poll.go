@@ -3,8 +3,6 @@ package pubsub
 import (
 	"context"
 	"time"
-
-	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // HeadReader is implemented by stores that several server processes
@@ -28,25 +26,6 @@ type BlockingLists interface {
 	PopListWait(ctx context.Context, name string, wait time.Duration) ([]byte, error)
 }
 
-// unwrapper is a store decorator (NotifyingStore, the Redis store).
-type unwrapper interface{ Unwrap() store.PubSubStore }
-
-// storeAs returns the first store of the decorator chain that is a T.
-func storeAs[T any](st store.PubSubStore) (T, bool) {
-	for st != nil {
-		if v, ok := st.(T); ok {
-			return v, true
-		}
-		u, ok := st.(unwrapper)
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
-	}
-	var zero T
-	return zero, false
-}
-
 // Defaults of the poller.
 const (
 	// DefaultPollEvery is the poll period when no relay is up.
@@ -55,6 +34,14 @@ const (
 	// only bounds the delay of a relayed message that was lost.
 	DefaultRelayedPollEvery = 5 * time.Second
 )
+
+// Polling reports whether the service polls its store for other
+// processes' events (the store is shared: it implements HeadReader).
+func (s *Service) Polling() bool { return s.heads != nil }
+
+// BlockingPops reports whether pops wait in the store itself (Redis
+// BLPOP).
+func (s *Service) BlockingPops() bool { return s.lists != nil }
 
 // pollEvery is the current poll period (0: no polling).
 func (s *Service) pollEvery() time.Duration {

@@ -119,10 +119,11 @@ func New(st store.PubSubStore, b *Broker, opts Options) *Service {
 	}
 	s := &Service{st: st, b: b, opts: opts, log: opts.Log, now: opts.Now,
 		drain: make(chan struct{}), tails: map[string]*tail{}}
-	if hr, ok := storeAs[HeadReader](st); ok && opts.PollEvery > 0 {
+	// Looking through the decorators (NotifyingStore, metrics, Redis).
+	if hr, ok := store.As[HeadReader](st); ok && opts.PollEvery > 0 {
 		s.heads = hr
 	}
-	s.lists, _ = storeAs[BlockingLists](st)
+	s.lists, _ = store.As[BlockingLists](st)
 	return s
 }
 
@@ -332,6 +333,10 @@ func (s *Service) listen(ctx context.Context, id int64, user string, deadline ti
 	}
 	scan = next
 	if e != nil {
+		// Nothing announced this event: announce it, so that the
+		// channel's tail and its other listeners catch up at once rather
+		// than one event per keep-alive each.
+		s.b.Notify(ctx, Notification{Channel: sub.Channel, Seq: e.seq})
 		return s.deliver(ctx, sub, scan, e)
 	}
 	if err := ctx.Err(); err != nil {
@@ -525,6 +530,7 @@ const blockingPopWait = time.Second
 // gets its item once the store is back.
 func (s *Service) popBlocking(ctx context.Context, list string) ([]byte, error) {
 	pause := 100 * time.Millisecond
+	failing := false
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -535,6 +541,9 @@ func (s *Service) popBlocking(ctx context.Context, list string) ([]byte, error) 
 		v, err := s.lists.PopListWait(ctx, list, blockingPopWait)
 		switch {
 		case err == nil:
+			if failing {
+				s.log.Info("pub/sub: pop works again", "list", list)
+			}
 			return v, nil
 		case errors.Is(err, store.ErrNotFound):
 			pause = 100 * time.Millisecond
@@ -542,7 +551,10 @@ func (s *Service) popBlocking(ctx context.Context, list string) ([]byte, error) 
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		}
-		s.log.Warn("pub/sub: pop failed; retrying", "list", list, "err", err, "retry_in", pause)
+		if !failing {
+			s.log.Warn("pub/sub: pop failed; retrying until it works", "list", list, "err", err)
+			failing = true
+		}
 		select {
 		case <-time.After(pause):
 		case <-s.drain:

@@ -282,10 +282,47 @@ func TestPollPeriod(t *testing.T) {
 	if plain.svc.pollEvery() != 0 || plain.svc.Poll(context.Background()) != nil {
 		t.Fatal("a store that is not shared is polled")
 	}
-	if _, ok := storeAs[HeadReader](NewNotifyingStore(f.shared, f.b)); !ok {
-		t.Fatal("storeAs does not see through NotifyingStore")
+	if f.svc.heads == nil || f.svc.lists != nil {
+		t.Fatal("the service did not find the store's HeadReader through NotifyingStore, or found BlockingLists")
 	}
-	if _, ok := storeAs[BlockingLists](f.shared); ok {
-		t.Fatal("storeAs found BlockingLists where there is none")
+}
+
+// Without a poller, an event found by a listen's keep-alive re-check of
+// the store (nothing announced it) is announced to the channel, so that
+// the events after it reach every listener at once, not one per
+// keep-alive period.
+func TestKeepAliveFindingCatchesUpTheChannel(t *testing.T) {
+	const keepAlive = 2 * time.Second
+	f := newSharedFixture(t, Options{KeepAlive: keepAlive, PollEvery: -1})
+	ctx := context.Background()
+	sub, err := f.svc.Subscribe(ctx, "c", "u", true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.listenAsync(sub.ID, "u")
+	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("c", "", true) })
+	first := &model.Event{Channel: "c", Data: "first"}
+	if err := f.raw.AppendEvents(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	f.shared.hideFrom.Store(first.SequenceID)
+	ns := NewNotifyingStore(f.shared, f.b)
+	var rest []int64
+	for i := range 5 {
+		ev := &model.Event{Channel: "c", Data: i}
+		if err := ns.AppendEvents(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		rest = append(rest, ev.SequenceID)
+	}
+	waitFor(t, "the listener to wait again", func() bool { return f.b.waiting("c", "", true) })
+	_, _, before := f.b.state("c")
+	f.shared.hideFrom.Store(0) // the gap closes without a notification
+	expectEvent(t, res, first.SequenceID, 10*keepAlive)
+	if _, _, after := f.b.state("c"); after == before {
+		t.Fatal("the event found by the keep-alive re-check was not announced to the channel")
+	}
+	for _, seq := range rest {
+		expectEvent(t, f.listenAsync(sub.ID, "u"), seq, 10*keepAlive)
 	}
 }

@@ -134,15 +134,11 @@ func (s *Store) horizon(ctx context.Context) (int64, error) {
 				s.log.Warn("mongo: sequence ids never stored (a writer died?); passing over them",
 					"from", s.hz.w+1, "to", e.seq-1)
 			default:
-				s.log.Warn("DEBUGHZ gap", "w", s.hz.w, "e", e.seq, "ts", e.ts, "since", time.Since(e.ts))
 				return s.hz.w, s.dropGaps(ctx, usedGaps)
 			}
 			s.hz.w = e.seq
 		}
 		if len(batch) < horizonBatch {
-			if len(batch) > 0 {
-				s.log.Warn("DEBUGHZ", "w", s.hz.w, "batch0", batch[0].seq, "batchN", batch[len(batch)-1].seq, "n", len(batch))
-			}
 			return s.hz.w, s.dropGaps(ctx, usedGaps)
 		}
 	}
