@@ -37,11 +37,15 @@ const (
 
 // TestMain makes password hashing cheap for the whole package (the switch
 // is process-wide, so it is set once here rather than per parallel test),
-// and stops the embedded FerretDB if a test started it (store_test.go).
+// stops the embedded FerretDB if a test started it, then runs the second
+// pass, every test on MongoDB (store_test.go).
 func TestMain(m *testing.M) {
 	restore := auth.SetTestParams()
 	code := m.Run()
 	stopMongo()
+	if code == 0 {
+		code = mongoPass()
+	}
 	restore()
 	os.Exit(code)
 }

@@ -5,9 +5,9 @@ package api_test
 // started by the first test that needs it and stopped by TestMain) for
 //
 //   - every test, with KCI_TEST_API_STORE=mongo (KCI_TEST_MONGO_URI points
-//     them at a real MongoDB instead of FerretDB);
-//   - the tests that TestMongo runs as its subtests (a representative
-//     subset of every suite, part of the default run).
+//     them at a real MongoDB instead of FerretDB). The default run does
+//     both: after the pass on SQLite, TestMain runs the same binary again
+//     with KCI_TEST_API_STORE=mongo (mongoPass).
 //
 // A test that needs something FerretDB lacks calls skipOnFerret, which
 // says what.
@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,12 +34,9 @@ import (
 // "mongo".
 const envStore = "KCI_TEST_API_STORE"
 
-// mongoPrefix is the name prefix of the tests TestMongo runs on MongoDB.
-const mongoPrefix = "TestMongo/"
-
 // onMongo reports whether t runs on MongoDB.
 func onMongo(t testing.TB) bool {
-	return os.Getenv(envStore) == "mongo" || strings.HasPrefix(t.Name(), mongoPrefix)
+	return os.Getenv(envStore) == "mongo"
 }
 
 // skipOnFerret skips t when it runs on the embedded FerretDB, which
@@ -121,62 +119,31 @@ func stopMongo() {
 	}
 }
 
-// mongoSuite is what TestMongo runs on MongoDB in the default run: a
-// representative part of each suite (nodes, events, users, groups,
-// permissions, invites, pub/sub, telemetry): about 15 s on two busy
-// cores (9 s of CPU). KCI_TEST_API_STORE=mongo runs every test there:
-// about 36 s (17 s of CPU), TestPutHierarchyLarge being skipped on
-// FerretDB.
-var mongoSuite = []struct {
-	name string
-	fn   func(*testing.T)
-}{
-	{"TestPostNodeCheckout", TestPostNodeCheckout},
-	{"TestPostNodeKeepsFields", TestPostNodeKeepsFields},
-	{"TestGetNode", TestGetNode},
-	{"TestNodeFilters", TestNodeFilters},
-	{"TestPatchNode", TestPatchNode},
-	{"TestPutNodeReplaces", TestPutNodeReplaces},
-	{"TestUpdateTransitions", TestUpdateTransitions},
-	{"TestUpdateErrors", TestUpdateErrors},
-	{"TestPutHierarchy", TestPutHierarchy},
-	{"TestPutHierarchyAllOrNothing", TestPutHierarchyAllOrNothing},
-	{"TestEventsShape", TestEventsShape},
-	{"TestEventFilters", TestEventFilters},
-	{"TestEventsRecursive", TestEventsRecursive},
-	{"TestEventsOfHierarchyAndBatch", TestEventsOfHierarchyAndBatch},
-	{"TestLogin", TestLogin},
-	{"TestReferenceHashesLogIn", TestReferenceHashesLogIn},
-	{"TestWhoami", TestWhoami},
-	{"TestGetUsers", TestGetUsers},
-	{"TestPatchUser", TestPatchUser},
-	{"TestDeleteUser", TestDeleteUser},
-	{"TestGroupCRUD", TestGroupCRUD},
-	{"TestGroupErrors", TestGroupErrors},
-	{"TestEditPermissions", TestEditPermissions},
-	{"TestHierarchyChildPermission", TestHierarchyChildPermission},
-	{"TestSeedInviteWalkthrough", TestSeedInviteWalkthrough},
-	{"TestPubSubWalkThrough", TestPubSubWalkThrough},
-	{"TestPubSubNodeEvents", TestPubSubNodeEvents},
-	{"TestPubSubDurableOverHTTP", TestPubSubDurableOverHTTP},
-	{"TestPubSubPushPop", TestPubSubPushPop},
-	{"TestPubSubKV", TestPubSubKV},
-	{"TestPubSubStats", TestPubSubStats},
-	{"TestTelemetryPost", TestTelemetryPost},
-	{"TestTelemetryGet", TestTelemetryGet},
-	{"TestTelemetryStats", TestTelemetryStats},
-	{"TestTelemetryAnomalies", TestTelemetryAnomalies},
-}
-
-// TestMongo runs mongoSuite with every store on MongoDB.
-func TestMongo(t *testing.T) {
-	if os.Getenv(envStore) == "mongo" {
-		t.Skip("KCI_TEST_API_STORE=mongo: every test runs on MongoDB already")
+// mongoPass runs the package's tests a second time, every one of them on
+// MongoDB, in a child process of the same test binary with
+// KCI_TEST_API_STORE=mongo (and the same flags: -run, -v, -timeout...),
+// after the first pass on SQLite. It is part of the default run, so the
+// whole HTTP suite holds on both backends in CI: about 21 s more on two
+// cores. Skipped with -short, when the pass is already the MongoDB one,
+// and with a coverage profile (the child would overwrite it).
+func mongoPass() int {
+	if os.Getenv(envStore) != "" || testing.Short() {
+		return 0
 	}
-	if testing.Short() {
-		t.Skip("-short: the MongoDB run is skipped")
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.coverprofile") || strings.HasPrefix(a, "-test.list") {
+			return 0
+		}
 	}
-	for _, tc := range mongoSuite {
-		t.Run(tc.name, tc.fn)
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), envStore+"=mongo")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if testing.Verbose() {
+		fmt.Println("=== second pass: every test on MongoDB (" + envStore + "=mongo)")
 	}
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the pass on MongoDB (%s=mongo): %v\n", envStore, err)
+		return 1
+	}
+	return 0
 }
