@@ -48,12 +48,19 @@ func (s *Store) maxStoredSequence(ctx context.Context) (int64, error) {
 }
 
 // initSequence makes sure the counter exists and is not below the
-// highest stored sequence_id.
+// highest stored sequence_id nor any durable subscriber's last_event_id
+// (a database the reference wrote, where 'migrate up' has not run yet:
+// its counter was in Redis, ahead of what eventhistory may still hold).
 func (s *Store) initSequence(ctx context.Context) error {
 	top, err := s.maxStoredSequence(ctx)
 	if err != nil {
 		return err
 	}
+	subTop, err := s.maxSubscriberPosition(ctx)
+	if err != nil {
+		return err
+	}
+	top = max(top, subTop)
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	_, err = s.counters.UpdateOne(ctx, bson.D{{Key: "_id", Value: seqCounterID}},

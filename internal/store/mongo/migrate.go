@@ -472,12 +472,7 @@ func upSequenceCounter(ctx context.Context, s *Store, log func(string)) error {
 	if err != nil {
 		return err
 	}
-	var subTop int64
-	err = s.findRaw(ctx, s.db.Collection(colSubState), bson.D{{Key: "last_event_id", Value: bson.D{{Key: "$type", Value: "number"}}}},
-		bson.D{{Key: "last_event_id", Value: -1}}, 0, 1, func(raw bson.Raw) error {
-			subTop, err = rawInt("last_event_id", raw.Lookup("last_event_id"))
-			return err
-		})
+	subTop, err := s.maxSubscriberPosition(ctx)
 	if err != nil {
 		return err
 	}
@@ -496,6 +491,19 @@ func upSequenceCounter(ctx context.Context, s *Store, log func(string)) error {
 	log(fmt.Sprintf("sequence counter at %d (was %d; highest stored sequence_id %d, highest subscriber last_event_id %d)",
 		after, before, top, subTop))
 	return nil
+}
+
+// maxSubscriberPosition is the highest last_event_id of the durable
+// subscribers (0 if none).
+func (s *Store) maxSubscriberPosition(ctx context.Context) (int64, error) {
+	var top int64
+	err := s.findRaw(ctx, s.db.Collection(colSubState), bson.D{{Key: "last_event_id", Value: bson.D{{Key: "$type", Value: "number"}}}},
+		bson.D{{Key: "last_event_id", Value: -1}}, 0, 1, func(raw bson.Raw) error {
+			var err error
+			top, err = rawInt("last_event_id", raw.Lookup("last_event_id"))
+			return err
+		})
+	return top, err
 }
 
 // moveEvents moves the documents of from matching filter to to, in
@@ -537,10 +545,34 @@ func (s *Store) moveEvents(ctx context.Context, from, to string, filter bson.D, 
 }
 
 // StartupCheck is what the server runs once connected: it refuses a
-// database migrated by a newer kernelci-api (ErrNewerDatabase) and logs a
-// warning when migrations are pending.
+// database migrated by a newer kernelci-api (ErrNewerDatabase), applies
+// the migrations itself to a new database (nothing in it yet: they only
+// record the version there), and logs a warning when migrations are
+// pending on one that holds data (an operator runs those, 'kernelci-api
+// migrate up', since they may take long or refuse the data).
 func (s *Store) StartupCheck(ctx context.Context) error {
 	pending, err := s.CheckMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	empty, err := s.isNew(ctx)
+	if err != nil {
+		return err
+	}
+	if empty {
+		done, err := s.MigrateUp(ctx, 0, "kernelci-api serve (new database)", func(string) {})
+		if err == nil {
+			s.log.Info("mongo: new database; migrations recorded", "database", s.db.Name(), "applied", len(done), "version", Latest())
+			return nil
+		}
+		// Another replica starting at the same moment holds the lock, or
+		// the database stopped being new: say so, and go on.
+		s.log.Warn("mongo: could not apply the migrations of a new database", "database", s.db.Name(), "err", err)
+	}
+	pending, err = s.CheckMigrations(ctx)
 	if err != nil {
 		return err
 	}
@@ -553,4 +585,22 @@ func (s *Store) StartupCheck(ctx context.Context) error {
 			"database", s.db.Name(), "pending", strings.Join(ids, ","))
 	}
 	return nil
+}
+
+// isNew reports whether the database holds nothing yet: no document in
+// the reference's collections, no pymongo_migrate, no migration record of
+// ours.
+func (s *Store) isNew(ctx context.Context) (bool, error) {
+	for _, col := range []string{colNode, colUser, colGroup, colEvent, colSubState, colTelemetry, colLegacyEvents, colMigrations, colRefMigrations} {
+		cctx, cancel := s.opCtx(ctx)
+		n, err := s.db.Collection(col).CountDocuments(cctx, bson.D{}, options.Count().SetLimit(1))
+		cancel()
+		if err != nil {
+			return false, mapErr("count "+col, err)
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -236,3 +236,49 @@ func TestMigrateLock(t *testing.T) {
 		t.Fatal("lock not released")
 	}
 }
+
+// The server records the migrations of a new database itself, but leaves
+// those of a database with data to the operator.
+func TestStartupCheck(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, migrateOptions(t))
+	if err := s.StartupCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Version != Latest() || len(rep.Pending()) != 0 {
+		t.Fatalf("new database after the start-up check: version %d, pending %v", rep.Version, rep.Pending())
+	}
+	if rep.Ours[0].By != "kernelci-api serve (new database)" {
+		t.Errorf("recorded by %q", rep.Ours[0].By)
+	}
+
+	o := migrateOptions(t)
+	mustInsert(t, rawClient(t).Database(o.Database).Collection(colNode),
+		bson.D{{Key: "_id", Value: bson.NewObjectID()}, {Key: "kind", Value: "checkout"}, {Key: "name", Value: "checkout"}})
+	s = openTest(t, o)
+	if err := s.StartupCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.CheckMigrations(ctx); err != nil || len(p) != Latest() {
+		t.Fatalf("a database with data: pending %v, %v; want every migration left to the operator", p, err)
+	}
+}
+
+// Without 'migrate up', the first event written to a database the
+// reference used still continues above its durable subscribers.
+func TestSequenceStartsAboveSubscribersWithoutMigrate(t *testing.T) {
+	ctx := context.Background()
+	o := migrateOptions(t)
+	ts := bson.NewDateTimeFromTime(time.Now().Add(-time.Hour))
+	mustInsert(t, rawClient(t).Database(o.Database).Collection(colSubState), bson.D{{Key: "subscriber_id", Value: "sched"},
+		{Key: "channel", Value: "node"}, {Key: "user", Value: "admin"}, {Key: "promiscuous", Value: false},
+		{Key: "last_event_id", Value: int64(900)}, {Key: "created_at", Value: ts}, {Key: "last_poll", Value: ts}})
+	s := openTest(t, o)
+	if seq, err := s.reserveSequence(ctx, 1); err != nil || seq != 901 {
+		t.Fatalf("first sequence id %d, %v; want 901", seq, err)
+	}
+}
