@@ -52,6 +52,7 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 		var ve *model.ValidationError
 		var qe *query.Error
 		var mbe *http.MaxBytesError
+		var ue *store.UnavailableError
 		switch {
 		case errors.As(err, &ae):
 		case errors.As(err, &ve):
@@ -65,6 +66,11 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			// The client went away; nobody reads the answer.
 			return
+		case errors.As(err, &ue):
+			s.log.Warn("request failed: backend unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+			ae = &Error{Status: http.StatusServiceUnavailable,
+				Detail: "Service Unavailable: the " + ue.Backend + " is not answering; try again later",
+				Header: http.Header{"Retry-After": {"5"}}}
 		default:
 			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			ae = errorf(http.StatusInternalServerError, "Internal Server Error")

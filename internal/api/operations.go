@@ -138,15 +138,21 @@ func (s *Server) getHealthz(w http.ResponseWriter, r *http.Request) error {
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Optional marks a dependency the server can serve without, in part
+	// (Redis: nodes, events and listens work, kv and lists do not): its
+	// failure is reported, with status "degraded", but the answer stays
+	// 200 so that a readiness probe does not take every replica out of
+	// the load balancer at once.
+	Optional bool
 }
 
 // AddReadyCheck adds a check to GET /readyz (a Redis ping, say): the
-// server is ready when the store and every check answer nil. Safe to call
-// while serving.
-func (s *Server) AddReadyCheck(name string, check func(ctx context.Context) error) {
+// server is ready when the store and every check that is not Optional
+// answer nil. Safe to call while serving.
+func (s *Server) AddReadyCheck(c ReadyCheck) {
 	s.ops.readyMu.Lock()
 	defer s.ops.readyMu.Unlock()
-	s.ops.ready = append(s.ops.ready, ReadyCheck{Name: name, Check: check})
+	s.ops.ready = append(s.ops.ready, c)
 }
 
 // StartShutdown makes GET /readyz answer 503 from now on: call it when the
@@ -181,7 +187,7 @@ func (s *Server) getReadyz(w http.ResponseWriter, r *http.Request) error {
 		return r.Context().Err()
 	}
 	results := make(map[string]string, len(checks))
-	var failed []string
+	var failed, degraded []string
 	for i, c := range checks {
 		if errs[i] == nil {
 			results[c.Name] = "ok"
@@ -189,12 +195,20 @@ func (s *Server) getReadyz(w http.ResponseWriter, r *http.Request) error {
 		}
 		msg := redactError(errs[i])
 		results[c.Name] = msg
-		failed = append(failed, c.Name+": "+msg)
-		s.log.Warn("readiness check failed", "check", c.Name, "err", errs[i])
+		if c.Optional {
+			degraded = append(degraded, c.Name+": "+msg)
+		} else {
+			failed = append(failed, c.Name+": "+msg)
+		}
+		s.log.Warn("readiness check failed", "check", c.Name, "optional", c.Optional, "err", errs[i])
 	}
 	if len(failed) > 0 {
 		return writeJSON(w, http.StatusServiceUnavailable, map[string]any{
 			"detail": "Not ready: " + strings.Join(failed, "; "), "checks": results})
+	}
+	if len(degraded) > 0 {
+		return writeJSON(w, http.StatusOK, map[string]any{"status": "degraded",
+			"detail": "Degraded: " + strings.Join(degraded, "; "), "checks": results})
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": results})
 }

@@ -39,9 +39,9 @@ func TestHealthAndReadiness(t *testing.T) {
 
 	// A dependency that fails (a Redis that is down, say) makes the server
 	// unready; its connection string's credentials are not shown.
-	s.AddReadyCheck("redis", func(ctx context.Context) error {
+	s.AddReadyCheck(ReadyCheck{Name: "redis", Check: func(ctx context.Context) error {
 		return errors.New("dial redis://user:s3cret@redis.internal:6379: connection refused")
-	})
+	}})
 	code, m, body = get(t, s, "/readyz")
 	if code != 503 || !strings.Contains(m["detail"].(string), "redis: dial redis://***@redis.internal:6379: connection refused") {
 		t.Fatalf("GET /readyz with redis down: %d %s", code, body)
@@ -55,8 +55,8 @@ func TestHealthAndReadiness(t *testing.T) {
 
 	// A check that hangs is cut at ReadyTimeout; one that panics fails.
 	s2 := newTestServer(t)
-	s2.AddReadyCheck("slow", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
-	s2.AddReadyCheck("broken", func(ctx context.Context) error { panic("boom") })
+	s2.AddReadyCheck(ReadyCheck{Name: "slow", Check: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }})
+	s2.AddReadyCheck(ReadyCheck{Name: "broken", Check: func(ctx context.Context) error { panic("boom") }})
 	start := time.Now()
 	code, m, body = get(t, s2, "/readyz")
 	if code != 503 || !strings.Contains(body, "slow: no answer within") || !strings.Contains(body, "broken: check panicked") {
@@ -64,6 +64,20 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if d := time.Since(start); d > ReadyTimeout+2*time.Second {
 		t.Errorf("readiness took %v", d)
+	}
+
+	// An optional dependency that fails leaves the server ready, degraded:
+	// the failure is reported, the answer stays 200.
+	s4 := newTestServer(t)
+	s4.AddReadyCheck(ReadyCheck{Name: "redis", Optional: true, Check: func(ctx context.Context) error {
+		return errors.New("dial tcp 10.0.0.5:6379: connection refused")
+	}})
+	code, m, body = get(t, s4, "/readyz")
+	if code != 200 || m["status"] != "degraded" || !strings.Contains(body, "redis: dial tcp 10.0.0.5:6379: connection refused") {
+		t.Errorf("GET /readyz with an optional check failing: %d %s", code, body)
+	}
+	if checks := m["checks"].(map[string]any); checks["store"] != "ok" || checks["redis"] == "ok" {
+		t.Errorf("checks %v", checks)
 	}
 
 	// Shutting down: unready at once, healthy still.

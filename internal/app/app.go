@@ -170,7 +170,7 @@ func (a *App) wirePubSub(ctx context.Context) error {
 			return err
 		}
 		a.closers = append(a.closers, bus.Close)
-		a.readyChecks = append(a.readyChecks, api.ReadyCheck{Name: "redis", Check: bus.Ping})
+		a.readyChecks = append(a.readyChecks, api.ReadyCheck{Name: "redis", Check: bus.Ping, Optional: true})
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := bus.Ping(pctx); err != nil {
 			a.Log.Error("Redis does not answer: kv and lists fail until it does, listeners poll the store", "err", err)

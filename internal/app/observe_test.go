@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -219,8 +220,9 @@ func TestLifecycleMetrics(t *testing.T) {
 	}
 }
 
-// TestReadyzWithRedis: with REDIS_HOST, /readyz checks Redis too, and
-// answers 503 naming it when it goes away (the store is still fine).
+// TestReadyzWithRedis: with REDIS_HOST, /readyz checks Redis too. When
+// Redis goes away the server stays ready, degraded, naming it; what needs
+// Redis (kv, lists) answers 503 with Retry-After, and nodes still work.
 func TestReadyzWithRedis(t *testing.T) {
 	t.Cleanup(auth.SetTestParams())
 	redisSrv := redistest.Start(t, redistest.FreePort(t))
@@ -231,17 +233,51 @@ func TestReadyzWithRedis(t *testing.T) {
 	if code != 200 || !strings.Contains(string(b), `"redis":"ok"`) || !strings.Contains(string(b), `"store":"ok"`) {
 		t.Fatalf("GET /readyz with Redis up: %d %s", code, b)
 	}
+	tok := login(t, base, "admin", "pw")
+	if code, b := call(t, "POST", base+"/latest/kv/ns/k", tok, "text/plain", strings.NewReader("v")); code != 200 {
+		t.Fatalf("POST /kv with Redis up: %d %s", code, b)
+	}
 	redisSrv.Stop()
 	code, b = call(t, "GET", base+"/readyz", "", "", nil)
 	var m struct {
+		Status string
 		Detail string
 		Checks map[string]string
 	}
 	json.Unmarshal(b, &m)
-	if code != 503 || !strings.HasPrefix(m.Detail, "Not ready: redis: ") || m.Checks["store"] != "ok" {
+	if code != 200 || m.Status != "degraded" || !strings.HasPrefix(m.Detail, "Degraded: redis: ") ||
+		m.Checks["store"] != "ok" || m.Checks["redis"] == "ok" {
 		t.Fatalf("GET /readyz with Redis down: %d %s", code, b)
 	}
 	if code, _ := call(t, "GET", base+"/healthz", "", "", nil); code != 200 {
 		t.Errorf("GET /healthz with Redis down: %d", code)
+	}
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/latest/kv/ns/k", ""},
+		{"POST", "/latest/kv/ns/k", "v2"},
+		{"POST", "/latest/push/l", `{"data": {"a": 1}}`},
+	} {
+		r, err := http.NewRequest(req.method, base+req.path, strings.NewReader(req.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" ||
+			!strings.Contains(string(body), `"detail":"Service Unavailable: the redis is not answering; try again later"`) {
+			t.Errorf("%s %s with Redis down: %d %s (Retry-After %q)", req.method, req.path, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+		}
+	}
+	node := `{"kind":"checkout","name":"checkout","path":["checkout"],"data":{"kernel_revision":{"tree":"t","branch":"b","commit":"c","url":"https://x"}}}`
+	if code, b := call(t, "POST", base+"/latest/node", tok, "application/json", strings.NewReader(node)); code != 200 {
+		t.Errorf("POST /node with Redis down: %d %s", code, b)
+	}
+	if strings.Contains(logBuf.String(), "level=ERROR msg=\"request failed\"") {
+		t.Errorf("a request failed with a 500 while Redis was down:\n%s", logBuf.String())
 	}
 }

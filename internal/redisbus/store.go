@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,7 +43,7 @@ func (s *Store) GetKV(ctx context.Context, namespace, key string) (string, error
 		return "", store.ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("redis: get %s: %w", KVKey(namespace, key), err)
+		return "", wrapErr("get "+KVKey(namespace, key), err)
 	}
 	return v, nil
 }
@@ -50,7 +51,7 @@ func (s *Store) GetKV(ctx context.Context, namespace, key string) (string, error
 // SetKV sets a value.
 func (s *Store) SetKV(ctx context.Context, namespace, key, value string) error {
 	if err := s.bus.kv.Set(ctx, KVKey(namespace, key), value, 0).Err(); err != nil {
-		return fmt.Errorf("redis: set %s: %w", KVKey(namespace, key), err)
+		return wrapErr("set "+KVKey(namespace, key), err)
 	}
 	return nil
 }
@@ -58,9 +59,29 @@ func (s *Store) SetKV(ctx context.Context, namespace, key, value string) error {
 // DeleteKV deletes a pair; a missing one is not an error.
 func (s *Store) DeleteKV(ctx context.Context, namespace, key string) error {
 	if err := s.bus.kv.Del(ctx, KVKey(namespace, key)).Err(); err != nil {
-		return fmt.Errorf("redis: del %s: %w", KVKey(namespace, key), err)
+		return wrapErr("del "+KVKey(namespace, key), err)
 	}
 	return nil
+}
+
+// wrapErr names the failed command; an error that says Redis cannot
+// serve now (no connection, a timeout, a server loading its data or
+// read-only) becomes a *store.UnavailableError.
+func wrapErr(op string, err error) error {
+	err = fmt.Errorf("redis: %s: %w", op, err)
+	var re redis.Error
+	if errors.As(err, &re) {
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY"} {
+			if strings.HasPrefix(re.Error(), p+" ") {
+				return &store.UnavailableError{Backend: "redis", Err: err}
+			}
+		}
+		return err // a reply to this command, as WRONGTYPE
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &store.UnavailableError{Backend: "redis", Err: err}
 }
 
 // PushList appends a CloudEvent to the tail of the list (RPUSH), written
@@ -71,7 +92,7 @@ func (s *Store) PushList(ctx context.Context, name string, value []byte) error {
 		item = value // not JSON: stored as given
 	}
 	if err := s.bus.lists.RPush(ctx, name, item).Err(); err != nil {
-		return fmt.Errorf("redis: rpush %s: %w", name, err)
+		return wrapErr("rpush "+name, err)
 	}
 	return nil
 }
@@ -108,7 +129,7 @@ func (s *Store) PopList(ctx context.Context, name string) ([]byte, error) {
 			return nil, store.ErrNotFound
 		}
 		if err != nil {
-			return nil, fmt.Errorf("redis: lpop %s: %w", name, err)
+			return nil, wrapErr("lpop "+name, err)
 		}
 		if out, ok := s.answer(name, item); ok {
 			return out, nil
@@ -134,7 +155,7 @@ func (s *Store) PopListWait(ctx context.Context, name string, wait time.Duration
 			return nil, store.ErrNotFound
 		}
 		if err != nil {
-			return nil, fmt.Errorf("redis: blpop %s: %w", name, err)
+			return nil, wrapErr("blpop "+name, err)
 		}
 		if len(res) != 2 {
 			return nil, fmt.Errorf("redis: blpop %s: unexpected reply of %d items", name, len(res))

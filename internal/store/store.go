@@ -22,7 +22,27 @@ var (
 	// (for example an integer beyond what its number types hold); the
 	// request is refused and nothing is written.
 	ErrInvalid = errors.New("value cannot be stored")
+	// ErrUnavailable matches an *UnavailableError.
+	ErrUnavailable = errors.New("backend unavailable")
 )
+
+// UnavailableError is returned when a backend server (MongoDB, Redis)
+// cannot be reached or did not answer in time: the request may succeed
+// if tried again later. Err is the driver's error, for the log; it may
+// name hosts, so it is not for clients.
+type UnavailableError struct {
+	Backend string // "database", "redis"
+	Err     error
+}
+
+func (e *UnavailableError) Error() string {
+	return e.Backend + " unavailable: " + e.Err.Error()
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrUnavailable) true.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // Page selects a window of results; Limit 0 means no limit.
 type Page struct {

@@ -347,6 +347,13 @@ func mapErr(op string, err error) error {
 		return store.ErrNotFound
 	case mongo.IsDuplicateKeyError(err):
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrConflict)
+	case errors.Is(err, context.Canceled):
+		// The request's context ended (the client went away): not the
+		// server's fault.
+	case mongo.IsNetworkError(err) || mongo.IsTimeout(err):
+		// No server reachable, the connection broke, or the operation
+		// ran past its maxTimeMS.
+		return &store.UnavailableError{Backend: "database", Err: fmt.Errorf("mongo: %s: %w", op, err)}
 	}
 	return fmt.Errorf("mongo: %s: %w", op, err)
 }
