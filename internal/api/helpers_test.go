@@ -63,6 +63,13 @@ type env struct {
 // node:edit:any group created as the application's bootstrap does.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWrapped(t, nil)
+}
+
+// newEnvWrapped is newEnv with the server's store wrapped by wrap (nil:
+// none); e.store stays the store itself.
+func newEnvWrapped(t *testing.T, wrap func(store.Store) store.Store) *env {
+	t.Helper()
 	ctx := context.Background()
 	st := openTestStore(t)
 	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
@@ -70,7 +77,11 @@ func newEnv(t *testing.T) *env {
 	}
 	tokens := &auth.Tokens{Secret: testSecret}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := httptest.NewServer(api.New(st, tokens, api.Options{}, log))
+	served := st
+	if wrap != nil {
+		served = wrap(st)
+	}
+	srv := httptest.NewServer(api.New(served, tokens, api.Options{}, log))
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	// Never follow redirects: a redirect is a behaviour under test.

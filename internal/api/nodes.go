@@ -213,109 +213,124 @@ func (s *Server) getCount(w http.ResponseWriter, r *http.Request) error {
 // defaults, but owner, submitter and user_groups are kept, and the state
 // change must be an allowed transition.
 func (s *Server) putNode(w http.ResponseWriter, r *http.Request) error {
-	old, noevent, raw, err := s.readUpdate(w, r)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	in, err := model.DecodeNode(raw, now, "body")
-	if err != nil {
-		return err
-	}
-	model.TranslateVersionFields(in)
-	n := in.Clone()
-	n.ID = old.ID
-	n.Owner, n.Submitter, n.UserGroups = old.Owner, old.Submitter, old.UserGroups
-	n.State = old.State
-	if err := model.ValidateKind(n); err != nil {
-		return validationDetail(err)
-	}
-	if err := model.CheckTransition(old.State, in.State); err != nil {
-		return badRequest(err.Error())
-	}
-	// processed_by_kcidb_bridge resets on any update that does not change it.
-	if in.State != old.State || in.ProcessedByKCIDBBridge == old.ProcessedByKCIDBBridge {
-		n.ProcessedByKCIDBBridge = false
-	}
-	n.State = in.State
-	n.Updated = model.T(now)
-	if !sameParent(n.Parent, old.Parent) {
-		if err := s.checkParent(r, n); err != nil {
-			return err
+	return s.updateNode(w, r, func(old *model.Node, raw map[string]any) (*model.Node, error) {
+		now := s.now()
+		in, err := model.DecodeNode(raw, now, "body")
+		if err != nil {
+			return nil, err
 		}
-	}
-	return s.replaceNode(w, r, n, old, noevent)
-}
-
-// readUpdate is the common start of PUT and PATCH /node/{id}: the stored
-// node the caller may edit, the noevent flag and the JSON body.
-func (s *Server) readUpdate(w http.ResponseWriter, r *http.Request) (old *model.Node, noevent bool, raw map[string]any, err error) {
-	if old, err = s.loadEditableNode(r); err != nil {
-		return nil, false, nil, err
-	}
-	if noevent, err = queryBool(r, "noevent", false); err != nil {
-		return nil, false, nil, err
-	}
-	if raw, err = decodeObject(w, r, s.opts.MaxBodyBytes); err != nil {
-		return nil, false, nil, err
-	}
-	return old, noevent, raw, nil
-}
-
-func sameParent(a, b *objectid.ID) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
-}
-
-func (s *Server) replaceNode(w http.ResponseWriter, r *http.Request, n, old *model.Node, noevent bool) error {
-	wr := store.NodeWrite{Replace: []*model.Node{n}}
-	if !noevent {
-		wr.Events = []*model.Event{nodeEvent("updated", n, false, old)}
-	}
-	if err := s.store.WriteNodes(r.Context(), wr); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("Node not found with id: " + n.ID.String())
+		model.TranslateVersionFields(in)
+		n := in.Clone()
+		n.ID = old.ID
+		n.Owner, n.Submitter, n.UserGroups = old.Owner, old.Submitter, old.UserGroups
+		n.State = old.State
+		if err := model.ValidateKind(n); err != nil {
+			return nil, validationDetail(err)
 		}
-		return err
-	}
-	return writeJSON(w, http.StatusOK, n)
+		if err := model.CheckTransition(old.State, in.State); err != nil {
+			return nil, badRequest(err.Error())
+		}
+		// processed_by_kcidb_bridge resets on any update that does not change it.
+		if in.State != old.State || in.ProcessedByKCIDBBridge == old.ProcessedByKCIDBBridge {
+			n.ProcessedByKCIDBBridge = false
+		}
+		n.State = in.State
+		n.Updated = model.T(now)
+		if !sameParent(n.Parent, old.Parent) {
+			if err := s.checkParent(r, n); err != nil {
+				return nil, err
+			}
+		}
+		return n, nil
+	})
 }
 
 // patchNode applies a partial update.
 func (s *Server) patchNode(w http.ResponseWriter, r *http.Request) error {
-	old, noevent, raw, err := s.readUpdate(w, r)
-	if err != nil {
-		return err
-	}
-	p, err := model.DecodeNodePatch(raw)
-	if err != nil {
-		return err
-	}
-	if len(p.Fields) == 0 && p.State == nil {
-		return badRequest("No fields to update")
-	}
-	n := old.Clone()
-	p.Apply(n)
-	model.TranslateVersionFields(n)
-	if err := model.ValidateKind(n); err != nil {
-		return validationDetail(err)
-	}
-	if p.State != nil {
-		if err := model.CheckTransition(old.State, *p.State); err != nil {
-			return badRequest(err.Error())
+	return s.updateNode(w, r, func(old *model.Node, raw map[string]any) (*model.Node, error) {
+		p, err := model.DecodeNodePatch(raw)
+		if err != nil {
+			return nil, err
 		}
-		if *p.State != old.State {
+		if len(p.Fields) == 0 && p.State == nil {
+			return nil, badRequest("No fields to update")
+		}
+		n := old.Clone()
+		p.Apply(n)
+		model.TranslateVersionFields(n)
+		if err := model.ValidateKind(n); err != nil {
+			return nil, validationDetail(err)
+		}
+		if p.State != nil {
+			if err := model.CheckTransition(old.State, *p.State); err != nil {
+				return nil, badRequest(err.Error())
+			}
+			if *p.State != old.State {
+				n.ProcessedByKCIDBBridge = false
+			}
+			n.State = *p.State
+		}
+		if !p.Has("processed_by_kcidb_bridge") {
 			n.ProcessedByKCIDBBridge = false
 		}
-		n.State = *p.State
+		n.Updated = s.nowUTC()
+		return n, nil
+	})
+}
+
+// updateAttempts bounds the compare-and-set retries of one PUT or PATCH.
+const updateAttempts = 8
+
+// updateNode is PUT and PATCH /node/{id}: build makes the new node from
+// the stored one and the JSON body. The write is a compare-and-set on the
+// stored node's state and updated time (where the store offers it), so
+// an update built from a node that changed meanwhile (the lifecycle
+// timing it out, another client) never silently undoes that change: the
+// node is read again and the update rebuilt and checked against it (its
+// state transition in particular).
+func (s *Server) updateNode(w http.ResponseWriter, r *http.Request, build func(old *model.Node, raw map[string]any) (*model.Node, error)) error {
+	old, err := s.loadEditableNode(r)
+	if err != nil {
+		return err
 	}
-	if !p.Has("processed_by_kcidb_bridge") {
-		n.ProcessedByKCIDBBridge = false
+	noevent, err := queryBool(r, "noevent", false)
+	if err != nil {
+		return err
 	}
-	n.Updated = s.nowUTC()
-	return s.replaceNode(w, r, n, old, noevent)
+	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	cas, _ := store.As[store.Lifecycle](s.store)
+	for attempt := 1; ; attempt++ {
+		n, err := build(old, raw)
+		if err != nil {
+			return err
+		}
+		var evs []*model.Event
+		if !noevent {
+			evs = []*model.Event{nodeEvent("updated", n, false, old)}
+		}
+		if cas == nil || old.Updated.IsZero() {
+			err = s.store.WriteNodes(r.Context(), store.NodeWrite{Replace: []*model.Node{n}, Events: evs})
+		} else {
+			err = cas.ReplaceNodeIf(r.Context(), n, old.State, old.Updated.Time, evs...)
+		}
+		switch {
+		case err == nil:
+			return writeJSON(w, http.StatusOK, n)
+		case errors.Is(err, store.ErrNotFound):
+			return notFound("Node not found with id: " + n.ID.String())
+		case errors.Is(err, store.ErrConflict) && attempt < updateAttempts:
+			if old, err = s.loadEditableNode(r); err != nil {
+				return err
+			}
+		case errors.Is(err, store.ErrConflict):
+			return errorf(http.StatusConflict, "Node "+n.ID.String()+" keeps changing while being updated; try again")
+		default:
+			return err
+		}
+	}
 }
 
 // putHierarchy replaces the node at {id} and writes its subtrees in one
@@ -514,4 +529,11 @@ func decodeNodeset(raw map[string]any) (*nodesetRequest, error) {
 		return nil, &model.ValidationError{Errors: errs}
 	}
 	return req, nil
+}
+
+func sameParent(a, b *objectid.ID) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
