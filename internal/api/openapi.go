@@ -568,12 +568,14 @@ func (s *Server) describeNodes(doc *openapi.Document) {
 			"and the state may only move forward. Publishes an `updated` event unless `noevent`.",
 		params: []*openapi.Parameter{id, noevent}, body: jsonBody("The node.", ref("NodeInput")), okSchema: ref("Node"),
 		errs: map[string]string{"400": badID + " Or a state transition that is not allowed.",
-			"401": "No valid token, or the user may not edit this node.", "404": "No node or parent with this id."}})
+			"401": "No valid token, or the user may not edit this node.", "404": "No node or parent with this id.",
+			"409": "The node kept changing while being updated (8 compare-and-set conflicts in a row); try again."}})
 	add(doc, "PATCH /node/{id}", opDoc{tag: "nodes", summary: "Update some fields of a node", access: user,
 		desc:   "Changes only the fields sent. Publishes an `updated` event unless `noevent`.",
 		params: []*openapi.Parameter{id, noevent}, body: jsonBody("The fields to change.", ref("NodePatch")), okSchema: ref("Node"),
 		errs: map[string]string{"400": badID + " Or no field to update, or a state transition that is not allowed.",
-			"401": "No valid token, or the user may not edit this node.", "404": "No node with this id."}})
+			"401": "No valid token, or the user may not edit this node.", "404": "No node with this id.",
+			"409": "The node kept changing while being updated (8 compare-and-set conflicts in a row); try again."}})
 	add(doc, "GET /nodes", opDoc{tag: "nodes", summary: "Query nodes",
 		desc:     "Nodes matching every filter, in id order, a page at a time.",
 		params:   []*openapi.Parameter{limitParam(50), offsetParam(), filterParams(filterSyntax)},
