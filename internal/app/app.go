@@ -366,6 +366,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() { stopBg(); waitLifecycle() }()
 	waitTelemetry := a.startTelemetryRetention(bgCtx) // telemetry.go
 	defer func() { stopBg(); waitTelemetry() }()
+	waitMaintenance := a.startMaintenance(bgCtx) // maintenance.go
+	defer func() { stopBg(); waitMaintenance() }()
 	// Shutdown closes the listener at once, then these run: /readyz
 	// answers 503, open listens a keep-alive, open pops 503.
 	srv.RegisterOnShutdown(a.API.StartShutdown)

@@ -93,7 +93,7 @@ func nodeStats(n int64, indexes []string) map[string]string {
 
 // Optimize refreshes the query planner's statistics of the node table
 // (see above): it is cheap (a few index lookups and a small write), so
-// the server runs it at open and should run it periodically (hourly, say)
+// the server runs it at open and every hour (app/maintenance.go)
 // as the table grows. Every connection picks the new statistics up at its
 // next statement.
 func (s *Store) Optimize(ctx context.Context) error {
