@@ -19,44 +19,11 @@ characters) is used as is, anything else must match exactly one account's
 username or email.`
 
 func cmdListUsers() *command {
-	var limit, offset int
-	return &command{
-		name:    "list-users",
-		summary: "List users",
-		help: `Prints every user (all pages) as {"items": [...], "total": N, ...}, or
+	return listCommand("list-users", "List users",
+		`Prints every user (all pages) as {"items": [...], "total": N, ...}, or
 with --limit/--offset that one page as the server answers it.
 --output table prints one line per user.`,
-		table: true,
-		flags: func(fs *flag.FlagSet) {
-			fs.IntVar(&limit, "limit", 0, "read only one page of at most `N` users")
-			fs.IntVar(&offset, "offset", 0, "read only one page, skipping the first `N` users")
-		},
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			if limit < 0 || offset < 0 {
-				return usagef("--limit and --offset must not be negative")
-			}
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			var p *wire.Page[[]model.User]
-			if limit > 0 || offset > 0 {
-				if p, err = cl.ListUsers(ctx, nil, limit, offset); err != nil {
-					return err
-				}
-			} else {
-				users, err := cl.AllUsers(ctx, nil)
-				if err != nil {
-					return err
-				}
-				p = &wire.Page[[]model.User]{Items: users, Total: int64(len(users)), Limit: len(users)}
-			}
-			if c.g.output == "table" {
-				return c.printUsersTable(p.Items)
-			}
-			return c.printJSON(p)
-		},
-	}
+		"users", lister[model.User]{page: (*client.Client).ListUsers, all: (*client.Client).AllUsers, table: (*cli).printUsersTable})
 }
 
 func cmdGetUser() *command {
