@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/retention"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
@@ -86,23 +87,13 @@ func Purge(ctx context.Context, st store.Lifecycle, before time.Time, batch int,
 	if batch <= 0 {
 		batch = DefaultPurgeBatch
 	}
-	var total int64
-	for {
-		n, err := st.PurgeNodes(ctx, before, batch)
-		total += n
-		if n > 0 && onBatch != nil {
-			onBatch(n)
-		}
-		if err != nil {
-			return total, fmt.Errorf("purge nodes: %w", err)
-		}
-		if n < int64(batch) {
-			return total, nil
-		}
-		if err := sleep(ctx, pause); err != nil {
-			return total, err
-		}
+	n, err := retention.DeleteInBatches(ctx, batch, pause, func(ctx context.Context, limit int) (int64, error) {
+		return st.PurgeNodes(ctx, before, limit)
+	}, onBatch)
+	if err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("purge nodes: %w", err)
 	}
+	return n, err
 }
 
 // RunPurge purges old nodes after Delay and then every Every until ctx
@@ -110,38 +101,18 @@ func Purge(ctx context.Context, st store.Lifecycle, before time.Time, batch int,
 func RunPurge(ctx context.Context, st store.Lifecycle, o PurgeOptions) {
 	o.defaults()
 	o.Log.Info("node purge scheduled", "age_days", o.Age.Hours()/24, "every", o.Every, "first_in", o.Delay)
-	wait := o.Delay
-	for {
-		if sleep(ctx, wait) != nil {
-			return
-		}
+	retention.Loop(ctx, o.Delay, func(ctx context.Context) time.Duration {
 		before := PurgeBefore(o.Now(), o.Age)
 		start := time.Now()
 		n, err := Purge(ctx, st, before, o.Batch, o.Pause, o.OnPurge)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
 			o.Log.Warn("node purge failed", "deleted", n, "err", err, "retry_in", o.Retry)
-			wait = o.Retry
-			continue
+			return o.Retry
+		default:
+			o.Log.Info("node purge finished", "deleted", n, "created_before", before, "took", time.Since(start).Round(time.Millisecond))
 		}
-		o.Log.Info("node purge finished", "deleted", n, "created_before", before, "took", time.Since(start).Round(time.Millisecond))
-		wait = o.Every
-	}
-}
-
-// sleep waits d or until ctx ends (its error then).
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+		return o.Every
+	})
 }

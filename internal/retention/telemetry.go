@@ -73,20 +73,13 @@ func PurgeTelemetry(ctx context.Context, st store.Telemetry, before time.Time, b
 	if batch <= 0 {
 		batch = DefaultTelemetryBatch
 	}
-	var total int64
-	for {
-		n, err := st.DeleteTelemetryBefore(ctx, before, batch)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("purge telemetry: %w", err)
-		}
-		if n < int64(batch) {
-			return total, nil
-		}
-		if err := sleep(ctx, pause); err != nil {
-			return total, err
-		}
+	n, err := DeleteInBatches(ctx, batch, pause, func(ctx context.Context, limit int) (int64, error) {
+		return st.DeleteTelemetryBefore(ctx, before, limit)
+	}, nil)
+	if err != nil && ctx.Err() == nil {
+		err = fmt.Errorf("purge telemetry: %w", err)
 	}
+	return n, err
 }
 
 // RunTelemetry purges expired telemetry at once and then every Every
@@ -94,39 +87,17 @@ func PurgeTelemetry(ctx context.Context, st store.Telemetry, before time.Time, b
 func RunTelemetry(ctx context.Context, st store.Telemetry, o TelemetryOptions) {
 	o.defaults()
 	o.Log.Info("telemetry retention scheduled", "ttl", o.TTL, "every", o.Every)
-	wait := time.Duration(0)
-	for {
-		if sleep(ctx, wait) != nil {
-			return
-		}
+	Loop(ctx, 0, func(ctx context.Context) time.Duration {
 		before := o.Now().Add(-o.TTL).UTC()
 		n, err := PurgeTelemetry(ctx, st, before, o.Batch, o.Pause)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
 			o.Log.Warn("telemetry retention failed", "deleted", n, "err", err, "retry_in", o.Retry)
-			wait = o.Retry
-			continue
-		}
-		if n > 0 {
+			return o.Retry
+		case n > 0:
 			o.Log.Info("telemetry retention", "deleted", n, "ts_before", before)
 		}
-		wait = o.Every
-	}
-}
-
-// sleep waits d or until ctx ends (its error then).
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+		return o.Every
+	})
 }
