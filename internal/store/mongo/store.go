@@ -54,6 +54,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
 	"github.com/kernelci/kernelci-api-go/internal/store"
@@ -347,6 +348,11 @@ func mapErr(op string, err error) error {
 		return store.ErrNotFound
 	case mongo.IsDuplicateKeyError(err):
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrConflict)
+	}
+	if msg, ok := refusedDocument(err); ok {
+		return fmt.Errorf("%w: %s", store.ErrInvalid, msg)
+	}
+	switch {
 	case errors.Is(err, context.Canceled):
 		// The request's context ended (the client went away): not the
 		// server's fault.
@@ -356,6 +362,47 @@ func mapErr(op string, err error) error {
 		return &store.UnavailableError{Backend: "database", Err: fmt.Errorf("mongo: %s: %w", op, err)}
 	}
 	return fmt.Errorf("mongo: %s: %w", op, err)
+}
+
+// Server error codes of a document the server refuses to store.
+var refusedDocumentCodes = map[int]bool{
+	2:     true, // BadValue (FerretDB: a field name with '$' or '.')
+	52:    true, // DollarPrefixedFieldName
+	56:    true, // EmptyFieldName
+	57:    true, // DottedFieldName
+	10334: true, // BSONObjectTooLarge
+	17419: true, // document too large after an update
+	17420: true,
+}
+
+// refusedDocument reports whether err is the server refusing a document
+// it was asked to write (a field name it does not allow, a document over
+// 16 MB), with the server's reason: bad input, not a server failure.
+func refusedDocument(err error) (string, bool) {
+	var we mongo.WriteException
+	if errors.As(err, &we) {
+		for _, e := range we.WriteErrors {
+			if refusedDocumentCodes[e.Code] {
+				return e.Message, true
+			}
+		}
+	}
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) {
+		for _, e := range bwe.WriteErrors {
+			if refusedDocumentCodes[e.Code] {
+				return e.Message, true
+			}
+		}
+	}
+	var ce mongo.CommandError
+	if errors.As(err, &ce) && refusedDocumentCodes[int(ce.Code)] {
+		return ce.Message, true
+	}
+	if errors.Is(err, driver.ErrDocumentTooLarge) {
+		return "document larger than the server's 16 MB limit", true
+	}
+	return "", false
 }
 
 // hasCode reports whether err carries the server error code.
