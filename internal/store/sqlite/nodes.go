@@ -48,9 +48,18 @@ func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]
 	return out, err
 }
 
-// CountNodes counts matching nodes.
+// CountNodes counts matching nodes: from the counters of counts.go when
+// the filter is on kind, state and result only, else over the node table.
 func (s *Store) CountNodes(ctx context.Context, f query.Filter) (int64, error) {
-	return s.count(ctx, nodeTable, f)
+	q, args, err := countNodesSQL(f)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count node: %w", err)
+	}
+	return n, nil
 }
 
 func nodeRow(n *model.Node) ([]any, error) {

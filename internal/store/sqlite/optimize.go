@@ -273,7 +273,7 @@ func (s *Store) ExplainFindNodes(ctx context.Context, f query.Filter, p store.Pa
 
 // ExplainCountNodes returns SQLite's query plan of CountNodes(f).
 func (s *Store) ExplainCountNodes(ctx context.Context, f query.Filter) ([]string, error) {
-	q, args, err := countSQL(nodeTable, f)
+	q, args, err := countNodesSQL(f)
 	if err != nil {
 		return nil, err
 	}

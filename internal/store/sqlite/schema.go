@@ -10,9 +10,10 @@ package sqlite
 // NULL) so that "col = ?" with a string is exactly MongoDB's type-strict
 // equality; conditions with other value types go through doc instead.
 var migrations = []string{
-	schemaCore,      // 1: nodes, events, users, groups
-	schemaPubSub,    // 2: subscriptions, subscriber state, lists, kv (pubsub_schema.go)
-	schemaTelemetry, // 3: telemetry (telemetry_schema.go)
+	schemaCore,       // 1: nodes, events, users, groups
+	schemaPubSub,     // 2: subscriptions, subscriber state, lists, kv (pubsub_schema.go)
+	schemaTelemetry,  // 3: telemetry (telemetry_schema.go)
+	schemaNodeCounts, // 4: node counters per kind, state, result (counts.go)
 }
 
 // schemaCore is migration 1.

@@ -334,13 +334,57 @@ func (s *Store) RaiseSequence(ctx context.Context, seq int64) error {
 
 // Clear deletes every row of the transferred tables; sqlite_sequence
 // keeps the high-water marks.
+//
+// The node counters (counts.go) are emptied with the nodes, their
+// triggers dropped around the DELETE and created again from their stored
+// SQL, all in one transaction: with triggers, "DELETE FROM node" would
+// delete row by row through every index (and journal them) instead of
+// dropping the table's pages at once (SQLite's truncate optimization).
 func (s *Store) Clear(ctx context.Context) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		triggers, err := nodeTriggers(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for name := range triggers {
+			if _, err := tx.ExecContext(ctx, `DROP TRIGGER "`+name+`"`); err != nil {
+				return fmt.Errorf("sqlite: clear: %w", err)
+			}
+		}
 		for _, c := range store.TransferCollections {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+transferTables[c]); err != nil {
 				return fmt.Errorf("sqlite: clear %s: %w", c, err)
 			}
 		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM node_count"); err != nil {
+			return fmt.Errorf("sqlite: clear node counters: %w", err)
+		}
+		for _, q := range triggers {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("sqlite: clear: %w", err)
+			}
+		}
 		return nil
 	})
+}
+
+// nodeTriggers returns the SQL of the triggers on node, by name.
+func nodeTriggers(ctx context.Context, tx *sql.Tx) (map[string]string, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'node'")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: node triggers: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, q string
+		if err := rows.Scan(&name, &q); err != nil {
+			return nil, fmt.Errorf("sqlite: node triggers: %w", err)
+		}
+		out[name] = q
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: node triggers: %w", err)
+	}
+	return out, nil
 }

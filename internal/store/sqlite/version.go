@@ -14,6 +14,7 @@ var schemaNames = []string{
 	1: "core: nodes, events, users, groups",
 	2: "pub/sub: subscriptions, subscriber states, lists, key-value pairs",
 	3: "telemetry",
+	4: "node counters per kind, state and result",
 }
 
 // SchemaVersion is the schema version of a database file (PRAGMA
