@@ -254,3 +254,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestList(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want []any
+		ok   bool
+	}{
+		{[]any{"a", int64(1)}, []any{"a", int64(1)}, true},
+		{[]string{"a", "b"}, []any{"a", "b"}, true},
+		{[2]int64{1, 2}, []any{int64(1), int64(2)}, true},
+		{[]any{}, []any{}, true},
+		{nil, nil, false},
+		{"a,b", nil, false},
+		{[]byte("ab"), nil, false},
+		{int64(3), nil, false},
+	} {
+		got, err := List(tc.in)
+		if (err == nil) != tc.ok || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("List(%#v) = %#v, %v; want %#v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}

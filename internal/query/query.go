@@ -4,7 +4,10 @@
 // and never imports the application.
 package query
 
-import "fmt"
+import (
+	"fmt"
+	"reflect"
+)
 
 // Op is a comparison operator, written field__op in a query string.
 type Op string
@@ -68,4 +71,27 @@ type Error struct {
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("Invalid query parameter '%s': %s", e.Param, e.Msg)
+}
+
+// List returns the values of an In or Nin condition: a []any as it is,
+// any other slice or array as a []any; nil, a string or a []byte is an
+// error (a list is needed).
+func List(v any) ([]any, error) {
+	switch l := v.(type) {
+	case []any:
+		return l, nil
+	case nil:
+		return nil, fmt.Errorf("in/nin needs a list, not null")
+	case []byte, string:
+		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out, nil
 }

@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -105,7 +104,7 @@ func compileCond(c query.Cond) (bson.D, error) {
 	var val any
 	switch c.Op {
 	case query.In, query.Nin:
-		list, err := toList(c.Value)
+		list, err := query.List(c.Value)
 		if err != nil {
 			return nil, condErr(c, "%v", err)
 		}
@@ -134,27 +133,6 @@ func compileCond(c query.Cond) (bson.D, error) {
 		}
 	}
 	return bson.D{{Key: path, Value: bson.D{{Key: op, Value: val}}}}, nil
-}
-
-// toList accepts []any and any other slice type for In and Nin.
-func toList(v any) ([]any, error) {
-	switch l := v.(type) {
-	case []any:
-		return l, nil
-	case nil:
-		return nil, fmt.Errorf("in/nin needs a list, not null")
-	case []byte, string:
-		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
-		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
-	}
-	out := make([]any, rv.Len())
-	for i := range out {
-		out[i] = rv.Index(i).Interface()
-	}
-	return out, nil
 }
 
 // scalar converts a condition value to BSON. Lists and objects are

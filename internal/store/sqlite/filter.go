@@ -45,7 +45,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"reflect"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
@@ -214,7 +213,7 @@ func compileCond(t table, c query.Cond) (string, []any, error) {
 	}
 	switch pos {
 	case query.In:
-		list, err := toList(c.Value)
+		list, err := query.List(c.Value)
 		if err != nil {
 			return "", nil, condErr(c, "%v", err)
 		}
@@ -288,27 +287,6 @@ var boolDocFields = map[string]map[string]string{
 func isBoolValue(v any) bool {
 	_, ok := v.(bool)
 	return ok
-}
-
-// toList accepts []any and any other slice type for In and Nin.
-func toList(v any) ([]any, error) {
-	switch l := v.(type) {
-	case []any:
-		return l, nil
-	case nil:
-		return nil, fmt.Errorf("in/nin needs a list, not null")
-	case []byte, string:
-		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
-		return nil, fmt.Errorf("in/nin needs a list, not %T", v)
-	}
-	out := make([]any, rv.Len())
-	for i := range out {
-		out[i] = rv.Index(i).Interface()
-	}
-	return out, nil
 }
 
 // normalize maps a condition value onto nil, string, int64, float64, bool,
