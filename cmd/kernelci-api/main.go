@@ -107,6 +107,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	log := newLogger(cfg, stderr)
+	// What logs before the app exists (store start-up: schema upgrades,
+	// MongoDB's connection and indexes) logs in the same format.
+	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Open(ctx, cfg, log, stdout)

@@ -238,7 +238,14 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "kernelci.db"))
+	path := filepath.Join(cfg.DataDir, "kernelci.db")
+	// Say so before a schema upgrade, which runs inside Open and can take
+	// a while on a large database (migration 4 counts every node).
+	if cur, known, err := sqlite.SchemaVersion(ctx, path); err == nil && cur > 0 && cur < len(known)-1 {
+		slog.Info("upgrading the embedded database; this can take a minute on millions of nodes",
+			"path", path, "from_schema", cur, "to_schema", len(known)-1, "new", strings.Join(known[cur+1:], "; "))
+	}
+	return sqlite.Open(ctx, path)
 }
 
 // secretKey returns SECRET_KEY, or in embedded mode a key generated once
