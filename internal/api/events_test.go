@@ -335,3 +335,32 @@ func TestEventsOfHierarchyAndBatch(t *testing.T) {
 		}
 	}
 }
+
+// recursive=true attaches every event's node even when they are more
+// than one batch of node reads (attachNodes), each event its own node.
+func TestEventsRecursiveManyNodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("alice")
+	const nodes = 2*200 + 10
+	ids := map[string]bool{}
+	for i := range nodes {
+		n := e.postNode(tok, nodeBody("job", fmt.Sprintf("job-%d", i), nil))
+		ids[n["id"].(string)] = true
+	}
+	got := e.events("recursive=true&limit=1000&kind=job")
+	if len(got) != nodes {
+		t.Fatalf("%d events, want %d", len(got), nodes)
+	}
+	for _, ev := range got {
+		id := ev["data"].(map[string]any)["id"].(string)
+		n, ok := ev["node"].(map[string]any)
+		if !ok || n["id"] != id {
+			t.Fatalf("event of node %s carries node %v", id, ev["node"])
+		}
+		delete(ids, id)
+	}
+	if len(ids) != 0 {
+		t.Errorf("no event for %d nodes", len(ids))
+	}
+}
