@@ -91,6 +91,8 @@ func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
 	add(colEvent, asc("sequence_id"))
 	add(colEvent, asc("data.id"))
 	add(colEvent, asc("data.kind", "timestamp"), named("kind_timestamp"))
+	// The pull labs' poll: kind=job&state=done&from=T.
+	add(colEvent, asc("data.kind", "data.state", "timestamp"), named("kind_state_timestamp"))
 
 	add(colSubState, asc("subscriber_id"), unique, named("unique_subscriber_id"))
 	add(colSubState, asc("last_poll"), named("last_poll"))

@@ -43,8 +43,10 @@ func openTestDB(t testing.TB) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(migrations[0]); err != nil {
-		t.Fatal(err)
+	for _, m := range migrations {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return db
 }
@@ -575,6 +577,8 @@ func TestCompileFilterQueryPlan(t *testing.T) {
 		{nodeTable, []query.Cond{c("state", query.Eq, "available"), c("holdoff", query.Lt, day(3, 0))}, "node_state_holdoff", true},
 		{nodeTable, []query.Cond{c("state", query.Eq, "running"), c("timeout", query.Lt, day(3, 0))}, "node_state_timeout", true},
 		{eventTable, []query.Cond{c("data.kind", query.Eq, "checkout")}, "eventhistory_kind", true},
+		// A pull lab's poll.
+		{eventTable, []query.Cond{c("data.kind", query.Eq, "job"), c("data.state", query.Eq, "done"), c("timestamp", query.Gt, day(3, 0))}, "eventhistory_kind_state", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.conds[0].Field, func(t *testing.T) {

@@ -15,6 +15,7 @@ var schemaNames = []string{
 	2: "pub/sub: subscriptions, subscriber states, lists, key-value pairs",
 	3: "telemetry",
 	4: "node counters per kind, state and result",
+	5: "events by kind, state and time",
 }
 
 // SchemaVersion is the schema version of a database file (PRAGMA
