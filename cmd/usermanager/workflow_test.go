@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
@@ -105,9 +106,10 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startServe runs kernelci-api serve on a fresh data directory and waits
-// until GET /latest/ answers 200. It returns the API URL.
-func startServe(t *testing.T, bin string) (string, *syncBuffer) {
+// startServe runs kernelci-api serve on a fresh data directory (or the
+// MongoDB database mongoURI names, when not empty) and waits until GET
+// /latest/ answers 200. It returns the API URL.
+func startServe(t *testing.T, bin, mongoURI string) (string, *syncBuffer) {
 	t.Helper()
 	addr := freeAddr(t)
 	work := t.TempDir()
@@ -116,6 +118,9 @@ func startServe(t *testing.T, bin string) (string, *syncBuffer) {
 	cmd.Dir = work // no stray .env
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work,
 		"SECRET_KEY=workflow-test-secret", "KCI_INITIAL_PASSWORD=" + wfAdminPassword}
+	if mongoURI != "" {
+		cmd.Env = append(cmd.Env, "MONGO_SERVICE="+mongoURI)
+	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -172,13 +177,35 @@ func decodeUser(t *testing.T, stdout string) *model.User {
 	return &u
 }
 
+// TestSeedWorkflows runs the seed's usermanager examples against a real
+// server on each backend: the embedded store, and MongoDB (the embedded
+// FerretDB of mongotest).
 func TestSeedWorkflows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries and runs a server")
 	}
 	t.Parallel()
 	bin := buildBinaries(t)
-	base, logs := startServe(t, bin)
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		seedWorkflows(t, bin, "")
+	})
+	t.Run("mongo", func(t *testing.T) {
+		t.Parallel()
+		srv, err := mongotest.Start(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Stop)
+		seedWorkflows(t, bin, srv.URI()+mongotest.NewDatabase())
+	})
+}
+
+func seedWorkflows(t *testing.T, bin, mongoURI string) {
+	base, logs := startServe(t, bin, mongoURI)
+	if mongoURI != "" && !strings.Contains(logs.String(), "mongo: connected") {
+		t.Fatalf("the server did not start on MongoDB:\n%s", logs.String())
+	}
 
 	sh, err := exec.LookPath("sh")
 	if err != nil {
