@@ -420,7 +420,8 @@ func schemas(doc *openapi.Document) {
 
 	// Operations.
 	sc.Set("Health", props("The process is up.", "status*", enum("ok")))
-	sc.Set("Ready", props("Every dependency answers.", "status*", enum("ready"),
+	sc.Set("Ready", props("The store answers; `degraded` when an optional dependency (Redis) does not, named in `detail`.",
+		"status*", enum("ready", "degraded"), "detail", str(),
 		"checks*", described(&openapi.Schema{Type: openapi.Types{"object"}, AdditionalProperties: str()},
 			"`ok`, or what went wrong, per dependency (store, redis, ...).")))
 	sc.Set("NotReady", props("A dependency does not answer, or the server is shutting down.",
@@ -816,7 +817,8 @@ func (s *Server) describeOperations(doc *openapi.Document) {
 	add(doc, "GET /healthz", opDoc{tag: "operations", summary: "Liveness probe",
 		desc: "200 while the process serves HTTP; checks nothing else.", okSchema: ref("Health")})
 	add(doc, "GET /readyz", opDoc{tag: "operations", summary: "Readiness probe",
-		desc:     "200 when the store (and Redis, when configured) answer within " + ReadyTimeout.String() + "; 503 otherwise and while shutting down.",
+		desc: "200 `ready` when the store (and Redis, when configured) answer within " + ReadyTimeout.String() +
+			"; 200 `degraded` when only Redis does not (nodes, events and listens still work); 503 when the store does not, and while shutting down.",
 		okSchema: ref("Ready")})
 	if op, ok := doc.Operation("GET /readyz"); ok {
 		op.Responses.Set("503", openapi.Response{Description: "Not ready.",
