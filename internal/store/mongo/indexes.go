@@ -93,6 +93,8 @@ func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
 	add(colEvent, asc("data.kind", "timestamp"), named("kind_timestamp"))
 	// The pull labs' poll: kind=job&state=done&from=T.
 	add(colEvent, asc("data.kind", "data.state", "timestamp"), named("kind_state_timestamp"))
+	// A kind without from: its first page in sequence order, unsorted.
+	add(colEvent, asc("data.kind", "sequence_id"), named("kind_sequence"))
 
 	add(colSubState, asc("subscriber_id"), unique, named("unique_subscriber_id"))
 	add(colSubState, asc("last_poll"), named("last_poll"))

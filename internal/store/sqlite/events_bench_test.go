@@ -60,6 +60,8 @@ func BenchmarkEventPolls(b *testing.B) {
 		{"pull_lab_last_day", query.Filter{Conds: []query.Cond{{Field: "data.kind", Op: query.Eq, Value: "job"},
 			{Field: "data.state", Op: query.Eq, Value: "done"},
 			{Field: "timestamp", Op: query.Gt, Value: time.Now().Add(-24 * time.Hour).UTC()}}}},
+		{"kind_last_hour", query.Filter{Conds: []query.Cond{{Field: "data.kind", Op: query.Eq, Value: "checkout"},
+			{Field: "timestamp", Op: query.Gt, Value: time.Now().Add(-time.Hour).UTC()}}}},
 		{"node_events", query.Filter{Conds: []query.Cond{{Field: "data.id", Op: query.Eq, Value: fmt.Sprintf("%024x", n/6)}}}},
 		{"kind_no_from", query.Filter{Conds: []query.Cond{{Field: "data.kind", Op: query.Eq, Value: "checkout"}}}},
 	} {

@@ -576,7 +576,8 @@ func TestCompileFilterQueryPlan(t *testing.T) {
 		{nodeTable, []query.Cond{c("kind", query.Eq, "checkout"), c("created", query.Gte, day(3, 0))}, "node_kind_created", true},
 		{nodeTable, []query.Cond{c("state", query.Eq, "available"), c("holdoff", query.Lt, day(3, 0))}, "node_state_holdoff", true},
 		{nodeTable, []query.Cond{c("state", query.Eq, "running"), c("timeout", query.Lt, day(3, 0))}, "node_state_timeout", true},
-		{eventTable, []query.Cond{c("data.kind", query.Eq, "checkout")}, "eventhistory_kind", true},
+		{eventTable, []query.Cond{c("data.kind", query.Eq, "checkout")}, "eventhistory_kind_seq", false},
+		{eventTable, []query.Cond{c("data.kind", query.Eq, "checkout"), c("timestamp", query.Gt, day(3, 0))}, "eventhistory_kind", true},
 		// A pull lab's poll.
 		{eventTable, []query.Cond{c("data.kind", query.Eq, "job"), c("data.state", query.Eq, "done"), c("timestamp", query.Gt, day(3, 0))}, "eventhistory_kind_state", true},
 	}

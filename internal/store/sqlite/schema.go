@@ -21,11 +21,14 @@ var migrations = []string{
 // history (kind=job&state=done&from=T, kernelci-pipeline's
 // tools/example_pull_lab.py) reads only the events it returns, through
 // (kind, state, timestamp), instead of every event of the kind since T
-// with its document parsed for the state (BenchmarkEventPolls). The
-// column is virtual: it costs the index entry, not a copy.
+// with its document parsed for the state (BenchmarkEventPolls); and a
+// kind without from (ORDER BY sequence_id LIMIT n) reads its first page
+// in index order instead of sorting every event of the kind. The column
+// is virtual: it costs the index entry, not a copy.
 const schemaEventState = `
 ALTER TABLE eventhistory ADD COLUMN d_state TEXT GENERATED ALWAYS AS (CASE WHEN json_type(doc, '$.data.state') = 'text' THEN json_extract(doc, '$.data.state') END) VIRTUAL;
 CREATE INDEX eventhistory_kind_state ON eventhistory(d_kind, d_state, timestamp);
+CREATE INDEX eventhistory_kind_seq ON eventhistory(d_kind, sequence_id);
 `
 
 // schemaCore is migration 1.
