@@ -1,7 +1,9 @@
 package query
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"net/url"
 	"reflect"
 	"strings"
@@ -273,6 +275,32 @@ func TestList(t *testing.T) {
 		got, err := List(tc.in)
 		if (err == nil) != tc.ok || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("List(%#v) = %#v, %v; want %#v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestNumber(t *testing.T) {
+	for _, tc := range []struct {
+		in     any
+		want   any
+		ok, er bool
+	}{
+		{int64(-3), int64(-3), true, false},
+		{int(7), int64(7), true, false},
+		{uint8(255), int64(255), true, false},
+		{uint64(1 << 63), float64(1 << 63), true, false},
+		{float32(1.5), float64(1.5), true, false},
+		{json.Number("42"), int64(42), true, false},
+		{json.Number("1e3"), float64(1000), true, false},
+		{json.Number("x"), nil, true, true},
+		{math.NaN(), nil, true, true},
+		{"42", nil, false, false},
+		{nil, nil, false, false},
+		{true, nil, false, false},
+	} {
+		got, ok, err := Number(tc.in)
+		if ok != tc.ok || (err != nil) != tc.er || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Number(%#v) = %#v, %v, %v; want %#v, %v, error %v", tc.in, got, ok, err, tc.want, tc.ok, tc.er)
 		}
 	}
 }

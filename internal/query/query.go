@@ -5,8 +5,11 @@
 package query
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
+	"strconv"
 )
 
 // Op is a comparison operator, written field__op in a query string.
@@ -94,4 +97,57 @@ func List(v any) ([]any, error) {
 		out[i] = rv.Index(i).Interface()
 	}
 	return out, nil
+}
+
+// Number maps a Go number or a json.Number onto the two number types the
+// filter compilers know: int64, or float64 for fractions and unsigned
+// values beyond int64. ok is false when v is not a number; NaN (not
+// comparable) and a malformed json.Number are errors.
+func Number(v any) (n any, ok bool, err error) {
+	switch x := v.(type) {
+	case int64:
+		return x, true, nil
+	case int:
+		return int64(x), true, nil
+	case int8:
+		return int64(x), true, nil
+	case int16:
+		return int64(x), true, nil
+	case int32:
+		return int64(x), true, nil
+	case uint8:
+		return int64(x), true, nil
+	case uint16:
+		return int64(x), true, nil
+	case uint32:
+		return int64(x), true, nil
+	case uint:
+		return unsigned(uint64(x)), true, nil
+	case uint64:
+		return unsigned(x), true, nil
+	case float32:
+		return Number(float64(x))
+	case float64:
+		if math.IsNaN(x) {
+			return nil, true, fmt.Errorf("NaN is not comparable")
+		}
+		return x, true, nil
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i, true, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, true, fmt.Errorf("invalid number %q", string(x))
+		}
+		return Number(f)
+	}
+	return nil, false, nil
+}
+
+func unsigned(x uint64) any {
+	if x > math.MaxInt64 {
+		return float64(x)
+	}
+	return int64(x)
 }

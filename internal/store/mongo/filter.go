@@ -19,10 +19,7 @@ package mongo
 // Patterns are limited to query.MaxPatternLen bytes.
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -139,51 +136,14 @@ func compileCond(c query.Cond) (bson.D, error) {
 // refused: they would compare as whole values (or, for a document, could
 // be read as operators).
 func scalar(v any) (any, error) {
+	if n, ok, err := query.Number(v); ok {
+		return n, err
+	}
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
-	case string, bool, int64:
+	case string, bool:
 		return x, nil
-	case float64:
-		if math.IsNaN(x) {
-			return nil, fmt.Errorf("NaN is not comparable")
-		}
-		return x, nil
-	case float32:
-		return scalar(float64(x))
-	case int:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return float64(x), nil
-		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return float64(x), nil
-		}
-		return int64(x), nil
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n, nil
-		}
-		f, err := x.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("invalid number %q", string(x))
-		}
-		return scalar(f)
 	case time.Time:
 		return dateOf(x), nil
 	case model.Time:

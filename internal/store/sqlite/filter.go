@@ -42,9 +42,7 @@ package sqlite
 
 import (
 	"database/sql/driver"
-	"encoding/json"
 	"fmt"
-	"math"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
@@ -292,13 +290,11 @@ func isBoolValue(v any) bool {
 // normalize maps a condition value onto nil, string, int64, float64, bool,
 // time.Time (UTC) or objectid.ID.
 func normalize(v any) (any, error) {
+	if n, ok, err := query.Number(v); ok {
+		return n, err
+	}
 	switch x := v.(type) {
-	case nil, string, int64, bool, objectid.ID:
-		return x, nil
-	case float64:
-		if math.IsNaN(x) {
-			return nil, fmt.Errorf("NaN is not comparable")
-		}
+	case nil, string, bool, objectid.ID:
 		return x, nil
 	case time.Time:
 		return x.UTC(), nil
@@ -314,41 +310,6 @@ func normalize(v any) (any, error) {
 			return nil, nil
 		}
 		return *x, nil
-	case int:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return float64(x), nil
-		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return float64(x), nil
-		}
-		return int64(x), nil
-	case float32:
-		return normalize(float64(x))
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n, nil
-		}
-		f, err := x.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("invalid number %q", string(x))
-		}
-		return normalize(f)
 	}
 	return nil, fmt.Errorf("unsupported value type %T", v)
 }
