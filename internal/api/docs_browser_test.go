@@ -37,7 +37,7 @@ func TestDocsPageInBrowser(t *testing.T) {
 	s := api.New(st, &auth.Tokens{Secret: "docs"}, api.Options{Version: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	routes := len(s.Routes()) - 1 // "/" is the fallback
+	routes := len(s.Routes())
 
 	visibleOps := `Array.from(document.querySelectorAll("details.op")).filter(e => e.offsetParent !== null).length`
 	do(t, ctx,

@@ -9,6 +9,7 @@ package api
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
@@ -17,20 +18,11 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
-// access is who may call an operation.
-type access int
-
-const (
-	public access = iota // no token
-	user                 // any active user's token
-	admin                // a superuser's token
-)
-
-// opDoc describes one operation compactly; add turns it into an
+// opDoc describes one operation compactly; operation turns it into an
 // openapi.Operation with the common error responses.
 type opDoc struct {
 	tag, summary, desc string
-	access             access
+	access             access // from the route table
 	params             []*openapi.Parameter
 	body               *openapi.RequestBody
 	// ok is the success status (default 200) and okDesc/okSchema its
@@ -41,9 +33,15 @@ type opDoc struct {
 	okSchema *openapi.Schema
 	okType   string
 	// errs are the error statuses answered with {"detail": ...}, with
-	// what they mean here.
-	errs map[string]string
+	// what they mean here; other are responses of another shape.
+	errs  map[string]string
+	other map[string]openapi.Response
 }
+
+// opDocs are the descriptions of the routes, by pattern.
+type opDocs map[string]opDoc
+
+func (d opDocs) add(pattern string, o opDoc) { d[pattern] = o }
 
 // Shorthands for schemas.
 func str() *openapi.Schema     { return &openapi.Schema{Type: openapi.Types{"string"}} }
@@ -138,8 +136,8 @@ func offsetParam() *openapi.Parameter {
 	return queryParam("offset", "Number of items to skip.", s)
 }
 
-// add adds o at pattern to doc.
-func add(doc *openapi.Document, pattern string, o opDoc) {
+// operation is the openapi.Operation o describes.
+func operation(pattern string, o opDoc) *openapi.Operation {
 	op := &openapi.Operation{Tags: []string{o.tag}, Summary: o.summary, Description: o.desc,
 		Parameters: o.params, RequestBody: o.body, OperationID: operationID(pattern)}
 	var sec []map[string][]string
@@ -200,7 +198,10 @@ func add(doc *openapi.Document, pattern string, o opDoc) {
 		op.Responses.Set(code, openapi.Response{Description: desc,
 			Content: map[string]openapi.MediaType{"application/json": {Schema: schema}}})
 	}
-	doc.Add(pattern, op)
+	for code, resp := range o.other {
+		op.Responses.Set(code, resp)
+	}
+	return op
 }
 
 // operationID is a stable identifier from the pattern: "GET /node/{id}"
@@ -226,13 +227,16 @@ var objectIDSchema = &openapi.Schema{Type: openapi.Types{"string"}, Pattern: "^[
 var datetimeSchema = &openapi.Schema{Type: openapi.Types{"string"}, Format: "date-time",
 	Description: "UTC datetime with microseconds, without offset (2024-02-01T09:58:28.479138)."}
 
-// openAPIDocument describes every route of the route table.
-func (s *Server) openAPIDocument() *openapi.Document {
+// openAPIDocument describes every route of the route table, in its
+// order. undescribed lists the routes without a description (described
+// as their pattern alone) and the descriptions of patterns that are not
+// routes (left out): TestOpenAPIMatchesRoutes wants none.
+func (s *Server) openAPIDocument() (doc *openapi.Document, undescribed []string) {
 	version := s.opts.Version
 	if version == "" {
 		version = "dev"
 	}
-	doc := openapi.NewDocument(openapi.Info{
+	doc = openapi.NewDocument(openapi.Info{
 		Title:   "KernelCI API",
 		Version: version,
 		Description: "The KernelCI API: nodes (checkouts, builds, tests, regressions), their event history, " +
@@ -255,12 +259,27 @@ func (s *Server) openAPIDocument() *openapi.Document {
 	}
 	schemas(doc)
 
-	s.describeNodes(doc)
-	s.describeUsers(doc)
-	s.describePubSub(doc)
-	s.describeTelemetry(doc)
-	s.describeOperations(doc)
-	return doc
+	d := opDocs{}
+	describeNodes(d)
+	describeUsers(d)
+	describePubSub(d)
+	describeTelemetry(d)
+	describeOperations(d)
+	for _, rt := range s.table {
+		o, ok := d[rt.pattern()]
+		if !ok {
+			undescribed = append(undescribed, "route "+rt.pattern()+" has no description")
+			o = opDoc{tag: "operations", summary: rt.pattern()}
+		}
+		delete(d, rt.pattern())
+		o.access = rt.access
+		doc.Add(rt.pattern(), operation(rt.pattern(), o))
+	}
+	for pattern := range d {
+		undescribed = append(undescribed, "description of "+pattern+", which is not a route")
+	}
+	slices.Sort(undescribed)
+	return doc, undescribed
 }
 
 // schemas defines the component schemas.
@@ -549,55 +568,55 @@ func kindData(doc *openapi.Document) {
 	}
 }
 
-func (s *Server) describeNodes(doc *openapi.Document) {
+func describeNodes(d opDocs) {
 	id := pathParam("id", "Node id.", objectIDSchema.Clone())
 	noevent := queryParam("noevent", "Write without publishing an event.", withDefault(boolean(), false))
 	badID := "Malformed id (`'x' is not a valid ObjectId...`)."
-	add(doc, "GET /{$}", opDoc{tag: "operations", summary: "API root",
+	d.add("GET /{$}", opDoc{tag: "operations", summary: "API root",
 		desc:     "Answers `{\"message\": \"KernelCI API\"}`, or a small HTML page to a browser (Accept: text/html).",
 		okSchema: props("", "message*", enum("KernelCI API"))})
-	add(doc, "POST /node", opDoc{tag: "nodes", summary: "Create a node", access: user,
+	d.add("POST /node", opDoc{tag: "nodes", summary: "Create a node",
 		desc: "Creates a node owned by the caller and publishes a `created` event.",
 		body: jsonBody("The node (without id).", ref("NodeInput")), okSchema: ref("Node"), okDesc: "The node as stored.",
 		errs: map[string]string{"400": "An id was sent, the parent is the node itself, a user group does not exist, or the data does not fit the kind.",
 			"404": "The parent does not exist."}})
-	add(doc, "GET /node/{id}", opDoc{tag: "nodes", summary: "Get a node", params: []*openapi.Parameter{id},
+	d.add("GET /node/{id}", opDoc{tag: "nodes", summary: "Get a node", params: []*openapi.Parameter{id},
 		okSchema: openapi.Nullable(ref("Node")), okDesc: "The node, or null when there is none with this id.",
 		errs: map[string]string{"400": badID}})
-	add(doc, "PUT /node/{id}", opDoc{tag: "nodes", summary: "Replace a node", access: user,
+	d.add("PUT /node/{id}", opDoc{tag: "nodes", summary: "Replace a node",
 		desc: "Replaces the node: absent fields take their defaults, but owner, submitter and user_groups are kept, " +
 			"and the state may only move forward. Publishes an `updated` event unless `noevent`.",
 		params: []*openapi.Parameter{id, noevent}, body: jsonBody("The node.", ref("NodeInput")), okSchema: ref("Node"),
 		errs: map[string]string{"400": badID + " Or a state transition that is not allowed.",
 			"401": "No valid token, or the user may not edit this node.", "404": "No node or parent with this id.",
 			"409": "The node kept changing while being updated (8 compare-and-set conflicts in a row); try again."}})
-	add(doc, "PATCH /node/{id}", opDoc{tag: "nodes", summary: "Update some fields of a node", access: user,
+	d.add("PATCH /node/{id}", opDoc{tag: "nodes", summary: "Update some fields of a node",
 		desc:   "Changes only the fields sent. Publishes an `updated` event unless `noevent`.",
 		params: []*openapi.Parameter{id, noevent}, body: jsonBody("The fields to change.", ref("NodePatch")), okSchema: ref("Node"),
 		errs: map[string]string{"400": badID + " Or no field to update, or a state transition that is not allowed.",
 			"401": "No valid token, or the user may not edit this node.", "404": "No node with this id.",
 			"409": "The node kept changing while being updated (8 compare-and-set conflicts in a row); try again."}})
-	add(doc, "GET /nodes", opDoc{tag: "nodes", summary: "Query nodes",
+	d.add("GET /nodes", opDoc{tag: "nodes", summary: "Query nodes",
 		desc:     "Nodes matching every filter, in id order, a page at a time.",
 		params:   []*openapi.Parameter{limitParam(50), offsetParam(), filterParams(filterSyntax)},
 		okSchema: ref("NodePage"), errs: map[string]string{"400": "A malformed filter.", "422": "A malformed limit or offset."}})
-	add(doc, "GET /nodes/fast", opDoc{tag: "nodes", summary: "Query nodes without paging envelope",
+	d.add("GET /nodes/fast", opDoc{tag: "nodes", summary: "Query nodes without paging envelope",
 		desc: "Like GET /nodes, but answers a bare list and has no default limit.",
 		params: []*openapi.Parameter{
 			queryParam("limit", "Maximum number of nodes (0 or absent: no limit).", withDefault(integer(), 0)),
 			offsetParam(), filterParams(filterSyntax)},
 		okSchema: arrayOf(ref("Node")), errs: map[string]string{"400": "A malformed filter.", "422": "A malformed limit or offset."}})
-	add(doc, "PUT /nodes/{id}", opDoc{tag: "nodes", summary: "Write a node and its subtree", access: user,
+	d.add("PUT /nodes/{id}", opDoc{tag: "nodes", summary: "Write a node and its subtree",
 		desc: "Replaces the node at {id} and writes its subtree in one transaction; one `updated` event is published, " +
 			"for the root, with is_hierarchy true. The body limit is KCI_MAX_HIERARCHY_BYTES.",
 		params: []*openapi.Parameter{id}, body: jsonBody("The tree.", ref("Hierarchy")),
 		okSchema: arrayOf(ref("Node")), okDesc: "Every node written, depth first.",
 		errs: map[string]string{"400": badID + " Or a child id that does not exist.",
 			"401": "No valid token, or the user may not edit one of the nodes.", "404": "No node or parent with this id."}})
-	add(doc, "GET /count", opDoc{tag: "nodes", summary: "Count nodes",
+	d.add("GET /count", opDoc{tag: "nodes", summary: "Count nodes",
 		params: []*openapi.Parameter{filterParams(filterSyntax)}, okSchema: integer(), okDesc: "The number of matching nodes.",
 		errs: map[string]string{"400": "A malformed filter."}})
-	add(doc, "PUT /batch/nodeset", opDoc{tag: "nodes", summary: "Set processed_by_kcidb_bridge on many nodes", access: user,
+	d.add("PUT /batch/nodeset", opDoc{tag: "nodes", summary: "Set processed_by_kcidb_bridge on many nodes",
 		desc: "Sets the field on every listed node the caller may edit (the others are skipped), without events.",
 		body: jsonBody("", props("", "nodes*", arrayOf(objectIDSchema.Clone()), "field*", enum("processed_by_kcidb_bridge"),
 			"value*", enum("true", "false", "True", "False"))),
@@ -622,89 +641,89 @@ func (s *Server) describeNodes(doc *openapi.Document) {
 		queryParam("recursive", "Add each event's node as it is now (limit at most 1000).", withDefault(boolean(), false)),
 		filterParams("Filters on `timestamp`, `sequence_id`, `data.*` and the other event fields, with the operators of GET /nodes."),
 	}
-	add(doc, "GET /events", opDoc{tag: "events", summary: "Query the event history",
+	d.add("GET /events", opDoc{tag: "events", summary: "Query the event history",
 		desc: "Events in sequence order.", params: evParams, okSchema: arrayOf(ref("Event")),
 		errs: map[string]string{"400": "A malformed parameter, both id and ids, or a recursive query without a limit up to 1000."}})
 }
 
-func (s *Server) describeUsers(doc *openapi.Document) {
+func describeUsers(d opDocs) {
 	uid := pathParam("id", "User id.", objectIDSchema.Clone())
 	gid := pathParam("id", "Group id.", objectIDSchema.Clone())
-	add(doc, "POST /user/login", opDoc{tag: "users", summary: "Log in",
+	d.add("POST /user/login", opDoc{tag: "users", summary: "Log in",
 		desc: "Exchanges a username and password for a bearer token. Failed attempts are limited per user and per client.",
 		body: formBody("", ref("LoginForm")), okSchema: ref("Token"),
 		errs: map[string]string{"400": "LOGIN_BAD_CREDENTIALS, or LOGIN_USER_NOT_VERIFIED (invite not accepted).",
 			"422": "A form field is missing.", "429": "LOGIN_TOO_MANY_ATTEMPTS; Retry-After says when to try again."}})
-	add(doc, "GET /whoami", opDoc{tag: "users", summary: "The token's user", access: user, okSchema: ref("User")})
-	add(doc, "GET /user/me", opDoc{tag: "users", summary: "The token's user", access: user, okSchema: ref("User")})
-	add(doc, "PATCH /user/me", opDoc{tag: "users", summary: "Update one's own account", access: user,
+	d.add("GET /whoami", opDoc{tag: "users", summary: "The token's user", okSchema: ref("User")})
+	d.add("GET /user/me", opDoc{tag: "users", summary: "The token's user", okSchema: ref("User")})
+	d.add("PATCH /user/me", opDoc{tag: "users", summary: "Update one's own account",
 		desc: "Changes the caller's username, email or password; other fields are ignored.",
 		body: jsonBody("", ref("UserUpdate")), okSchema: ref("User"),
 		errs: map[string]string{"400": "Username or email taken, empty password, or groups (superusers only)."}})
-	add(doc, "POST /user/register", opDoc{tag: "users", summary: "Registration (disabled)", access: admin,
+	d.add("POST /user/register", opDoc{tag: "users", summary: "Registration (disabled)",
 		desc: "Self-service registration is off: accounts come from invites (POST /user/invite).", ok: "404",
 		okDesc: "Always: registration is disabled.", okSchema: ref("Error")})
-	add(doc, "POST /user/update-password", opDoc{tag: "users", summary: "Change a password",
+	d.add("POST /user/update-password", opDoc{tag: "users", summary: "Change a password",
 		desc: "With the current password; no token needed. Failures count against the login limits.",
 		body: formBody("", ref("UpdatePasswordForm")), okSchema: &openapi.Schema{Type: openapi.Types{"null"}},
 		errs: map[string]string{"400": "LOGIN_BAD_CREDENTIALS or an empty new password.", "422": "A form field is missing.",
 			"429": "LOGIN_TOO_MANY_ATTEMPTS."}})
-	add(doc, "GET /users", opDoc{tag: "users", summary: "List users", access: user,
+	d.add("GET /users", opDoc{tag: "users", summary: "List users",
 		params: []*openapi.Parameter{limitParam(50), offsetParam(),
 			filterParams("Filters on id, username, email, groups.name and the other user fields, with the operators of GET /nodes. " +
 				"Password fields cannot be queried.")},
 		okSchema: ref("UserPage"), errs: map[string]string{"400": "A malformed filter.", "422": "A malformed limit or offset."}})
-	add(doc, "GET /user/{id}", opDoc{tag: "users", summary: "Get a user", access: user, params: []*openapi.Parameter{uid},
+	d.add("GET /user/{id}", opDoc{tag: "users", summary: "Get a user", params: []*openapi.Parameter{uid},
 		okSchema: ref("User"), errs: map[string]string{"404": "No user with this id (or a malformed id)."}})
-	add(doc, "PATCH /user/{id}", opDoc{tag: "users", summary: "Update a user", access: admin, params: []*openapi.Parameter{uid},
+	d.add("PATCH /user/{id}", opDoc{tag: "users", summary: "Update a user", params: []*openapi.Parameter{uid},
 		body: jsonBody("", ref("UserUpdate")), okSchema: ref("User"),
 		errs: map[string]string{"400": "Malformed id, username or email taken, unknown group, empty password.",
 			"404": "No user with this id."}})
-	add(doc, "DELETE /user/{id}", opDoc{tag: "users", summary: "Delete a user", access: admin, params: []*openapi.Parameter{uid},
+	d.add("DELETE /user/{id}", opDoc{tag: "users", summary: "Delete a user", params: []*openapi.Parameter{uid},
 		ok: "204", okDesc: "Deleted; the user's tokens stop working.", okType: "-",
 		errs: map[string]string{"404": "No user with this id."}})
-	add(doc, "POST /user/forgot-password", opDoc{tag: "users", summary: "Ask for a password reset email",
+	d.add("POST /user/forgot-password", opDoc{tag: "users", summary: "Ask for a password reset email",
 		desc: "Sends a reset token by email when the address is an active account's and email is configured. " +
 			"The answer is the same whether or not the address exists.",
 		body: jsonBody("", ref("ForgotPasswordRequest")), ok: "202", okSchema: &openapi.Schema{Type: openapi.Types{"null"}}})
-	add(doc, "POST /user/reset-password", opDoc{tag: "users", summary: "Reset a password with an emailed token",
+	d.add("POST /user/reset-password", opDoc{tag: "users", summary: "Reset a password with an emailed token",
 		body: jsonBody("", ref("ResetPasswordRequest")), okSchema: &openapi.Schema{Type: openapi.Types{"null"}},
 		errs: map[string]string{"400": "RESET_PASSWORD_BAD_TOKEN, or RESET_PASSWORD_INVALID_PASSWORD."}})
-	add(doc, "GET /user/invite", opDoc{tag: "users", summary: "Invite page",
+	d.add("GET /user/invite", opDoc{tag: "users", summary: "Invite page",
 		desc:   "A web page for superusers to invite users (it asks for a token and calls POST /user/invite).",
 		okType: "text/html", okSchema: str(), okDesc: "The page."})
-	add(doc, "POST /user/invite", opDoc{tag: "users", summary: "Invite a user", access: admin,
+	d.add("POST /user/invite", opDoc{tag: "users", summary: "Invite a user",
 		body: jsonBody("", ref("InviteRequest")), okSchema: ref("InviteResponse"),
 		errs: map[string]string{"400": "User already exists or verified, unknown group, or a mismatch on resend."}})
-	add(doc, "GET /user/invite/url", opDoc{tag: "users", summary: "Where invite links point", access: admin,
+	d.add("GET /user/invite/url", opDoc{tag: "users", summary: "Where invite links point",
 		okSchema: ref("InviteURL")})
-	add(doc, "GET /user/accept-invite", opDoc{tag: "users", summary: "Accept-invite page",
+	d.add("GET /user/accept-invite", opDoc{tag: "users", summary: "Accept-invite page",
 		desc:   "The page of an invite link: checks the token and offers the password form.",
 		params: []*openapi.Parameter{queryParam("token", "The invite token.", str())},
 		okType: "text/html", okSchema: str(), okDesc: "The page."})
-	add(doc, "POST /user/accept-invite", opDoc{tag: "users", summary: "Accept an invite",
+	d.add("POST /user/accept-invite", opDoc{tag: "users", summary: "Accept an invite",
 		desc: "Sets the password of the invited account and verifies it.",
 		body: jsonBody("", ref("AcceptInviteRequest")), okSchema: ref("User"),
 		errs: map[string]string{"400": "Invalid, expired or already accepted invite, inactive user, or empty password.",
 			"404": "The invited user no longer exists."}})
 
-	add(doc, "GET /user-groups", opDoc{tag: "groups", summary: "List groups", access: admin,
+	d.add("GET /user-groups", opDoc{tag: "groups", summary: "List groups",
 		params: []*openapi.Parameter{limitParam(50), offsetParam(),
 			filterParams("Filters on id and name (name__re=...), with the operators of GET /nodes.")},
 		okSchema: ref("GroupPage"), errs: map[string]string{"400": "A malformed filter.", "422": "A malformed limit or offset."}})
-	add(doc, "POST /user-groups", opDoc{tag: "groups", summary: "Create a group", access: admin,
+	d.add("POST /user-groups", opDoc{tag: "groups", summary: "Create a group",
 		body: jsonBody("", ref("GroupCreateRequest")), okSchema: ref("Group"),
 		errs: map[string]string{"400": "A group with this name exists."}})
-	add(doc, "GET /user-groups/{id}", opDoc{tag: "groups", summary: "Get a group", access: admin,
+	d.add("GET /user-groups/{id}", opDoc{tag: "groups", summary: "Get a group",
 		params: []*openapi.Parameter{gid}, okSchema: ref("Group"),
 		errs: map[string]string{"400": "Malformed id.", "404": "No group with this id."}})
-	add(doc, "DELETE /user-groups/{id}", opDoc{tag: "groups", summary: "Delete a group", access: admin,
+	d.add("DELETE /user-groups/{id}", opDoc{tag: "groups", summary: "Delete a group",
 		params: []*openapi.Parameter{gid}, ok: "204", okDesc: "Deleted.", okType: "-",
 		errs: map[string]string{"400": "Malformed id.", "404": "No group with this id.",
 			"409": "Users have this group: remove it from them first."}})
 }
 
-func (s *Server) describePubSub(doc *openapi.Document) {
+func describePubSub(d opDocs) {
 	noPubSub := "The store has no pub/sub support."
 	channel := pathParam("channel", "Channel name (`node` carries node events).", str())
 	subID := pathParam("sub_id", "Subscription id.", integer())
@@ -713,7 +732,7 @@ func (s *Server) describePubSub(doc *openapi.Document) {
 	key := pathParam("key", "Key.", str())
 	subErrs := map[string]string{"403": "The subscription is another user's.", "404": "No such subscription (unsubscribed or reaped).",
 		"422": "sub_id is not an integer.", "503": noPubSub}
-	add(doc, "POST /subscribe/{channel}", opDoc{tag: "pubsub", summary: "Subscribe to a channel", access: user,
+	d.add("POST /subscribe/{channel}", opDoc{tag: "pubsub", summary: "Subscribe to a channel",
 		desc: "Creates a subscription at the end of the history. With subscriber_id it is durable: it resumes after the " +
 			"last event that subscriber acknowledged, across reconnections and restarts.",
 		params: []*openapi.Parameter{channel,
@@ -721,52 +740,52 @@ func (s *Server) describePubSub(doc *openapi.Document) {
 			queryParam("subscriber_id", "Durable subscriber name.", str())},
 		okSchema: ref("Subscription"),
 		errs:     map[string]string{"409": "The subscriber_id is another user's.", "422": "Malformed promisc.", "503": noPubSub}})
-	add(doc, "POST /unsubscribe/{sub_id}", opDoc{tag: "pubsub", summary: "Unsubscribe", access: user,
+	d.add("POST /unsubscribe/{sub_id}", opDoc{tag: "pubsub", summary: "Unsubscribe",
 		params: []*openapi.Parameter{subID}, okSchema: &openapi.Schema{Type: openapi.Types{"null"}}, errs: subErrs})
-	add(doc, "GET /unsubscribe/{sub_id}", opDoc{tag: "pubsub", summary: "Unsubscribe (GET form)", access: user,
+	d.add("GET /unsubscribe/{sub_id}", opDoc{tag: "pubsub", summary: "Unsubscribe (GET form)",
 		desc: "The same as POST, for the user documentation's walk-through.", params: []*openapi.Parameter{subID},
 		okSchema: &openapi.Schema{Type: openapi.Types{"null"}}, errs: subErrs})
-	add(doc, "GET /listen/{sub_id}", opDoc{tag: "pubsub", summary: "Wait for the next event", access: user,
+	d.add("GET /listen/{sub_id}", opDoc{tag: "pubsub", summary: "Wait for the next event",
 		desc: "Long-poll: answers the next event of the subscription the user may see, or a keep-alive after " +
 			"KEEP_ALIVE_PERIOD (and at once when the server shuts down). Listen again after each answer.",
 		params: []*openapi.Parameter{subID}, okSchema: ref("ListenMessage"), errs: subErrs})
-	add(doc, "POST /publish/{channel}", opDoc{tag: "pubsub", summary: "Publish an event", access: user,
+	d.add("POST /publish/{channel}", opDoc{tag: "pubsub", summary: "Publish an event",
 		desc:   "Appends a CloudEvent owned by the caller to the history of the channel.",
 		params: []*openapi.Parameter{channel}, body: jsonBody("", ref("PublishRequest")),
 		okSchema: &openapi.Schema{Type: openapi.Types{"null"}}, errs: map[string]string{"503": noPubSub}})
-	add(doc, "POST /push/{list}", opDoc{tag: "pubsub", summary: "Push on a list", access: user,
+	d.add("POST /push/{list}", opDoc{tag: "pubsub", summary: "Push on a list",
 		desc:   "Appends a CloudEvent to the tail of the list; each item is popped once.",
 		params: []*openapi.Parameter{list}, body: jsonBody("", ref("PushRequest")),
 		okSchema: &openapi.Schema{Type: openapi.Types{"null"}}, errs: map[string]string{"503": noPubSub}})
-	add(doc, "GET /pop/{list}", opDoc{tag: "pubsub", summary: "Pop from a list", access: user,
+	d.add("GET /pop/{list}", opDoc{tag: "pubsub", summary: "Pop from a list",
 		desc:   "Removes and answers the head of the list, waiting as long as it takes for one.",
 		params: []*openapi.Parameter{list}, okSchema: ref("CloudEvent"),
 		errs: map[string]string{"503": noPubSub + " Or the server is shutting down: pop again (elsewhere)."}})
-	add(doc, "GET /stats/subscriptions", opDoc{tag: "pubsub", summary: "List every subscription", access: admin,
+	d.add("GET /stats/subscriptions", opDoc{tag: "pubsub", summary: "List every subscription",
 		okSchema: arrayOf(ref("SubscriptionStats")), errs: map[string]string{"503": noPubSub}})
-	add(doc, "GET /kv/{namespace}/{key}", opDoc{tag: "pubsub", summary: "Get a value", access: user,
+	d.add("GET /kv/{namespace}/{key}", opDoc{tag: "pubsub", summary: "Get a value",
 		params: []*openapi.Parameter{ns, key}, okSchema: openapi.Nullable(str()), okDesc: "The value, or null.",
 		errs: map[string]string{"503": noPubSub}})
-	add(doc, "POST /kv/{namespace}/{key}", opDoc{tag: "pubsub", summary: "Set a value", access: user,
+	d.add("POST /kv/{namespace}/{key}", opDoc{tag: "pubsub", summary: "Set a value",
 		desc:   "The body is a JSON string (or a raw string); null or empty deletes the key.",
 		params: []*openapi.Parameter{ns, key},
 		body: &openapi.RequestBody{Required: true, Content: map[string]openapi.MediaType{
 			"application/json": {Schema: openapi.Nullable(str())}, "text/plain": {Schema: str()}}},
 		okSchema: enum("OK"), errs: map[string]string{"503": noPubSub}})
-	add(doc, "DELETE /kv/{namespace}/{key}", opDoc{tag: "pubsub", summary: "Delete a value", access: user,
+	d.add("DELETE /kv/{namespace}/{key}", opDoc{tag: "pubsub", summary: "Delete a value",
 		params: []*openapi.Parameter{ns, key}, okSchema: enum("Key-value pair deleted successfully"),
 		errs: map[string]string{"503": noPubSub}})
 }
 
-func (s *Server) describeTelemetry(doc *openapi.Document) {
+func describeTelemetry(d opDocs) {
 	noTelemetry := "The store has no telemetry support."
 	since := queryParam("since", "Only events with ts at or after this ISO 8601 datetime.", str())
 	until := queryParam("until", "Only events with ts at or before this ISO 8601 datetime.", str())
-	add(doc, "POST /telemetry", opDoc{tag: "telemetry", summary: "Store telemetry events", access: user,
+	d.add("POST /telemetry", opDoc{tag: "telemetry", summary: "Store telemetry events",
 		desc: "Stores every event or none.", body: jsonBody("A non-empty list of events.", arrayOf(ref("TelemetryEventInput"))),
 		okSchema: ref("TelemetryInserted"),
 		errs:     map[string]string{"400": "Empty list, or an event that does not validate (nothing is stored).", "503": noTelemetry}})
-	add(doc, "GET /telemetry", opDoc{tag: "telemetry", summary: "Query telemetry events",
+	d.add("GET /telemetry", opDoc{tag: "telemetry", summary: "Query telemetry events",
 		params: []*openapi.Parameter{limitParam(50), offsetParam(), since, until,
 			queryParam("is_infra_error", "true or false.", enum("true", "false")),
 			filterParams("Filters on the event fields (kind, runtime, device_type, job_name, ts, retry, ...), " +
@@ -783,7 +802,7 @@ func (s *Server) describeTelemetry(doc *openapi.Document) {
 		statsParams = append(statsParams, queryParam(f, "Only events with this "+f+".", str()))
 	}
 	statsParams = append(statsParams, queryParam("lab", "Same as runtime.", str()), since, until)
-	add(doc, "GET /telemetry/stats", opDoc{tag: "telemetry", summary: "Count telemetry events by group",
+	d.add("GET /telemetry/stats", opDoc{tag: "telemetry", summary: "Count telemetry events by group",
 		desc: "Counts per group, largest total first.", params: statsParams,
 		okSchema: arrayOf(ref("TelemetryStatsRow")),
 		errs: map[string]string{"400": "No or an invalid group_by, lab and runtime differ, or a malformed datetime.",
@@ -796,7 +815,7 @@ func (s *Server) describeTelemetry(doc *openapi.Document) {
 	threshold.Minimum, threshold.Maximum, threshold.Default = float(0), float(1), 0.5
 	minTotal := integer()
 	minTotal.Minimum, minTotal.Default = float(1), 3
-	add(doc, "GET /telemetry/anomalies", opDoc{tag: "telemetry", summary: "Find failing runtimes and devices",
+	d.add("GET /telemetry/anomalies", opDoc{tag: "telemetry", summary: "Find failing runtimes and devices",
 		desc: "Groups of job and test results whose infrastructure or failure rate reaches the threshold, " +
 			"and the runtime errors and job skips, over the window.",
 		params: []*openapi.Parameter{
@@ -810,22 +829,19 @@ func (s *Server) describeTelemetry(doc *openapi.Document) {
 			"503": noTelemetry}})
 }
 
-func (s *Server) describeOperations(doc *openapi.Document) {
-	add(doc, "GET /metrics", opDoc{tag: "operations", summary: "Prometheus metrics",
+func describeOperations(d opDocs) {
+	d.add("GET /metrics", opDoc{tag: "operations", summary: "Prometheus metrics",
 		desc:   "The metrics of this process in the Prometheus text format (docs/operations.md lists them).",
 		okType: "text/plain", okSchema: str()})
-	add(doc, "GET /healthz", opDoc{tag: "operations", summary: "Liveness probe",
+	d.add("GET /healthz", opDoc{tag: "operations", summary: "Liveness probe",
 		desc: "200 while the process serves HTTP; checks nothing else.", okSchema: ref("Health")})
-	add(doc, "GET /readyz", opDoc{tag: "operations", summary: "Readiness probe",
+	d.add("GET /readyz", opDoc{tag: "operations", summary: "Readiness probe",
 		desc: "200 `ready` when the store (and Redis, when configured) answer within " + ReadyTimeout.String() +
 			"; 200 `degraded` when only Redis does not (nodes, events and listens still work); 503 when the store does not, and while shutting down.",
-		okSchema: ref("Ready")})
-	if op, ok := doc.Operation("GET /readyz"); ok {
-		op.Responses.Set("503", openapi.Response{Description: "Not ready.",
-			Content: map[string]openapi.MediaType{"application/json": {Schema: ref("NotReady")}}})
-	}
-	add(doc, "GET /openapi.json", opDoc{tag: "operations", summary: "This document",
+		okSchema: ref("Ready"), other: map[string]openapi.Response{"503": {Description: "Not ready.",
+			Content: map[string]openapi.MediaType{"application/json": {Schema: ref("NotReady")}}}}})
+	d.add("GET /openapi.json", opDoc{tag: "operations", summary: "This document",
 		desc: "The OpenAPI 3.1 description of every route.", okSchema: object()})
-	add(doc, "GET /docs", opDoc{tag: "operations", summary: "API reference page",
+	d.add("GET /docs", opDoc{tag: "operations", summary: "API reference page",
 		desc: "This document as a web page.", okType: "text/html", okSchema: str(), okDesc: "The page."})
 }

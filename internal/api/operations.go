@@ -1,9 +1,8 @@
 package api
 
 // The operational endpoints (metrics, health, readiness, the OpenAPI
-// document and its page), the route recorder every route file registers
-// through, and RequestInfo, which the HTTP middleware reads for the
-// access log and the request metrics. docs/operations.md is the
+// document and its page), and RequestInfo, which the HTTP middleware
+// reads for the access log and the request metrics. docs/operations.md is the
 // operator's side of all this.
 
 import (
@@ -20,16 +19,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kernelci/kernelci-api-go/internal/metrics"
 	"github.com/kernelci/kernelci-api-go/internal/openapi"
-	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // operations is the state behind the operational endpoints.
 type operations struct {
-	routes  []string // every pattern registered, in order
-	metrics *metrics.Metrics
-
 	readyMu  sync.Mutex
 	ready    []ReadyCheck
 	stopping atomic.Bool
@@ -42,52 +36,6 @@ type operations struct {
 	docsMu   sync.Mutex
 	docsPage map[string][]byte // rendered /docs by document link, nonce to fill in
 }
-
-// operationRoutes registers telemetry, metrics, health and OpenAPI.
-func (s *Server) operationRoutes() {
-	s.telemetryRoutes() // telemetry.go
-
-	if s.opts.Metrics == nil {
-		s.opts.Metrics = metrics.New()
-		if ps, ok := s.store.(store.PubSubStore); ok && s.pubsub != nil {
-			s.opts.Metrics.WatchPubSub(s.pubsub, ps)
-		}
-	}
-	s.ops.metrics = s.opts.Metrics
-	st := s.store
-	s.ops.ready = append([]ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return store.Ping(ctx, st) }}},
-		s.opts.ReadyChecks...)
-
-	m, h := s.routeTable(), s.handle
-	m.HandleFunc("GET /metrics", h(s.getMetrics))
-	m.HandleFunc("GET /healthz", h(s.getHealthz))
-	m.HandleFunc("GET /readyz", h(s.getReadyz))
-	m.HandleFunc("GET /openapi.json", h(s.getOpenAPI))
-	m.HandleFunc("GET /docs", h(s.getDocs))
-}
-
-// routeTable is the ServeMux as the route files register on it: it
-// records each pattern (Routes; the OpenAPI test compares them with the
-// description) and notes the pattern that matched in the request's
-// RequestInfo.
-type routeTable struct{ s *Server }
-
-func (s *Server) routeTable() routeTable { return routeTable{s} }
-
-// HandleFunc registers h at pattern.
-func (t routeTable) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
-	t.s.ops.routes = append(t.s.ops.routes, pattern)
-	t.s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if info := requestInfoFrom(r.Context()); info != nil {
-			info.Route = pattern
-		}
-		h(w, r)
-	})
-}
-
-// Routes returns every route pattern registered, in registration order
-// ("/" is the fallback that answers 404 and 405).
-func (s *Server) Routes() []string { return append([]string(nil), s.ops.routes...) }
 
 // RequestInfo is what the API learns about a request while serving it,
 // for the middleware around it (access log, request metrics): put one in
@@ -123,7 +71,7 @@ func ClientAddr(r *http.Request) string { return clientAddr(r) }
 
 // getMetrics serves the registry in the Prometheus text format.
 func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) error {
-	s.ops.metrics.Handler().ServeHTTP(w, r)
+	s.opts.Metrics.Handler().ServeHTTP(w, r)
 	return nil
 }
 
@@ -242,7 +190,11 @@ func redactError(err error) string {
 // OpenAPI returns the API's OpenAPI document (openapi.go), built once.
 func (s *Server) OpenAPI() (*openapi.Document, error) {
 	s.ops.specOnce.Do(func() {
-		s.ops.spec = s.openAPIDocument()
+		var undescribed []string
+		s.ops.spec, undescribed = s.openAPIDocument()
+		if len(undescribed) > 0 {
+			s.log.Warn("OpenAPI document incomplete", "problems", undescribed)
+		}
 		s.ops.specJSON, s.ops.specErr = s.ops.spec.MarshalIndent()
 	})
 	return s.ops.spec, s.ops.specErr

@@ -13,27 +13,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 )
 
-// pubsubRoutes registers the pub/sub, list and key-value endpoints.
-func (s *Server) pubsubRoutes() {
-	m := s.routeTable()
-	h := s.handle
-	ps := s.withPubSub
-
-	m.HandleFunc("POST /subscribe/{channel}", h(s.authed(ps(s.postSubscribe))))
-	m.HandleFunc("POST /unsubscribe/{sub_id}", h(s.authed(ps(s.postUnsubscribe))))
-	// The user documentation's walk-through unsubscribes with GET.
-	m.HandleFunc("GET /unsubscribe/{sub_id}", h(s.authed(ps(s.postUnsubscribe))))
-	m.HandleFunc("GET /listen/{sub_id}", h(s.authed(ps(s.getListen))))
-	m.HandleFunc("POST /publish/{channel}", h(s.authed(ps(s.postPublish))))
-	m.HandleFunc("POST /push/{list}", h(s.authed(ps(s.postPush))))
-	m.HandleFunc("GET /pop/{list}", h(s.authed(ps(s.getPop))))
-	m.HandleFunc("GET /stats/subscriptions", h(s.admin(ps(s.getSubscriptionStats))))
-
-	m.HandleFunc("GET /kv/{namespace}/{key}", h(s.authed(ps(s.getKV))))
-	m.HandleFunc("POST /kv/{namespace}/{key}", h(s.authed(ps(s.postKV))))
-	m.HandleFunc("DELETE /kv/{namespace}/{key}", h(s.authed(ps(s.deleteKV))))
-}
-
 // withPubSub answers 503 when the server runs without pub/sub.
 func (s *Server) withPubSub(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {

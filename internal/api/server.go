@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -57,7 +58,8 @@ type Server struct {
 	mux    *http.ServeMux
 	now    func() time.Time
 	pubsub *pubsub.Service // nil: pub/sub endpoints answer 503
-	ops    operations      // operations.go: route list, readiness, shutdown
+	table  []route         // routes.go
+	ops    operations      // operations.go: metrics, readiness, shutdown
 }
 
 // New builds the HTTP handler of the API.
@@ -79,7 +81,19 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 			opts.PubSub = pubsub.New(ns, b, pubsub.Options{Log: log})
 		}
 	}
+	if opts.LoginLimiter == nil {
+		opts.LoginLimiter = ratelimit.NewLogin(ratelimit.DefaultLoginConfig, nil)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+		if ps, ok := st.(store.PubSubStore); ok && opts.PubSub != nil {
+			opts.Metrics.WatchPubSub(opts.PubSub, ps)
+		}
+	}
 	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now, pubsub: opts.PubSub}
+	s.ops.ready = append([]ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return store.Ping(ctx, st) }}},
+		opts.ReadyChecks...)
+	s.table = s.routeTable()
 	s.routes()
 	return s
 }

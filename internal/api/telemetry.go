@@ -22,16 +22,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-// telemetryRoutes registers the telemetry endpoints.
-func (s *Server) telemetryRoutes() {
-	m := s.routeTable()
-	h := s.handle
-	m.HandleFunc("POST /telemetry", h(s.authed(s.postTelemetry)))
-	m.HandleFunc("GET /telemetry", h(s.getTelemetry))
-	m.HandleFunc("GET /telemetry/stats", h(s.getTelemetryStats))
-	m.HandleFunc("GET /telemetry/anomalies", h(s.getTelemetryAnomalies))
-}
-
 // telemetry returns the store's telemetry, or 503 when the backend has
 // none.
 func (s *Server) telemetry() (store.Telemetry, error) {

@@ -16,44 +16,9 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
-	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
-
-// userRoutes registers the user, group and invite endpoints.
-func (s *Server) userRoutes() {
-	if s.opts.LoginLimiter == nil {
-		s.opts.LoginLimiter = ratelimit.NewLogin(ratelimit.DefaultLoginConfig, nil)
-	}
-	m, h := s.routeTable(), s.handle
-
-	// Accounts (users.go).
-	m.HandleFunc("POST /user/register", h(s.admin(s.postRegister)))
-	m.HandleFunc("PATCH /user/me", h(s.authed(s.patchMe)))
-	m.HandleFunc("POST /user/update-password", h(s.postUpdatePassword))
-	m.HandleFunc("GET /users", h(s.authed(s.getUsers)))
-	m.HandleFunc("GET /user/{id}", h(s.authed(s.getUser)))
-	m.HandleFunc("PATCH /user/{id}", h(s.admin(s.patchUser)))
-	m.HandleFunc("DELETE /user/{id}", h(s.admin(s.deleteUser)))
-
-	// Password reset (users_password.go).
-	m.HandleFunc("POST /user/forgot-password", h(s.postForgotPassword))
-	m.HandleFunc("POST /user/reset-password", h(s.postResetPassword))
-
-	// Invites (invites.go) and their two pages (pages.go).
-	m.HandleFunc("GET /user/invite", h(s.getInvitePage))
-	m.HandleFunc("POST /user/invite", h(s.admin(s.postInvite)))
-	m.HandleFunc("GET /user/invite/url", h(s.admin(s.getInviteURL)))
-	m.HandleFunc("GET /user/accept-invite", h(s.getAcceptInvitePage))
-	m.HandleFunc("POST /user/accept-invite", h(s.postAcceptInvite))
-
-	// Groups (groups.go).
-	m.HandleFunc("GET /user-groups", h(s.admin(s.getGroups)))
-	m.HandleFunc("POST /user-groups", h(s.admin(s.postGroup)))
-	m.HandleFunc("GET /user-groups/{id}", h(s.admin(s.getGroup)))
-	m.HandleFunc("DELETE /user-groups/{id}", h(s.admin(s.deleteGroup)))
-}
 
 // publicUser is the user as clients see it (UserRead): never the
 // password hash (model.User leaves it out of JSON), groups always a list.
