@@ -22,7 +22,7 @@ import (
 
 // transferStore is a store opened for export or import.
 type transferStore struct {
-	store.TransferStore
+	store.Store
 	backend string       // "sqlite" or "mongo"
 	mongo   *mongo.Store // nil for the embedded store
 	close   func()
@@ -49,7 +49,7 @@ func openTransferStore(ctx context.Context, cfg *config.Config, forWrite bool, s
 			ms.Close()
 			return nil, err
 		}
-		ts = transferStore{TransferStore: ms, backend: "mongo", mongo: ms}
+		ts = transferStore{Store: ms, backend: "mongo", mongo: ms}
 	} else {
 		path := embeddedPath(cfg)
 		if forWrite {
@@ -63,15 +63,15 @@ func openTransferStore(ctx context.Context, cfg *config.Config, forWrite bool, s
 		if err != nil {
 			return nil, err
 		}
-		ts = transferStore{TransferStore: ss, backend: "sqlite"}
+		ts = transferStore{Store: ss, backend: "sqlite"}
 	}
-	st, closeRedis, err := withRedis(cfg, ts.TransferStore)
+	st, closeRedis, err := withRedis(cfg, ts.Store)
 	if err != nil {
-		ts.TransferStore.Close()
+		ts.Store.Close()
 		return nil, err
 	}
-	base := ts.TransferStore
-	ts.TransferStore = st
+	base := ts.Store
+	ts.Store = st
 	ts.close = func() { closeRedis(); base.Close() }
 	return &ts, nil
 }

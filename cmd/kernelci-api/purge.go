@@ -47,11 +47,7 @@ func purge(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	ls, ok := st.(store.Lifecycle)
-	if !ok {
-		fmt.Fprintf(stderr, "kernelci-api: this store (%T) does not support node purge yet\n", st)
-		return 1
-	}
+	ls := st
 	age := time.Duration(cfg.NodePurgeAgeDays) * 24 * time.Hour
 	before := lifecycle.PurgeBefore(time.Now(), age)
 	counts, err := ls.CountPurgeable(ctx, before)

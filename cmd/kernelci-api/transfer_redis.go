@@ -22,7 +22,7 @@ import (
 // REDIS_DB_NUMBER. Clear (import --force) leaves Redis alone: pairs are
 // overwritten, list items appended.
 type redisTransfer struct {
-	store.TransferStore
+	store.Store
 	bus   *redisbus.Bus
 	wrap  *redisbus.Store
 	kv    *redis.Client
@@ -31,7 +31,7 @@ type redisTransfer struct {
 
 // withRedis routes the key-value pairs and lists of st to Redis when the
 // configuration names a Redis server; close releases it.
-func withRedis(cfg *config.Config, st store.TransferStore) (store.TransferStore, func(), error) {
+func withRedis(cfg *config.Config, st store.Store) (store.Store, func(), error) {
 	if cfg.RedisHost == "" {
 		return st, func() {}, nil
 	}
@@ -45,13 +45,13 @@ func withRedis(cfg *config.Config, st store.TransferStore) (store.TransferStore,
 		return nil, nil, err
 	}
 	listOpts, _ := redisbus.ClientOptions(cfg.RedisHost, cfg.RedisDBNumber)
-	r := &redisTransfer{TransferStore: st, bus: bus, wrap: bus.Wrap(st), kv: redis.NewClient(kvOpts), lists: redis.NewClient(listOpts)}
+	r := &redisTransfer{Store: st, bus: bus, wrap: bus.Wrap(st), kv: redis.NewClient(kvOpts), lists: redis.NewClient(listOpts)}
 	return r, func() { r.kv.Close(); r.lists.Close(); bus.Close() }, nil
 }
 
 // Counts takes the kv and list counts from Redis.
 func (r *redisTransfer) Counts(ctx context.Context) (map[string]int64, error) {
-	c, err := r.TransferStore.Counts(ctx)
+	c, err := r.Store.Counts(ctx)
 	if err != nil {
 		return nil, err
 	}

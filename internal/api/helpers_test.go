@@ -27,6 +27,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
@@ -81,7 +82,8 @@ func newEnvWrapped(t *testing.T, wrap func(store.Store) store.Store) *env {
 	if wrap != nil {
 		served = wrap(st)
 	}
-	srv := httptest.NewServer(api.New(served, tokens, api.Options{}, log))
+	svc := pubsub.New(served, pubsub.NewBroker(), pubsub.Options{Log: log})
+	srv := httptest.NewServer(api.New(served, tokens, api.Options{PubSub: svc}, log))
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	// Never follow redirects: a redirect is a behaviour under test.

@@ -283,7 +283,7 @@ const updateAttempts = 8
 
 // updateNode is PUT and PATCH /node/{id}: build makes the new node from
 // the stored one and the JSON body. The write is a compare-and-set on the
-// stored node's state and updated time (where the store offers it), so
+// stored node's state and updated time, so
 // an update built from a node that changed meanwhile (the lifecycle
 // timing it out, another client) never silently undoes that change: the
 // node is read again and the update rebuilt and checked against it (its
@@ -301,7 +301,6 @@ func (s *Server) updateNode(w http.ResponseWriter, r *http.Request, build func(o
 	if err != nil {
 		return err
 	}
-	cas, _ := store.As[store.Lifecycle](s.store)
 	for attempt := 1; ; attempt++ {
 		n, err := build(old, raw)
 		if err != nil {
@@ -311,10 +310,10 @@ func (s *Server) updateNode(w http.ResponseWriter, r *http.Request, build func(o
 		if !noevent {
 			evs = []*model.Event{nodeEvent("updated", n, false, old)}
 		}
-		if cas == nil || old.Updated.IsZero() {
+		if old.Updated.IsZero() { // nothing to compare with (a node imported without one)
 			err = s.store.WriteNodes(r.Context(), store.NodeWrite{Replace: []*model.Node{n}, Events: evs})
 		} else {
-			err = cas.ReplaceNodeIf(r.Context(), n, old.State, old.Updated.Time, evs...)
+			err = s.store.ReplaceNodeIf(r.Context(), n, old.State, old.Updated.Time, evs...)
 		}
 		switch {
 		case err == nil:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/openapi"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 )
 
@@ -24,7 +25,9 @@ func newTestServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return New(st, &auth.Tokens{Secret: "openapi-test"}, Options{Version: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ps := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
+	return New(st, &auth.Tokens{Secret: "openapi-test"}, Options{Version: "test", PubSub: ps}, log)
 }
 
 // TestOpenAPIMatchesRoutes checks the OpenAPI document against the route

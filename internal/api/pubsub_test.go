@@ -20,7 +20,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
-	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // psEnv is a server whose pub/sub service has a short keep-alive.
@@ -38,7 +37,7 @@ func newPubSubEnv(t *testing.T, keepAlive time.Duration) *psEnv {
 	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b := pubsub.NewBroker()
-	st := pubsub.NewNotifyingStore(raw.(store.PubSubStore), b)
+	st := raw
 	svc := pubsub.New(st, b, pubsub.Options{KeepAlive: keepAlive, Log: log})
 	tokens := &auth.Tokens{Secret: testSecret}
 	srv := httptest.NewServer(api.New(st, tokens, api.Options{PubSub: svc}, log))

@@ -24,11 +24,9 @@ type Options struct {
 	MaxHierarchyBytes int64 // limit for PUT /nodes/{id}
 	DefaultTimeout    time.Duration
 	Version           string
-	// PubSub serves subscribe, listen, publish, lists and key-value. It
-	// must be built over the store passed to New (a
-	// pubsub.NotifyingStore, so that node writes wake listeners). When
-	// nil and the store can carry pub/sub, New builds one with default
-	// settings and wraps the store itself.
+	// PubSub serves subscribe, listen, publish, lists and key-value; it
+	// must be built over the store passed to New (pubsub.New), whose
+	// commits then wake its listeners. nil: those endpoints answer 503.
 	PubSub *pubsub.Service
 
 	// Users, invites and emails (users.go).
@@ -73,25 +71,17 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 	if log == nil {
 		log = slog.Default()
 	}
-	if opts.PubSub == nil {
-		if ps, ok := st.(store.PubSubStore); ok {
-			b := pubsub.NewBroker()
-			ns := pubsub.NewNotifyingStore(ps, b)
-			st = ns
-			opts.PubSub = pubsub.New(ns, b, pubsub.Options{Log: log})
-		}
-	}
 	if opts.LoginLimiter == nil {
 		opts.LoginLimiter = ratelimit.NewLogin(ratelimit.DefaultLoginConfig, nil)
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.New()
-		if ps, ok := st.(store.PubSubStore); ok && opts.PubSub != nil {
-			opts.Metrics.WatchPubSub(opts.PubSub, ps)
+		if opts.PubSub != nil {
+			opts.Metrics.WatchPubSub(opts.PubSub, st)
 		}
 	}
 	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now, pubsub: opts.PubSub}
-	s.ops.ready = append([]ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return store.Ping(ctx, st) }}},
+	s.ops.ready = append([]ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return st.Ping(ctx) }}},
 		opts.ReadyChecks...)
 	s.table = s.routeTable()
 	s.routes()

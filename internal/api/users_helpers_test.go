@@ -20,6 +20,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 )
 
 // newEnvWith is newEnv with API options and a log destination (nil: the
@@ -36,6 +37,9 @@ func newEnvWith(t *testing.T, opts api.Options, logOut io.Writer) *env {
 		logOut = t.Output()
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if opts.PubSub == nil {
+		opts.PubSub = pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
+	}
 	srv := httptest.NewServer(api.New(st, tokens, opts, log))
 	t.Cleanup(srv.Close)
 	client := srv.Client()

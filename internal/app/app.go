@@ -45,18 +45,17 @@ type App struct {
 	Tokens *auth.Tokens
 	API    *api.Server
 	Log    *slog.Logger
-	// PubSub is nil when the store cannot carry pub/sub.
+	// PubSub is the pub/sub service over Store: every event Store
+	// commits wakes its listeners (store.Events.OnCommit).
 	PubSub *pubsub.Service
 	// Metrics is the process's Prometheus registry (GET /metrics); Store
 	// is timed into it (metrics.WrapStore).
 	Metrics *metrics.Metrics
 
-	// lifecycleStore is the backend itself (not the notifying wrapper)
-	// when it carries the node lifecycle and purge; nil otherwise.
-	lifecycleStore lifecycle.Store
-	// notifier wakes listeners of events written around Store (the
-	// lifecycle's transitions); nil without pub/sub.
-	notifier pubsub.Notifier
+	// backend is the store as opened, under the decorators, for what
+	// only one backend has (SQLite's planner refresh, MongoDB's
+	// ChannelHeads).
+	backend store.Store
 	// closers release what wirePubSub opened (the Redis relay and
 	// clients), last first, after the store.
 	closers []func() error
@@ -78,16 +77,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		return nil, err
 	}
 	tokens := &auth.Tokens{Secret: secret, UnifiedSecret: cfg.UnifiedSecret, Algorithm: cfg.Algorithm, Lifetime: cfg.TokenLifetime()}
-	// Every store operation is timed, the lifecycle's included; the
-	// decorator keeps the backend's optional interfaces and Unwrap finds
-	// the backend itself (store.As).
+	// Every store operation is timed, the lifecycle's included.
 	m := metrics.New()
-	backend := st
-	st = metrics.WrapStore(st, m)
-	a := &App{Config: cfg, Store: st, Tokens: tokens, Log: log, Metrics: m}
-	if ls, ok := st.(lifecycle.Store); ok {
-		a.lifecycleStore = ls
-	}
+	a := &App{Config: cfg, Store: metrics.WrapStore(st, m), Tokens: tokens, Log: log, Metrics: m, backend: st}
+	st = a.Store
 	if err := a.bootstrap(ctx, out); err != nil {
 		st.Close()
 		return nil, err
@@ -121,10 +114,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		Metrics:     a.Metrics,
 		ReadyChecks: a.readyChecks,
 	}, log)
-	if ps, ok := backend.(store.PubSubStore); ok && a.PubSub != nil {
-		// Subscriptions and lag are read from the backend, untimed.
-		a.Metrics.WatchPubSub(a.PubSub, ps)
-	}
+	// Subscriptions and lag are read from the backend, untimed.
+	a.Metrics.WatchPubSub(a.PubSub, a.backend)
 	return a, nil
 }
 
@@ -144,9 +135,9 @@ func mailer(cfg *config.Config) (email.Sender, error) {
 	}), nil
 }
 
-// wirePubSub puts the pub/sub service over the store: the store is
-// wrapped so that every committed event write wakes the listeners of its
-// channel (the in-process Broker).
+// wirePubSub puts the pub/sub service over the store: every event the
+// store commits, whoever wrote it, wakes the listeners of its channel
+// (the in-process Broker) through the store's OnCommit (docs/pubsub.md).
 //
 // With REDIS_HOST, key-value pairs and lists move to Redis (redisbus),
 // and when the store is MongoDB, which several replicas share, wake-ups
@@ -156,14 +147,14 @@ func mailer(cfg *config.Config) (email.Sender, error) {
 // (every second without a working relay, every few seconds with one),
 // so that a missing wake-up only delays an event.
 func (a *App) wirePubSub(ctx context.Context) error {
-	ps, ok := a.Store.(store.PubSubStore)
-	if !ok {
-		a.Log.Warn("this store has no pub/sub support; subscribe, listen, publish, lists and kv answer 503")
-		return nil
-	}
+	ps := a.Store
 	b := pubsub.NewBroker()
 	var notifier pubsub.Notifier = b
 	var relay *redisbus.Relay
+	var lists pubsub.BlockingLists
+	// A MongoDB store is shared by every replica: the others' events are
+	// polled for (and relayed over Redis when there is one).
+	ms, shared := a.backend.(*mongo.Store)
 	if a.Config.RedisHost != "" {
 		bus, err := redisbus.Open(redisbus.Options{Host: a.Config.RedisHost, DB: a.Config.RedisDBNumber, Log: a.Log})
 		if err != nil {
@@ -176,28 +167,32 @@ func (a *App) wirePubSub(ctx context.Context) error {
 			a.Log.Error("Redis does not answer: kv and lists fail until it does, listeners poll the store", "err", err)
 		}
 		cancel()
-		if ms, shared := store.As[*mongo.Store](ps); shared { // through the metrics decorator
+		if shared {
 			relay = bus.NewRelay(b, fmt.Sprintf("%d:%s", a.Config.RedisDBNumber, ms.Database()))
 			notifier = relay
 		}
-		ps = bus.Wrap(ps)
+		rs := bus.Wrap(ps)
+		ps, lists = rs, rs
 		a.Log.Info("Redis: kv in database 0, lists in database REDIS_DB_NUMBER", "addr", bus.Addr(),
 			"lists_db", bus.DB(), "wake_up_relay", relay != nil)
 	}
-	ns := pubsub.NewNotifyingStore(ps, notifier)
-	a.Store = ns
-	a.notifier = notifier
+	a.Store = ps
 	opts := pubsub.Options{
 		KeepAlive: a.Config.KeepAlivePeriod,
 		Source:    a.Config.CloudEventsSource,
 		ReapAfter: a.Config.SubscriptionReap,
 		EventTTL:  a.Config.EventHistoryTTL,
 		Log:       a.Log,
+		Notifier:  notifier,
+		Lists:     lists,
+	}
+	if shared {
+		opts.Heads = ms
 	}
 	if relay != nil {
 		opts.RelayUp = relay.Up
 	}
-	a.PubSub = pubsub.New(ns, b, opts)
+	a.PubSub = pubsub.New(ps, b, opts)
 	if relay != nil {
 		svc := a.PubSub
 		// Once (re)subscribed, look at the store for what the other
@@ -417,29 +412,14 @@ const ShutdownGrace = 8 * time.Second
 // function waits for them to end once ctx has.
 func (a *App) startLifecycle(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	ls := a.lifecycleStore
-	if ls == nil {
-		a.Log.Warn("this store has no node lifecycle support: node timeouts, holdoffs, closing and purge are off")
-		return wg.Wait
-	}
+	ls := a.Store
 	if a.Config.Lifecycle {
-		notifier := a.notifier
 		m := a.Metrics
 		r := lifecycle.New(ls, lifecycle.Options{
 			Interval: a.Config.LifecycleInterval,
 			Log:      a.Log,
 			OnTransition: func(tr lifecycle.Transition) {
 				m.Transition(string(tr.Rule), tr.Previous.State, tr.Node.State)
-			},
-			Notify: func(ctx context.Context, evs []*model.Event) {
-				if notifier == nil {
-					return
-				}
-				ns := make([]pubsub.Notification, 0, len(evs))
-				for _, ev := range evs {
-					ns = append(ns, pubsub.Notification{Channel: ev.Channel, Seq: ev.SequenceID, Owner: model.StrOr(ev.Owner)})
-				}
-				notifier.Notify(context.WithoutCancel(ctx), ns...)
 			},
 		})
 		wg.Go(func() { r.Run(ctx) })

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // optimizer is a store that keeps its query planner up to date
@@ -24,7 +22,7 @@ const OptimizeEvery = time.Hour
 // once ctx has.
 func (a *App) startMaintenance(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	opt, ok := store.As[optimizer](a.Store)
+	opt, ok := a.backend.(optimizer) // SQLite
 	if !ok {
 		return wg.Wait
 	}

@@ -5,12 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-
-	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-// The hourly planner refresh finds the SQLite store through the
-// decorators the app puts around it (metrics, pub/sub notifications).
+// The hourly planner refresh finds the SQLite store the app opened under
+// its decorators (metrics).
 func TestMaintenanceFindsTheOptimizer(t *testing.T) {
 	a, err := Open(context.Background(), testConfig(t, map[string]string{"SECRET_KEY": "k", "KCI_DATA_DIR": t.TempDir(),
 		"KCI_INITIAL_PASSWORD": "pw"}), slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
@@ -18,8 +16,8 @@ func TestMaintenanceFindsTheOptimizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, ok := store.As[optimizer](a.Store); !ok {
-		t.Fatalf("the planner refresh does not find the SQLite store's Optimize behind %T", a.Store)
+	if _, ok := a.backend.(optimizer); !ok {
+		t.Fatalf("the planner refresh does not find the SQLite store's Optimize in %T", a.backend)
 	}
 	if _, ok := a.Store.(optimizer); ok {
 		t.Fatalf("%T is not decorated: the test checks nothing", a.Store)

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/kernelci/kernelci-api-go/internal/retention"
-	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // startTelemetryRetention starts the deletion of telemetry events older
@@ -13,11 +12,7 @@ import (
 // waits for it to end once ctx has.
 func (a *App) startTelemetryRetention(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	tl, ok := store.TelemetryOf(a.Store)
-	if !ok {
-		a.Log.Warn("this store has no telemetry support: /telemetry answers 503")
-		return wg.Wait
-	}
+	tl := a.Store
 	wg.Go(func() {
 		retention.RunTelemetry(ctx, tl, retention.TelemetryOptions{TTL: a.Config.TelemetryTTL, Log: a.Log})
 	})

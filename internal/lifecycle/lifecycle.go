@@ -15,7 +15,9 @@
 // is appended in the same write. Writes are compare-and-set on the state
 // and updated time the runner read (store.Lifecycle.ReplaceNodeIf), so
 // with several replicas, or a client updating the node at the same time,
-// each transition happens once and a lost race is harmless.
+// each transition happens once and a lost race is harmless. The store
+// announces the event when it commits (store.Events.OnCommit), as for any
+// other write, so listeners hear of the transition at once.
 //
 // The same package holds node retention (purge.go).
 package lifecycle
@@ -86,11 +88,6 @@ type Options struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	Log *slog.Logger
-	// Notify, when set, is called after each committed transition with
-	// its event (sequence id assigned), to wake the listeners of the
-	// node channel: the runner writes through store.Lifecycle, not
-	// through a notifying store decorator.
-	Notify func(ctx context.Context, evs []*model.Event)
 	// OnTransition, when set, is called after each committed transition
 	// (for metrics).
 	OnTransition func(Transition)
@@ -339,9 +336,6 @@ func (r *Runner) apply(ctx context.Context, total *Stats, n *model.Node, now tim
 	*count++
 	r.log.Debug("node lifecycle transition", "id", n.ID.String(), "kind", n.Kind, "rule", string(rule),
 		"from", n.State, "to", next.State)
-	if r.opts.Notify != nil {
-		r.opts.Notify(ctx, []*model.Event{ev})
-	}
 	if r.opts.OnTransition != nil {
 		r.opts.OnTransition(Transition{Node: next, Previous: n, Rule: rule})
 	}

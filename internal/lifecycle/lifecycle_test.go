@@ -100,9 +100,10 @@ func newHarness(t *testing.T, nodes ...*model.Node) *harness {
 	if err := h.st.WriteNodes(context.Background(), store.NodeWrite{Insert: nodes}); err != nil {
 		t.Fatal(err)
 	}
+	// The store announces every transition's event as it commits it.
+	h.st.OnCommit(func(_ context.Context, evs []*model.Event) { h.notified = append(h.notified, evs...) })
 	h.r = New(h.st, Options{
 		Now: h.clk.Now, Log: quiet(), Batch: 2, // small batches: exercise the re-query and paging
-		Notify:       func(_ context.Context, evs []*model.Event) { h.notified = append(h.notified, evs...) },
 		OnTransition: func(tr Transition) { h.trans = append(h.trans, tr) },
 	})
 	return h

@@ -8,11 +8,14 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
 // Metrics is the registry of a server process and the metrics the code
@@ -28,6 +31,9 @@ type Metrics struct {
 	eventsAppended prometheus.Counter
 	transitions    *prometheus.CounterVec
 	nodesPurged    prometheus.Counter
+
+	idMu     sync.Mutex    // guards idStores
+	idStores []store.Store // read by kernelci_store_id_retries_total (store.go)
 }
 
 // httpBuckets reach past the longest requests, the long-polls of

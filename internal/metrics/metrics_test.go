@@ -12,10 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/kernelci/kernelci-api-go/internal/lifecycle"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
-	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
@@ -40,92 +38,35 @@ func TestWrappedStoreContract(t *testing.T) {
 	}
 }
 
-// bareStore implements store.Store and nothing else.
-type bareStore struct{ store.Store }
-
-// headsStore is a pub/sub backend shared by replicas (pubsub.HeadReader).
-type headsStore struct{ *sqlite.Store }
-
-func (headsStore) ChannelHeads(context.Context, []string) (map[string]int64, error) { return nil, nil }
-
-// pubsubAs walks decorators as pubsub.Service does (Unwrap() store.PubSubStore).
-func pubsubAs[T any](st store.PubSubStore) (T, bool) {
-	for st != nil {
-		if v, ok := st.(T); ok {
-			return v, true
-		}
-		u, ok := st.(interface{ Unwrap() store.PubSubStore })
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
-	}
-	var zero T
-	return zero, false
-}
-
-func TestWrapStoreKeepsOptionalInterfaces(t *testing.T) {
+func TestWrapStore(t *testing.T) {
 	backend := openSQLite(t)
 	defer backend.Close()
 	m := New()
 	st := WrapStore(backend, m)
-
-	if _, ok := st.(store.PubSubStore); !ok {
-		t.Error("wrapped store hides store.PubSubStore")
-	}
-	if _, ok := st.(store.LifecycleStore); !ok {
-		t.Error("wrapped store hides store.LifecycleStore")
-	}
-	if _, ok := st.(lifecycle.Store); !ok {
-		t.Error("wrapped store hides lifecycle.Store")
-	}
-	if _, ok := st.(store.Telemetry); !ok {
-		t.Error("wrapped store hides store.Telemetry")
-	}
-	if _, ok := store.As[store.Pinger](st); !ok {
-		t.Error("wrapped store has no store.Pinger")
-	}
-	if err := store.Ping(context.Background(), st); err != nil {
+	ctx := context.Background()
+	if err := st.Ping(ctx); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
-	// Over a pub/sub backend Unwrap has the pub/sub decorators' form,
-	// which pubsub.Service follows to the backend's pubsub.HeadReader.
-	u, ok := st.(interface{ Unwrap() store.PubSubStore })
-	if !ok || u.Unwrap() != store.PubSubStore(backend) {
-		t.Error("Unwrap does not give the pub/sub backend")
+	// Events are counted where they are born (the store's OnCommit), so
+	// a write that does not go through the decorator counts too.
+	if err := backend.AppendEvents(ctx, &model.Event{Channel: "x", Data: "direct"}); err != nil {
+		t.Fatal(err)
 	}
-	heads := WrapStore(headsStore{backend}, m)
-	if _, ok := pubsubAs[pubsub.HeadReader](pubsub.NewNotifyingStore(heads.(store.PubSubStore), pubsub.NewBroker())); !ok {
-		t.Error("pub/sub's decorator walk does not find the backend's pubsub.HeadReader through the metrics decorator")
+	if got := testutil.ToFloat64(m.eventsAppended); got != 1 {
+		t.Errorf("events appended = %v, want 1", got)
 	}
-	// Behind the pub/sub decorator, as the server stacks them.
-	ns := pubsub.NewNotifyingStore(st.(store.PubSubStore), pubsub.NewBroker())
-	if tl, ok := store.TelemetryOf(ns); !ok {
-		t.Error("TelemetryOf does not find telemetry through NotifyingStore and the metrics decorator")
-	} else if _, timed := tl.(storePTL); !timed {
-		t.Errorf("TelemetryOf found %T, not the timed telemetry", tl)
+	text := scrape(t, m)
+	for _, want := range []string{
+		`kernelci_store_id_retries_total{counter="sequence_id"} 0`,
+		`kernelci_store_id_retries_total{counter="subscription_id"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in\n%s", want, text)
+		}
 	}
-	if _, ok := store.As[*sqlite.Store](ns); !ok {
-		t.Error("store.As does not reach the backend through both decorators")
-	}
-
-	// A backend without the optional interfaces does not gain them.
-	bare := WrapStore(bareStore{backend}, m)
-	if _, ok := bare.(store.PubSubStore); ok {
-		t.Error("bare store gained store.PubSubStore")
-	}
-	if _, ok := bare.(store.Lifecycle); ok {
-		t.Error("bare store gained store.Lifecycle")
-	}
-	if _, ok := store.TelemetryOf(bare); ok {
-		t.Error("bare store gained store.Telemetry")
-	}
-	if err := store.Ping(context.Background(), bare); err != nil {
-		t.Errorf("Ping without a Pinger: %v", err)
-	}
-	if u, ok := bare.(interface{ Unwrap() store.Store }); !ok || u.Unwrap() != store.Store(bareStore{backend}) {
-		t.Error("Unwrap of a plain store does not give it")
-	}
+	// Several stores in one registry: no duplicate registration.
+	other := WrapStore(openSQLite(t), m)
+	defer other.Close()
 	if WrapStore(backend, nil) != store.Store(backend) {
 		t.Error("WrapStore with nil metrics must return the store as is")
 	}

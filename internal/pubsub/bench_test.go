@@ -86,14 +86,14 @@ func (d *deliveries) got() {
 	}
 }
 
-func benchStore(b *testing.B) (*sqlite.Store, *pubsub.Broker, *pubsub.NotifyingStore) {
+func benchStore(b *testing.B) (*sqlite.Store, *pubsub.Broker, *sqlite.Store) {
 	raw, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "kernelci.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { raw.Close() })
 	br := pubsub.NewBroker()
-	return raw, br, pubsub.NewNotifyingStore(raw, br)
+	return raw, br, raw
 }
 
 // eventTime decodes a listen answer and returns the publish time carried

@@ -26,7 +26,7 @@ type fixture struct {
 	t   *testing.T
 	svc *Service
 	b   *Broker
-	st  *NotifyingStore
+	st  *sqlite.Store
 	raw *sqlite.Store
 	now atomic.Pointer[time.Time] // the service clock; nil = real time
 }
@@ -39,7 +39,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	}
 	t.Cleanup(func() { raw.Close() })
 	f := &fixture{t: t, raw: raw, b: NewBroker()}
-	f.st = NewNotifyingStore(raw, f.b)
+	f.st = raw
 	if opts.KeepAlive == 0 {
 		opts.KeepAlive = 5 * time.Second
 	}
@@ -778,7 +778,7 @@ func TestRestartKeepsSubscription(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := NewBroker()
-		return New(NewNotifyingStore(raw, b), b, Options{KeepAlive: 200 * time.Millisecond}), raw
+		return New(raw, b, Options{KeepAlive: 200 * time.Millisecond}), raw
 	}
 	ctx := context.Background()
 	svc, raw := open()
@@ -867,13 +867,13 @@ func TestReadersBehindTrimmedTail(t *testing.T) {
 
 // countingStore counts the reads of the event history.
 type countingStore struct {
-	store.PubSubStore
+	store.Store
 	reads atomic.Int64
 }
 
 func (c *countingStore) EventsAfter(ctx context.Context, channel string, after int64, limit int) ([]*model.Event, error) {
 	c.reads.Add(1)
-	return c.PubSubStore.EventsAfter(ctx, channel, after, limit)
+	return c.Store.EventsAfter(ctx, channel, after, limit)
 }
 
 // TestLiveListenerDoesNotWalkBacklog: a durable subscriber replaying an
@@ -890,7 +890,7 @@ func TestLiveListenerDoesNotWalkBacklog(t *testing.T) {
 	if err := f.st.AppendEvents(ctx, evs...); err != nil {
 		t.Fatal(err)
 	}
-	cs := &countingStore{PubSubStore: f.st}
+	cs := &countingStore{Store: f.st}
 	svc := New(cs, f.b, Options{KeepAlive: time.Minute})
 	// The replaying subscriber is the first reader: the tail starts at
 	// its (old) position.

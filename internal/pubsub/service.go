@@ -39,8 +39,19 @@ type Options struct {
 	MaintainEvery time.Duration
 	// RetentionBatch is how many events one delete removes; default 500.
 	RetentionBatch int
+	// Notifier receives the notifications of the events the store
+	// commits and of the items pushed: a relay that also tells the
+	// other replicas (internal/redisbus); default the Broker.
+	Notifier Notifier
+	// Heads, when the store is shared by several processes (MongoDB),
+	// reads the newest event of each channel: the Service polls it for
+	// the events the other processes write (poll.go). nil: not shared.
+	Heads HeadReader
+	// Lists, when set, is where pops wait for an item themselves (Redis
+	// BLPOP) instead of on the Broker.
+	Lists BlockingLists
 	// PollEvery is how often, when the store is shared by several
-	// processes (it implements HeadReader), the store is polled for
+	// processes (Heads is set), the store is polled for
 	// events written by the others, once per channel with waiting
 	// listeners; it also bounds how long a pop waits before looking at a
 	// list in such a store again. Default DefaultPollEvery; negative
@@ -62,8 +73,9 @@ type Options struct {
 // that matters: any Service over the same store (and Notifier) serves any
 // subscription.
 type Service struct {
-	st        store.PubSubStore
+	st        store.Store
 	b         *Broker
+	notifier  Notifier
 	opts      Options
 	log       *slog.Logger
 	now       func() time.Time
@@ -84,9 +96,12 @@ type Service struct {
 // Waiters returns how many listens and pops are in progress.
 func (s *Service) Waiters() (listens, pops int64) { return s.listening.Load(), s.popping.Load() }
 
-// New returns a Service over st, which must notify b of its writes (see
-// NotifyingStore; b may also be fed by a distributed Notifier).
-func New(st store.PubSubStore, b *Broker, opts Options) *Service {
+// New returns a Service over st, waking its listeners with b. It adds
+// the Service's announcement to the store's OnCommit functions: every
+// event the store commits, whoever writes it (a handler, the lifecycle,
+// a publish), is handed to opts.Notifier (default b) before the write
+// returns, and wakes the listeners of its channel at once.
+func New(st store.Store, b *Broker, opts Options) *Service {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = 45 * time.Second
 	}
@@ -117,14 +132,26 @@ func New(st store.PubSubStore, b *Broker, opts Options) *Service {
 	if opts.RelayedPollEvery <= 0 {
 		opts.RelayedPollEvery = DefaultRelayedPollEvery
 	}
-	s := &Service{st: st, b: b, opts: opts, log: opts.Log, now: opts.Now,
-		drain: make(chan struct{}), tails: map[string]*tail{}}
-	// Looking through the decorators (NotifyingStore, metrics, Redis).
-	if hr, ok := store.As[HeadReader](st); ok && opts.PollEvery > 0 {
-		s.heads = hr
+	if opts.Notifier == nil {
+		opts.Notifier = b
 	}
-	s.lists, _ = store.As[BlockingLists](st)
+	s := &Service{st: st, b: b, notifier: opts.Notifier, opts: opts, log: opts.Log, now: opts.Now,
+		drain: make(chan struct{}), tails: map[string]*tail{}, lists: opts.Lists}
+	if opts.PollEvery > 0 {
+		s.heads = opts.Heads
+	}
+	st.OnCommit(s.announce)
 	return s
+}
+
+// announce hands a notification per committed event to the notifier
+// (store.Events.OnCommit).
+func (s *Service) announce(ctx context.Context, evs []*model.Event) {
+	ns := make([]Notification, len(evs))
+	for i, ev := range evs {
+		ns[i] = Notification{Channel: ev.Channel, Seq: ev.SequenceID, Owner: ownerOf(ev)}
+	}
+	s.notifier.Notify(ctx, ns...)
 }
 
 // KeepAlive returns the keep-alive period.
@@ -465,7 +492,12 @@ func (s *Service) Push(ctx context.Context, list string, data any, attrs map[str
 	if err != nil {
 		return fmt.Errorf("pubsub: encode pushed event: %w", err)
 	}
-	return s.st.PushList(ctx, list, ce)
+	if err := s.st.PushList(ctx, list, ce); err != nil {
+		return err
+	}
+	// Pushed: wake the list's poppers even if the request is going away.
+	s.notifier.Notify(context.WithoutCancel(ctx), Notification{List: list})
+	return nil
 }
 
 // Pop removes and returns the CloudEvent at the head of a list, waiting

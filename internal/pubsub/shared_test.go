@@ -23,7 +23,7 @@ import (
 // sequence id still being written), and ChannelHeads answers like
 // MongoDB's (it makes the Service poll).
 type sharedStore struct {
-	store.PubSubStore
+	store.Store
 	hideFrom  atomic.Int64 // 0: nothing hidden
 	headCalls atomic.Int64
 	mu        sync.Mutex
@@ -36,7 +36,7 @@ func (s *sharedStore) visible(seq int64) bool {
 }
 
 func (s *sharedStore) EventsAfter(ctx context.Context, channel string, after int64, limit int) ([]*model.Event, error) {
-	evs, err := s.PubSubStore.EventsAfter(ctx, channel, after, limit)
+	evs, err := s.Store.EventsAfter(ctx, channel, after, limit)
 	out := evs[:0]
 	for _, ev := range evs {
 		if !s.visible(ev.SequenceID) {
@@ -68,7 +68,8 @@ func (s *sharedStore) ChannelHeads(ctx context.Context, channels []string) (map[
 var _ HeadReader = (*sharedStore)(nil)
 
 type sharedFixture struct {
-	raw    *sqlite.Store
+	raw    *sqlite.Store // this process's backend: its writes are announced
+	other  *sqlite.Store // the same database opened again: another process, whose writes this one hears nothing of
 	shared *sharedStore
 	b      *Broker
 	svc    *Service
@@ -76,16 +77,23 @@ type sharedFixture struct {
 
 func newSharedFixture(t *testing.T, opts Options) *sharedFixture {
 	t.Helper()
-	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kernelci.db"))
+	path := filepath.Join(t.TempDir(), "kernelci.db")
+	raw, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	f := &sharedFixture{raw: raw, shared: &sharedStore{PubSubStore: raw}, b: NewBroker()}
+	other, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	f := &sharedFixture{raw: raw, other: other, shared: &sharedStore{Store: raw}, b: NewBroker()}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	f.svc = New(NewNotifyingStore(f.shared, f.b), f.b, opts)
+	opts.Heads = f.shared
+	f.svc = New(f.shared, f.b, opts)
 	return f
 }
 
@@ -151,12 +159,12 @@ func TestTailDoesNotSkipEventsBehindAGap(t *testing.T) {
 	// hidden here, without a notification); writer 2 stores sequence 2
 	// and notifies.
 	first := &model.Event{Channel: "c", Data: "first"}
-	if err := f.raw.AppendEvents(ctx, first); err != nil {
+	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	f.shared.hideFrom.Store(first.SequenceID)
 	second := &model.Event{Channel: "c", Data: "second"}
-	if err := NewNotifyingStore(f.shared, f.b).AppendEvents(ctx, second); err != nil {
+	if err := f.shared.AppendEvents(ctx, second); err != nil {
 		t.Fatal(err)
 	}
 	// The listener woke, found nothing visible and waits again.
@@ -195,7 +203,7 @@ func TestPollerFindsOtherProcessesEvents(t *testing.T) {
 	}
 	waitFor(t, "the listeners to wait", func() bool { l, _ := f.svc.Waiters(); return l == listeners })
 	ev := &model.Event{Channel: "c", Data: "from another replica"}
-	if err := f.raw.AppendEvents(ctx, ev); err != nil { // not through NotifyingStore
+	if err := f.other.AppendEvents(ctx, ev); err != nil { // another process: not announced here
 		t.Fatal(err)
 	}
 	for _, res := range results {
@@ -224,12 +232,12 @@ func TestPollerCatchesEventsVisibleLater(t *testing.T) {
 	res := f.listenAsync(sub.ID, "u")
 	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("c", "", true) })
 	first := &model.Event{Channel: "c", Data: "first"}
-	if err := f.raw.AppendEvents(ctx, first); err != nil {
+	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	f.shared.hideFrom.Store(first.SequenceID)
 	second := &model.Event{Channel: "c", Data: "second"}
-	if err := NewNotifyingStore(f.shared, f.b).AppendEvents(ctx, second); err != nil {
+	if err := f.shared.AppendEvents(ctx, second); err != nil {
 		t.Fatal(err)
 	}
 	// Let several polls see the gap, then open it without notifying.
@@ -283,7 +291,7 @@ func TestPollPeriod(t *testing.T) {
 		t.Fatal("a store that is not shared is polled")
 	}
 	if f.svc.heads == nil || f.svc.lists != nil {
-		t.Fatal("the service did not find the store's HeadReader through NotifyingStore, or found BlockingLists")
+		t.Fatal("the service does not poll the HeadReader it was given, or has BlockingLists it was not given")
 	}
 }
 
@@ -302,11 +310,11 @@ func TestKeepAliveFindingCatchesUpTheChannel(t *testing.T) {
 	res := f.listenAsync(sub.ID, "u")
 	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("c", "", true) })
 	first := &model.Event{Channel: "c", Data: "first"}
-	if err := f.raw.AppendEvents(ctx, first); err != nil {
+	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	f.shared.hideFrom.Store(first.SequenceID)
-	ns := NewNotifyingStore(f.shared, f.b)
+	ns := f.shared
 	var rest []int64
 	for i := range 5 {
 		ev := &model.Event{Channel: "c", Data: i}

@@ -36,7 +36,7 @@ func openBus(t *testing.T, addr string, db int) *Bus {
 	return b
 }
 
-func openSQLite(t *testing.T) store.PubSubStore {
+func openSQLite(t *testing.T) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kernelci.db"))
 	if err != nil {
@@ -155,7 +155,7 @@ func TestListLayout(t *testing.T) {
 	bus := openBus(t, addr, testDB)
 	st := bus.Wrap(openSQLite(t))
 	b := pubsub.NewBroker()
-	svc := pubsub.New(pubsub.NewNotifyingStore(st, b), b, pubsub.Options{Log: quietLog()})
+	svc := pubsub.New(st, b, pubsub.Options{Log: quietLog(), Lists: st})
 	raw := redistest.Client(t, addr, testDB)
 	list := redistest.Unique("listtest")
 	t.Cleanup(func() { raw.Del(context.Background(), list) })
@@ -212,7 +212,7 @@ func TestListsAcrossReplicas(t *testing.T) {
 	for range 2 {
 		st := openBus(t, addr, testDB).Wrap(openSQLite(t))
 		b := pubsub.NewBroker()
-		svcs = append(svcs, pubsub.New(pubsub.NewNotifyingStore(st, b), b, pubsub.Options{Log: quietLog()}))
+		svcs = append(svcs, pubsub.New(st, b, pubsub.Options{Log: quietLog(), Lists: st}))
 	}
 	const perPusher = 150
 	var mu sync.Mutex
@@ -346,7 +346,7 @@ func TestPopDrain(t *testing.T) {
 	addr := redistest.Addr(t)
 	st := openBus(t, addr, testDB).Wrap(openSQLite(t))
 	b := pubsub.NewBroker()
-	svc := pubsub.New(pubsub.NewNotifyingStore(st, b), b, pubsub.Options{Log: quietLog()})
+	svc := pubsub.New(st, b, pubsub.Options{Log: quietLog(), Lists: st})
 	res := make(chan error, 1)
 	go func() {
 		_, err := svc.Pop(context.Background(), redistest.Unique("drain"))

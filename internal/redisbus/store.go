@@ -15,22 +15,17 @@ import (
 
 // Store decorates a store: key-value pairs and lists live in Redis, as
 // the reference keeps them; everything else (events, subscriptions,
-// nodes, users) passes through to the store.
+// nodes, users) passes through to the store. Its PopListWait is what
+// pubsub.Options.Lists takes, so that pops wait in Redis (BLPOP).
 type Store struct {
-	store.PubSubStore
+	store.Store
 	bus *Bus
 }
 
-var (
-	_ store.PubSubStore    = (*Store)(nil)
-	_ pubsub.BlockingLists = (*Store)(nil)
-)
+var _ pubsub.BlockingLists = (*Store)(nil)
 
 // Wrap returns st with its key-value pairs and lists in Redis.
-func (b *Bus) Wrap(st store.PubSubStore) *Store { return &Store{PubSubStore: st, bus: b} }
-
-// Unwrap returns the decorated store.
-func (s *Store) Unwrap() store.PubSubStore { return s.PubSubStore }
+func (b *Bus) Wrap(st store.Store) *Store { return &Store{Store: st, bus: b} }
 
 // KVKey is the Redis key of a key-value pair: "namespace:key", as the
 // reference names it.

@@ -22,9 +22,8 @@ const (
 var PurgeExcludedKinds = []string{model.KindCheckout}
 
 // Lifecycle is what the server-side node lifecycle (internal/lifecycle:
-// timeouts, holdoffs, closing) and node retention need from a backend,
-// beyond Store. It is a separate interface so that a backend can add it
-// on its own; the lifecycle and the purge are off on a store without it.
+// timeouts, holdoffs, closing), compare-and-set node updates and node
+// retention need from a backend.
 //
 // Every method must be served by an index: none may scan the node
 // collection. The SQLite layout has (state, timeout), (state, holdoff),
@@ -69,10 +68,4 @@ type Lifecycle interface {
 	// CountPurgeable counts, by kind, the nodes PurgeNodes would delete
 	// for the same `before` (kinds with none are left out).
 	CountPurgeable(ctx context.Context, before time.Time) (map[string]int64, error)
-}
-
-// LifecycleStore is a backend that can also carry the node lifecycle.
-type LifecycleStore interface {
-	Store
-	Lifecycle
 }

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"time"
-
-	"github.com/kernelci/kernelci-api-go/internal/model"
 )
 
 // Subscription is a pub/sub subscription: a cursor into the event history
@@ -35,27 +33,6 @@ type SubscriberState struct {
 	LastEventID  int64 // last acknowledged sequence_id
 	Created      time.Time
 	LastPoll     *time.Time
-}
-
-// EventLog is the part of the event history that pub/sub reads and
-// trims.
-//
-// Visibility rule, which every backend must keep: once EventsAfter has
-// returned an event with sequence S, no event with a smaller sequence may
-// become visible later on that channel. (SQLite serialises commits, so
-// this holds by construction; a backend whose writers commit out of
-// sequence order must hold back events above a gap.) Listeners advance
-// their cursors over what they read and would otherwise miss the late
-// event.
-type EventLog interface {
-	// EventsAfter returns up to limit events of channel with
-	// sequence_id > after, in ascending sequence order. It must be served
-	// by a (channel, sequence_id) index.
-	EventsAfter(ctx context.Context, channel string, after int64, limit int) ([]*model.Event, error)
-	// DeleteEventsBefore deletes up to limit of the oldest events whose
-	// timestamp is before t, returning how many it deleted. It never
-	// lowers LastSequence.
-	DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int64, error)
 }
 
 // PubSub stores subscriptions, durable subscriber states, lists and
@@ -104,11 +81,4 @@ type PubSub interface {
 	SetKV(ctx context.Context, namespace, key, value string) error
 	// DeleteKV deletes the pair; deleting a missing key is not an error.
 	DeleteKV(ctx context.Context, namespace, key string) error
-}
-
-// PubSubStore is a backend that can also carry pub/sub.
-type PubSubStore interface {
-	Store
-	EventLog
-	PubSub
 }

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
@@ -70,12 +71,57 @@ type Nodes interface {
 }
 
 // Events is the append-only event history, ordered by sequence_id.
+//
+// Sequence ids are unique (a unique index in every backend) and only
+// grow. Visibility rule, which every backend must keep: once EventsAfter
+// has returned an event with sequence S, no event with a smaller
+// sequence may become visible later on that channel. (SQLite serialises
+// commits, so this holds by construction; a backend whose writers commit
+// out of sequence order must hold back events above a gap.) Listeners
+// advance their cursors over what they read and would otherwise miss the
+// late event.
 type Events interface {
+	// AppendEvents appends events alone (POST /publish); it is a write
+	// like WriteNodes and announced like it.
 	AppendEvents(ctx context.Context, evs ...*model.Event) error
 	// FindEvents returns matching events in ascending sequence order.
 	FindEvents(ctx context.Context, f query.Filter, p Page) ([]*model.Event, error)
 	// LastSequence is the highest sequence_id assigned so far (0 if none).
 	LastSequence(ctx context.Context) (int64, error)
+	// EventsAfter returns up to limit events of channel with
+	// sequence_id > after, in ascending sequence order. It must be served
+	// by a (channel, sequence_id) index.
+	EventsAfter(ctx context.Context, channel string, after int64, limit int) ([]*model.Event, error)
+	// DeleteEventsBefore deletes up to limit of the oldest events whose
+	// timestamp is before t, returning how many it deleted. It never
+	// lowers LastSequence.
+	DeleteEventsBefore(ctx context.Context, t time.Time, limit int) (int64, error)
+
+	// OnCommit adds fn to the functions the store calls after every
+	// write that appended events has committed (WriteNodes, AppendEvents,
+	// ReplaceNodeIf: every way an event is born), with those events as
+	// stored (ids, timestamps and sequence ids assigned), before the
+	// write returns. This is the one place where events are announced
+	// (pub/sub wakes its listeners from it, metrics count them), so no
+	// wrapper or caller can write an event nobody hears of. fn must not
+	// block for long; its ctx is the write's, without its cancellation.
+	// Imports (Transfer.ImportEvents) are not announced.
+	OnCommit(fn CommitFunc)
+	// IDRetries counts, since the store was opened, the writes that
+	// found a counter-allocated id (an event's sequence_id, a
+	// subscription id) already taken and retried with a fresh one: a
+	// counter that is not atomic (some MongoDB-compatible servers) costs
+	// a retry, never a shared id.
+	IDRetries() IDRetries
+}
+
+// CommitFunc is called with the events a write committed.
+type CommitFunc func(ctx context.Context, evs []*model.Event)
+
+// IDRetries are the counts of Events.IDRetries, by counter.
+type IDRetries struct {
+	Sequence     int64 // eventhistory.sequence_id
+	Subscription int64 // subscription ids
 }
 
 // Users stores accounts and groups. A user's groups are stored with the
@@ -98,10 +144,22 @@ type Users interface {
 	DeleteGroup(ctx context.Context, id objectid.ID) error
 }
 
-// Store is a complete backend.
+// Store is a complete backend. Every part is required: both backends
+// implement all of it, and code never probes a store for a part. Each
+// concern is a small named interface, so adding a method is a change to
+// one of them (and to both backends, and to the contract suite,
+// internal/store/storetest).
 type Store interface {
 	Nodes
 	Events
 	Users
+	PubSub
+	Telemetry
+	Lifecycle
+	Transfer
+	// Ping answers nil when the backend serves requests, for the
+	// readiness probe (GET /readyz); it must be cheap (no collection
+	// scan) and honour ctx's deadline.
+	Ping(ctx context.Context) error
 	Close() error
 }

@@ -68,23 +68,3 @@ type Telemetry interface {
 	// loop so that no single delete holds the store for long.
 	DeleteTelemetryBefore(ctx context.Context, t time.Time, limit int) (int64, error)
 }
-
-// TelemetryOf returns the Telemetry of a store, looking through
-// decorators that expose what they wrap with an Unwrap method (such as
-// pubsub.NotifyingStore). ok is false when the backend has none.
-func TelemetryOf(st any) (t Telemetry, ok bool) {
-	for range 8 {
-		if t, ok := st.(Telemetry); ok {
-			return t, true
-		}
-		switch u := st.(type) {
-		case interface{ Unwrap() PubSubStore }:
-			st = u.Unwrap()
-		case interface{ Unwrap() Store }:
-			st = u.Unwrap()
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
-}

@@ -28,8 +28,7 @@ var TransferCollections = []string{
 }
 
 // Transfer is the raw access that moving a whole store to another backend
-// needs (kernelci-api export and import, internal/transfer), beyond
-// PubSubStore and Telemetry: reading every record of a collection in a
+// needs (kernelci-api export and import, internal/transfer): reading every record of a collection in a
 // stable order, writing events and subscriptions with the ids they have,
 // raising the sequence counter, and emptying the store.
 //
@@ -82,11 +81,4 @@ type Transfer interface {
 	// records stay). Counters never go back: LastSequence and the
 	// subscription ids continue from where they were.
 	Clear(ctx context.Context) error
-}
-
-// TransferStore is a backend that can be exported and imported whole.
-type TransferStore interface {
-	PubSubStore
-	Telemetry
-	Transfer
 }

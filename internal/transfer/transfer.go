@@ -180,7 +180,7 @@ func (w *writer) record(coll string, v any) error {
 // documentation). source names the backend in the header. The store
 // should not be written to meanwhile (stop the API servers): records
 // written during the export may or may not be in the file.
-func Export(ctx context.Context, src store.TransferStore, out io.Writer, source string, p *Progress) (*Summary, error) {
+func Export(ctx context.Context, src store.Store, out io.Writer, source string, p *Progress) (*Summary, error) {
 	estimate, err := src.Counts(ctx)
 	if err != nil {
 		return nil, err
@@ -260,7 +260,7 @@ func Export(ctx context.Context, src store.TransferStore, out io.Writer, source 
 // exportEvents writes the events in sequence order, the first of each
 // sequence id; then, in a second walk, the others (without a sequence id,
 // or repeating one) with sequence_id 0.
-func exportEvents(ctx context.Context, src store.TransferStore, w *writer) (int64, error) {
+func exportEvents(ctx context.Context, src store.Store, w *writer) (int64, error) {
 	deferred := map[objectid.ID]bool{}
 	prev := int64(0)
 	err := src.EachEvent(ctx, func(ev *model.Event) error {
@@ -311,7 +311,7 @@ type ImportOptions struct {
 // importer is one Import.
 type importer struct {
 	ctx    context.Context
-	dst    store.TransferStore
+	dst    store.Store
 	o      ImportOptions
 	hdr    *Header
 	counts map[string]int64
@@ -328,7 +328,7 @@ type importer struct {
 // Import reads a file written by Export and stores its records in dst,
 // which must be empty (see ImportOptions.Force). The destination's
 // sequence counter ends at least at the source's.
-func Import(ctx context.Context, dst store.TransferStore, in io.Reader, o ImportOptions) (*Summary, error) {
+func Import(ctx context.Context, dst store.Store, in io.Reader, o ImportOptions) (*Summary, error) {
 	if o.Batch <= 0 {
 		o.Batch = 500
 	}

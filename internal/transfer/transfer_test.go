@@ -58,7 +58,7 @@ var base = time.Date(2025, 6, 7, 8, 9, 10, 123456000, time.UTC)
 func at(d time.Duration) model.Time { return model.T(base.Add(d)) }
 
 // fill stores a bit of everything, through the ordinary store methods.
-func fill(t *testing.T, st store.TransferStore) {
+func fill(t *testing.T, st store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	must := func(err error) {
@@ -146,7 +146,7 @@ func fill(t *testing.T, st store.TransferStore) {
 	must(st.PushList(ctx, "binary", []byte{0, 1, 2, 0xff}))
 }
 
-func export(t *testing.T, st store.TransferStore, source string) (string, *Summary) {
+func export(t *testing.T, st store.Store, source string) (string, *Summary) {
 	t.Helper()
 	var buf bytes.Buffer
 	sum, err := Export(context.Background(), st, &buf, source, nil)
@@ -156,7 +156,7 @@ func export(t *testing.T, st store.TransferStore, source string) (string, *Summa
 	return buf.String(), sum
 }
 
-func importInto(t *testing.T, st store.TransferStore, data string, o ImportOptions) *Summary {
+func importInto(t *testing.T, st store.Store, data string, o ImportOptions) *Summary {
 	t.Helper()
 	sum, err := Import(context.Background(), st, strings.NewReader(data), o)
 	if err != nil {
@@ -216,7 +216,7 @@ func TestRoundTrip(t *testing.T) {
 
 	// What the API reads is the same too (to the ms), and the
 	// destination goes on from where the source was.
-	for _, st := range []store.TransferStore{m, b} {
+	for _, st := range []store.Store{m, b} {
 		u, err := st.GetUserByUsername(ctx, "lab")
 		if err != nil {
 			t.Fatal(err)

@@ -13,6 +13,16 @@ package mongo
 // Ids are reserved before the events are written, so a failed write
 // leaves a gap, and two concurrent writers may commit their events out of
 // sequence order: readers that follow the history must allow for both.
+//
+// sequence_id has a unique index. On a server whose findAndModify is not
+// atomic (FerretDB 1.x; some managed MongoDB-compatible services), two
+// replicas can be handed the same ids: the second insert then fails on
+// the index, and the write raises the counter above every stored id and
+// stores its events again under fresh ids (insertNewEvents, withEvents),
+// up to idAttempts times, counting each retry (store.Events.IDRetries,
+// kernelci_store_id_retries_total). A shared id therefore costs a retry,
+// never a lost or doubled delivery. Every write that appends events
+// announces them once committed (store.Commits.Announce).
 
 import (
 	"context"
@@ -162,27 +172,98 @@ func (s *Store) prepareEvents(ctx context.Context, evs []*model.Event) ([]any, e
 	return docs, nil
 }
 
+// idAttempts bounds the sets of sequence ids one write takes when the
+// ids it was handed are already stored.
+const idAttempts = 8
+
+// sequenceTaken counts a sequence id found taken and raises the counter
+// above every stored id, so that the next reservation is fresh.
+func (s *Store) sequenceTaken(ctx context.Context) {
+	s.SequenceRetried()
+	s.log.Warn("mongo: a sequence_id the counter handed out was already stored (the server's findAndModify is not atomic?); retrying with a fresh one")
+	if err := s.initSequence(ctx); err != nil {
+		s.log.Warn("mongo: could not raise the sequence counter", "err", err)
+	}
+}
+
+// insertNewEvents reserves sequence ids for evs and inserts them in
+// order, outside a transaction. When an insert meets an id already
+// stored, the events not yet stored get fresh ids and are inserted
+// again. On failure it returns how many of evs are stored (-1: unknown).
+func (s *Store) insertNewEvents(ctx context.Context, evs []*model.Event) (int, error) {
+	done := 0
+	for attempt := 1; ; attempt++ {
+		docs, err := s.prepareEvents(ctx, evs[done:])
+		if err != nil {
+			return done, err
+		}
+		n, err := s.insertEvents(ctx, docs)
+		switch {
+		case err == nil:
+			return len(evs), nil
+		case n < 0:
+			return -1, err
+		case !errors.Is(err, store.ErrConflict) || attempt == idAttempts:
+			return done + n, err
+		}
+		done += n
+		s.sequenceTaken(ctx)
+	}
+}
+
+// withEvents runs fn and stores evs (reserving their sequence ids) in one
+// transaction; when an event's id is already stored the transaction is
+// run again with fresh ids. On failure the ids are recorded as abandoned.
+func (s *Store) withEvents(ctx context.Context, evs []*model.Event, fn func(ctx context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		docs, err := s.prepareEvents(ctx, evs)
+		if err != nil {
+			return err
+		}
+		taken := false
+		err = s.inTx(ctx, func(ctx context.Context) error {
+			if fn != nil {
+				if err := fn(ctx); err != nil {
+					return err
+				}
+			}
+			_, err := s.insertEvents(ctx, docs)
+			taken = errors.Is(err, store.ErrConflict)
+			return err
+		})
+		if err == nil {
+			return nil
+		}
+		if taken && attempt < idAttempts {
+			s.sequenceTaken(ctx)
+			continue
+		}
+		s.abandon(ctx, evs)
+		return err
+	}
+}
+
 // AppendEvents stores events, assigning their sequence ids: all of them
 // or none.
 func (s *Store) AppendEvents(ctx context.Context, evs ...*model.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	docs, err := s.prepareEvents(ctx, evs)
-	if err != nil {
+	if err := s.appendEvents(ctx, evs); err != nil {
+		return err
+	}
+	s.Announce(ctx, evs)
+	return nil
+}
+
+func (s *Store) appendEvents(ctx context.Context, evs []*model.Event) error {
+	if err := s.checkEvents(evs); err != nil {
 		return err
 	}
 	if s.useTx {
-		err = s.inTx(ctx, func(ctx context.Context) error {
-			_, err := s.insertEvents(ctx, docs)
-			return err
-		})
-		if err != nil {
-			s.abandon(ctx, evs)
-		}
-		return err
+		return s.withEvents(ctx, evs, nil)
 	}
-	if n, err := s.insertEvents(ctx, docs); err != nil {
+	if n, err := s.insertNewEvents(ctx, evs); err != nil {
 		s.compensate(ctx, "append events", nil, nil, insertedEvents(evs, n))
 		s.abandon(ctx, evs)
 		return err

@@ -88,7 +88,9 @@ func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
 
 	add(colEvent, asc("timestamp"), func(sp *IndexSpec) { sp.ExpireAfter = eventTTL })
 	add(colEvent, asc("channel", "sequence_id"))
-	add(colEvent, asc("sequence_id"))
+	// Unique: two writers handed the same id by a counter that is not
+	// atomic cannot both store it; the second retries (events.go).
+	add(colEvent, asc("sequence_id"), unique)
 	add(colEvent, asc("data.id"))
 	add(colEvent, asc("data.kind", "timestamp"), named("kind_timestamp"))
 	// The pull labs' poll: kind=job&state=done&from=T.
@@ -472,6 +474,15 @@ func (s *Store) ensure(ctx context.Context, sp IndexSpec, st IndexStatus, existi
 				return again, nil
 			}
 		}
+	}
+	if err != nil && sp.Unique && (mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed")) {
+		// Values are already duplicated (a reference database whose
+		// Redis counter restarted): serve without the index, as before
+		// it was declared, and say so.
+		s.log.Warn("mongo: a unique index cannot be created: the collection already holds duplicate values; serving without it",
+			"collection", sp.Collection, "keys", KeysString(sp.Keys), "err", err)
+		return IndexStatus{IndexSpec: sp, State: IndexMissing,
+			Note: "not created: the collection holds duplicate values"}, nil
 	}
 	if err != nil {
 		return st, fmt.Errorf("mongo: create index %s on %s %s: %w", sp.Name, sp.Collection, KeysString(sp.Keys), err)

@@ -18,8 +18,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-var _ store.LifecycleStore = (*Store)(nil)
-
 func (s *Store) findNodes(ctx context.Context, filter, sort bson.D, limit int) ([]*model.Node, error) {
 	out := []*model.Node{}
 	err := s.findRaw(ctx, s.nodes, filter, sort, 0, int64(max(limit, 0)), func(raw bson.Raw) error {
@@ -106,29 +104,29 @@ func (s *Store) HasPendingDescendant(ctx context.Context, id objectid.ID) (bool,
 }
 
 // ReplaceNodeIf replaces n if the stored node still has ifState and
-// ifUpdated, appending evs with it (see store.Lifecycle).
+// ifUpdated, appending evs with it (see store.Lifecycle), and announces
+// evs.
 func (s *Store) ReplaceNodeIf(ctx context.Context, n *model.Node, ifState string, ifUpdated time.Time, evs ...*model.Event) error {
+	if err := s.replaceNodeIf(ctx, n, ifState, ifUpdated, evs); err != nil {
+		return err
+	}
+	s.Announce(ctx, evs)
+	return nil
+}
+
+func (s *Store) replaceNodeIf(ctx context.Context, n *model.Node, ifState string, ifUpdated time.Time, evs []*model.Event) error {
 	doc, err := encoder{noDecimal: s.noDecimal}.nodeDoc(n)
 	if err != nil {
 		return fmt.Errorf("mongo: %w", err)
 	}
 	cas := bson.D{{Key: "state", Value: bson.D{{Key: "$eq", Value: ifState}}}, {Key: "updated", Value: dateOf(ifUpdated)}}
 	if s.useTx {
-		events, err := s.prepareEvents(ctx, evs)
-		if err != nil {
+		if err := s.checkEvents(evs); err != nil {
 			return err
 		}
-		err = s.inTx(ctx, func(ctx context.Context) error {
-			if err := s.replaceIf(ctx, n.ID, doc, cas); err != nil {
-				return err
-			}
-			_, err := s.insertEvents(ctx, events)
-			return err
+		return s.withEvents(ctx, evs, func(ctx context.Context) error {
+			return s.replaceIf(ctx, n.ID, doc, cas)
 		})
-		if err != nil {
-			s.abandon(ctx, evs)
-		}
-		return err
 	}
 	// Without transactions: read the current document (to restore it if
 	// the events cannot be stored), compare-and-set the node, then store
@@ -152,12 +150,7 @@ func (s *Store) ReplaceNodeIf(ctx context.Context, n *model.Node, ifState string
 		return err
 	}
 	undo := []restore{{id: n.ID, updated: n.Updated.Time, doc: prev}}
-	events, err := s.prepareEvents(ctx, evs)
-	if err != nil {
-		s.compensate(ctx, "reserve sequence ids", nil, undo, nil)
-		return err
-	}
-	k, err := s.insertEvents(ctx, events)
+	k, err := s.insertNewEvents(ctx, evs)
 	if err != nil {
 		s.compensate(ctx, "insert events", nil, undo, insertedEvents(evs, k))
 		s.abandon(ctx, evs)

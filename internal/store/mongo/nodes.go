@@ -109,8 +109,17 @@ func (s *Store) hook(step string) error {
 	return s.testHook(step)
 }
 
-// WriteNodes applies w atomically (see the top of this file).
+// WriteNodes applies w atomically (see the top of this file) and
+// announces its events.
 func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
+	if err := s.writeNodes(ctx, w); err != nil {
+		return err
+	}
+	s.Announce(ctx, w.Events)
+	return nil
+}
+
+func (s *Store) writeNodes(ctx context.Context, w store.NodeWrite) error {
 	enc := encoder{noDecimal: s.noDecimal}
 	inserts := make([]any, len(w.Insert))
 	for i, n := range w.Insert {
@@ -129,11 +138,10 @@ func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
 		replaces[i] = d
 	}
 	if s.useTx {
-		events, err := s.prepareEvents(ctx, w.Events)
-		if err != nil {
+		if err := s.checkEvents(w.Events); err != nil {
 			return err
 		}
-		err = s.inTx(ctx, func(ctx context.Context) error {
+		return s.withEvents(ctx, w.Events, func(ctx context.Context) error {
 			if _, err := s.insertNodes(ctx, inserts); err != nil {
 				return err
 			}
@@ -142,13 +150,8 @@ func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
 					return err
 				}
 			}
-			_, err := s.insertEvents(ctx, events)
-			return err
+			return nil
 		})
-		if err != nil {
-			s.abandon(ctx, w.Events)
-		}
-		return err
 	}
 	return s.writeNodesNoTx(ctx, w, inserts, replaces)
 }
@@ -264,15 +267,10 @@ func (s *Store) writeNodesNoTx(ctx context.Context, w store.NodeWrite, inserts [
 		replaced = append(replaced, restore{id: n.ID, updated: n.Updated.Time, doc: previous[n.ID]})
 	}
 	// 5. Events.
-	events, err := s.prepareEvents(ctx, w.Events)
-	if err != nil {
-		s.compensate(ctx, "reserve sequence ids", inserted, replaced, nil)
-		return err
-	}
-	n := -1
-	err = s.hook("events")
+	n := 0
+	err := s.hook("events")
 	if err == nil {
-		n, err = s.insertEvents(ctx, events)
+		n, err = s.insertNewEvents(ctx, w.Events)
 	}
 	if err != nil {
 		s.compensate(ctx, "insert events", inserted, replaced, insertedEvents(w.Events, n))

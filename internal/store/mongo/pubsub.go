@@ -40,8 +40,6 @@ const (
 	listCounter         = "list.seq"
 )
 
-var _ store.PubSubStore = (*Store)(nil)
-
 // EventsAfter returns up to limit events of channel after a sequence id,
 // never beyond the visibility horizon (visibility.go).
 func (s *Store) EventsAfter(ctx context.Context, channel string, after int64, limit int) ([]*model.Event, error) {
@@ -106,8 +104,21 @@ func rawOptTime(field string, rv bson.RawValue) (*time.Time, error) {
 	return &t, err
 }
 
-// CreateSubscription stores sub with a new id.
+// CreateSubscription stores sub with a new id. An id already taken (the
+// counter is not atomic on some servers) is replaced by a fresh one, up
+// to idAttempts times, and counted (store.Events.IDRetries).
 func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription) error {
+	for attempt := 1; ; attempt++ {
+		err := s.createSubscription(ctx, sub)
+		if !errors.Is(err, store.ErrConflict) || attempt == idAttempts {
+			return err
+		}
+		s.SubscriptionRetried()
+		s.log.Warn("mongo: a subscription id the counter handed out was already taken (the server's findAndModify is not atomic?); retrying with a fresh one")
+	}
+}
+
+func (s *Store) createSubscription(ctx context.Context, sub *store.Subscription) error {
 	id, err := s.increment(ctx, subscriptionCounter, 1)
 	if err != nil {
 		return err

@@ -58,8 +58,8 @@ func TestChannelHeads(t *testing.T) {
 }
 
 func quietService(st *Store, b *pubsub.Broker, every time.Duration) *pubsub.Service {
-	return pubsub.New(pubsub.NewNotifyingStore(st, b), b, pubsub.Options{
-		KeepAlive: 20 * time.Second, PollEvery: every, Log: quietLog(),
+	return pubsub.New(st, b, pubsub.Options{
+		KeepAlive: 20 * time.Second, PollEvery: every, Log: quietLog(), Heads: st,
 	})
 }
 
@@ -96,7 +96,7 @@ func TestServiceAcrossWriterGap(t *testing.T) {
 	st := openTest(t, o)
 	b := pubsub.NewBroker()
 	svc := quietService(st, b, -1)
-	ns := pubsub.NewNotifyingStore(st, b)
+	ns := st
 	sub, err := svc.Subscribe(ctx, "c", "u", true, "")
 	if err != nil {
 		t.Fatal(err)
@@ -256,6 +256,9 @@ func TestTwoReplicas(t *testing.T) {
 			for {
 				msg, err := svc.Listen(lctx, shared.ID, "u")
 				if err != nil {
+					if lctx.Err() == nil {
+						t.Errorf("listen through replica %d: %v", l, err)
+					}
 					return
 				}
 				r := decodeListen(t, msg)

@@ -179,6 +179,8 @@ type Store struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+
+	store.Commits // OnCommit, IDRetries (events.go)
 }
 
 var _ store.Store = (*Store)(nil)

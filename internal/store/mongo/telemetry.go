@@ -22,8 +22,6 @@ import (
 
 const colTelemetry = "telemetry"
 
-var _ store.Telemetry = (*Store)(nil)
-
 func (e encoder) telemetryDoc(ev *model.TelemetryEvent) (bson.D, error) {
 	extra, err := e.object(ev.Extra)
 	if err != nil {

@@ -19,8 +19,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-var _ store.TransferStore = (*Store)(nil)
-
 // transferBatch is how many documents one find of an Each method reads.
 const transferBatch = 1000
 

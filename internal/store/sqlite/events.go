@@ -14,7 +14,21 @@ import (
 
 // AppendEvents appends events in one transaction, assigning sequence ids.
 func (s *Store) AppendEvents(ctx context.Context, evs ...*model.Event) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return appendEvents(ctx, tx, evs) })
+	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error { return appendEvents(ctx, tx, evs) })
+}
+
+// writeEvents runs fn, a write that appends evs (with appendEvents), in
+// one transaction and, once it has committed, announces evs
+// (store.Events.OnCommit). Every write that appends events goes through
+// here. Sequence ids are the eventhistory table's AUTOINCREMENT key,
+// assigned by the single writer inside the transaction: they cannot
+// collide, so IDRetries stays 0 on SQLite.
+func (s *Store) writeEvents(ctx context.Context, evs []*model.Event, fn func(tx *sql.Tx) error) error {
+	if err := s.inTx(ctx, fn); err != nil {
+		return err
+	}
+	s.Announce(ctx, evs)
+	return nil
 }
 
 func appendEvents(ctx context.Context, tx *sql.Tx, evs []*model.Event) error {

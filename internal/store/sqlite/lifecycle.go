@@ -13,8 +13,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-var _ store.LifecycleStore = (*Store)(nil)
-
 // deadlineColumn is the node column of a lifecycle deadline; each has a
 // (state, column) index (node_state_timeout, node_state_holdoff).
 func deadlineColumn(d store.Deadline) (string, error) {
@@ -115,7 +113,7 @@ func (s *Store) ReplaceNodeIf(ctx context.Context, n *model.Node, ifState string
 	// replaceNodeSQL ends with "WHERE id = ?" and nodeRow with the id.
 	q := replaceNodeSQL + ` AND state = ? AND updated = ?`
 	args := append(row, ifState, model.FormatTime(ifUpdated))
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: replace node: %w", err)

@@ -97,7 +97,7 @@ const (
 
 // WriteNodes applies w atomically.
 func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.writeEvents(ctx, w.Events, func(tx *sql.Tx) error {
 		if len(w.Insert) > 0 {
 			stmt, err := tx.PrepareContext(ctx, insertNodeSQL)
 			if err != nil {

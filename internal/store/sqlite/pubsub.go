@@ -12,8 +12,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-var _ store.PubSubStore = (*Store)(nil)
-
 // EventsAfter reads a channel's events after a sequence id through the
 // eventhistory_channel (channel, sequence_id) index.
 func (s *Store) EventsAfter(ctx context.Context, channel string, after int64, limit int) ([]*model.Event, error) {

@@ -26,6 +26,8 @@ type Store struct {
 	r *sql.DB // read-only pool
 
 	adv advancer // batches subscription cursor moves (pubsub.go)
+
+	store.Commits // OnCommit, IDRetries (events.go)
 }
 
 var _ store.Store = (*Store)(nil)

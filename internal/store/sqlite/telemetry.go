@@ -15,8 +15,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-var _ store.Telemetry = (*Store)(nil)
-
 var insertTelemetrySQL = "INSERT INTO telemetry (id, ts, " + strings.Join(telemetryColumns, ", ") +
 	", is_infra_error, doc) VALUES (" + placeholders(len(telemetryColumns)+4) + ")"
 

@@ -14,8 +14,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-var _ store.TransferStore = (*Store)(nil)
-
 // transferBatch is how many rows one query of an Each method reads.
 const transferBatch = 1000
 

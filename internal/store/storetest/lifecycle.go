@@ -18,15 +18,7 @@ import (
 
 // runLifecycle runs the contract of store.Lifecycle.
 func runLifecycle(t *testing.T, newStore Factory) {
-	lc := func(t *testing.T) store.LifecycleStore {
-		st := newStore(t)
-		l, ok := st.(store.LifecycleStore)
-		if !ok {
-			st.Close()
-			t.Fatalf("%T does not implement store.Lifecycle", st)
-		}
-		return l
-	}
+	lc := newStore
 	t.Run("LapsedNodes", func(t *testing.T) { testLapsedNodes(t, lc(t)) })
 	t.Run("NodesInState", func(t *testing.T) { testNodesInState(t, lc(t)) })
 	t.Run("HasPendingDescendant", func(t *testing.T) { testHasPendingDescendant(t, lc(t)) })
@@ -37,7 +29,7 @@ func runLifecycle(t *testing.T, newStore Factory) {
 
 func at(d time.Duration) *model.Time { return &model.Time{Time: base.Add(d)} }
 
-func testLapsedNodes(t *testing.T, st store.LifecycleStore) {
+func testLapsedNodes(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	mk := func(name, state string, timeout time.Duration, holdoff *model.Time) *model.Node {
@@ -96,7 +88,7 @@ func testLapsedNodes(t *testing.T, st store.LifecycleStore) {
 	jsonEqual(t, got[0], full)
 }
 
-func testNodesInState(t *testing.T, st store.LifecycleStore) {
+func testNodesInState(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	var want []string
@@ -148,7 +140,7 @@ func compareIDs(a, b objectid.ID) int {
 	return 0
 }
 
-func testHasPendingDescendant(t *testing.T, st store.LifecycleStore) {
+func testHasPendingDescendant(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	// checkout -> kbuild-a -> job-a -> test-a
@@ -237,7 +229,7 @@ func testHasPendingDescendant(t *testing.T, st store.LifecycleStore) {
 	check(b.ID, true, "cycle, pending node below")
 }
 
-func testReplaceNodeIf(t *testing.T, st store.LifecycleStore) {
+func testReplaceNodeIf(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	n := node("job", "job")
@@ -305,7 +297,7 @@ func testReplaceNodeIf(t *testing.T, st store.LifecycleStore) {
 	}
 }
 
-func testReplaceNodeIfRace(t *testing.T, st store.LifecycleStore) {
+func testReplaceNodeIfRace(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	const nodes, racers = 10, 6
@@ -362,7 +354,7 @@ func testReplaceNodeIfRace(t *testing.T, st store.LifecycleStore) {
 	}
 }
 
-func testPurgeNodes(t *testing.T, st store.LifecycleStore) {
+func testPurgeNodes(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	cut := base.Add(100 * 24 * time.Hour)

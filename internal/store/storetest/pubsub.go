@@ -14,17 +14,10 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-// runPubSub runs the contract of store.EventLog and store.PubSub.
+// runPubSub runs the contract of store.Events (the event log part) and
+// store.PubSub.
 func runPubSub(t *testing.T, newStore Factory) {
-	ps := func(t *testing.T) store.PubSubStore {
-		st := newStore(t)
-		p, ok := st.(store.PubSubStore)
-		if !ok {
-			st.Close()
-			t.Fatalf("%T does not implement store.PubSubStore (store.EventLog and store.PubSub)", st)
-		}
-		return p
-	}
+	ps := newStore
 	t.Run("EventsAfter", func(t *testing.T) { testEventsAfter(t, ps(t)) })
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, ps(t)) })
 	t.Run("DeleteEventsBefore", func(t *testing.T) { testDeleteEventsBefore(t, ps(t)) })
@@ -42,7 +35,7 @@ func seqs(evs []*model.Event) []int64 {
 	return out
 }
 
-func testEventsAfter(t *testing.T, st store.PubSubStore) {
+func testEventsAfter(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	var onA []int64
@@ -97,7 +90,7 @@ func testEventsAfter(t *testing.T, st store.PubSubStore) {
 // testEventsAfterConcurrent checks the visibility rule of store.EventLog:
 // a reader that follows a channel with EventsAfter while writers append
 // concurrently never skips an event.
-func testEventsAfterConcurrent(t *testing.T, st store.PubSubStore) {
+func testEventsAfterConcurrent(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	const writers, each = 6, 60
@@ -152,7 +145,7 @@ func testEventsAfterConcurrent(t *testing.T, st store.PubSubStore) {
 	}
 }
 
-func testDeleteEventsBefore(t *testing.T, st store.PubSubStore) {
+func testDeleteEventsBefore(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	old := base.Add(-48 * time.Hour)
@@ -207,7 +200,7 @@ func testDeleteEventsBefore(t *testing.T, st store.PubSubStore) {
 	}
 }
 
-func testSubscriptions(t *testing.T, st store.PubSubStore) {
+func testSubscriptions(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	created := base.Truncate(time.Microsecond)
@@ -289,7 +282,7 @@ func testSubscriptions(t *testing.T, st store.PubSubStore) {
 	}
 }
 
-func testSubscriberStates(t *testing.T, st store.PubSubStore) {
+func testSubscriberStates(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	created := base.Truncate(time.Microsecond)
@@ -351,7 +344,7 @@ func testSubscriberStates(t *testing.T, st store.PubSubStore) {
 	}
 }
 
-func testLists(t *testing.T, st store.PubSubStore) {
+func testLists(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	if _, err := st.PopList(ctx, "q"); !errors.Is(err, store.ErrNotFound) {
@@ -407,7 +400,7 @@ func testLists(t *testing.T, st store.PubSubStore) {
 	}
 }
 
-func testKV(t *testing.T, st store.PubSubStore) {
+func testKV(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	if _, err := st.GetKV(ctx, "ns", "k"); !errors.Is(err, store.ErrNotFound) {

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore Factory, o ...Options) {
 	t.Run("Paging", func(t *testing.T) { testPaging(t, newStore(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore(t)) })
 	t.Run("ConcurrentSequence", func(t *testing.T) { testConcurrentSequence(t, newStore(t)) })
+	t.Run("OnCommit", func(t *testing.T) { testOnCommit(t, newStore(t)) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStore(t)) })
 	t.Run("Groups", func(t *testing.T) { testGroups(t, newStore(t)) })
 	t.Run("PubSub", func(t *testing.T) { runPubSub(t, newStore) })       // pubsub.go
@@ -538,5 +539,91 @@ func testGroups(t *testing.T, st store.Store) {
 	}
 	if _, err := st.GetGroupByName(ctx, g.Name); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted group still there")
+	}
+}
+
+// testOnCommit: every write that appends events announces exactly those
+// events, once, with their sequence ids, before it returns; a failed
+// write and an import announce nothing.
+func testOnCommit(t *testing.T, st store.Store) {
+	defer st.Close()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got, second []int64
+	st.OnCommit(func(_ context.Context, evs []*model.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range evs {
+			got = append(got, ev.SequenceID)
+		}
+	})
+	st.OnCommit(func(_ context.Context, evs []*model.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		second = append(second, int64(len(evs)))
+	})
+	announced := func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		return out
+	}
+	expect := func(what string, evs ...*model.Event) {
+		t.Helper()
+		want := seqs(evs)
+		if g := announced(); fmt.Sprint(g) != fmt.Sprint(want) {
+			t.Fatalf("%s: announced %v, want %v", what, g, want)
+		}
+	}
+	n := node("checkout", "checkout")
+	created := &model.Event{Channel: "node", Data: model.NodeEventData("created", n, false, nil)}
+	mustWrite(t, st, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{created}})
+	expect("WriteNodes insert", created)
+
+	old := *n
+	n.State = model.StateAvailable
+	n.Updated = model.T(base.Add(time.Minute))
+	updated := &model.Event{Channel: "node", Data: model.NodeEventData("updated", n, false, &old)}
+	if err := st.ReplaceNodeIf(ctx, n, old.State, old.Updated.Time, updated); err != nil {
+		t.Fatal(err)
+	}
+	expect("ReplaceNodeIf", updated)
+	if err := st.ReplaceNodeIf(ctx, n, old.State, old.Updated.Time, &model.Event{Channel: "node", Data: "lost"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale ReplaceNodeIf = %v, want ErrConflict", err)
+	}
+	expect("a failed ReplaceNodeIf")
+
+	a, b := &model.Event{Channel: "x", Data: "a"}, &model.Event{Channel: "y", Data: "b"}
+	if err := st.AppendEvents(ctx, a, b); err != nil {
+		t.Fatal(err)
+	}
+	expect("AppendEvents", a, b)
+
+	replaced := &model.Event{Channel: "node", Data: "replaced"}
+	mustWrite(t, st, store.NodeWrite{Replace: []*model.Node{n}, Events: []*model.Event{replaced}})
+	expect("WriteNodes replace", replaced)
+	if err := st.WriteNodes(ctx, store.NodeWrite{Replace: []*model.Node{node("gone", "test")},
+		Events: []*model.Event{{Channel: "node", Data: "lost"}}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replacing an unknown node = %v", err)
+	}
+	expect("a failed WriteNodes")
+	mustWrite(t, st, store.NodeWrite{Insert: []*model.Node{node("quiet", "test")}})
+	expect("a write without events")
+
+	last, _ := st.LastSequence(ctx)
+	if err := st.ImportEvents(ctx, []*model.Event{{ID: objectid.New(), Timestamp: model.T(base), Channel: "node",
+		Data: "imported", SequenceID: last + 10}}); err != nil {
+		t.Fatal(err)
+	}
+	expect("ImportEvents")
+
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(second) != "[1 1 2 1]" {
+		t.Fatalf("the second OnCommit function saw batches %v, want [1 1 2 1]", second)
+	}
+	if r := st.IDRetries(); r != (store.IDRetries{}) {
+		t.Fatalf("IDRetries = %+v without any collision", r)
 	}
 }

@@ -14,17 +14,12 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-// runTransfer runs the contract of store.Transfer. A backend without it
-// is skipped.
+// runTransfer runs the contract of store.Transfer.
 func runTransfer(t *testing.T, newStore Factory) {
-	ts := func(t *testing.T) store.TransferStore {
+	ts := func(t *testing.T) store.Store {
 		st := newStore(t)
 		t.Cleanup(func() { st.Close() })
-		x, ok := st.(store.TransferStore)
-		if !ok {
-			t.Skipf("%T does not implement store.TransferStore", st)
-		}
-		return x
+		return st
 	}
 	t.Run("EachAndCopy", func(t *testing.T) { testTransferCopy(t, ts(t), ts(t)) })
 	t.Run("Paging", func(t *testing.T) { testTransferPaging(t, ts(t)) })
@@ -35,7 +30,7 @@ func runTransfer(t *testing.T, newStore Factory) {
 // Dump reads every record of st through store.Transfer, as JSON text per
 // collection (users with their password hash, events with their
 // sequence ids), and the last sequence id.
-func Dump(t testing.TB, st store.TransferStore) (map[string][]string, int64) {
+func Dump(t testing.TB, st store.Store) (map[string][]string, int64) {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string][]string{}
@@ -92,7 +87,7 @@ func fmtTimePtr(p *time.Time) any {
 }
 
 // transferFixture fills st with a few records of every collection.
-func transferFixture(t *testing.T, st store.TransferStore) {
+func transferFixture(t *testing.T, st store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	g1, g2 := &model.Group{Name: "node:edit:any"}, &model.Group{Name: "runtime:lava:node-editor"}
@@ -176,7 +171,7 @@ func transferFixture(t *testing.T, st store.TransferStore) {
 
 // copyStore copies src into dst through store.Transfer and the ordinary
 // insert methods, as internal/transfer does (without its file format).
-func copyStore(t *testing.T, src, dst store.TransferStore) {
+func copyStore(t *testing.T, src, dst store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	check := func(err error) {
@@ -205,7 +200,7 @@ func copyStore(t *testing.T, src, dst store.TransferStore) {
 	check(dst.RaiseSequence(ctx, last))
 }
 
-func testTransferCopy(t *testing.T, src, dst store.TransferStore) {
+func testTransferCopy(t *testing.T, src, dst store.Store) {
 	ctx := context.Background()
 	// An empty store has nothing to walk.
 	empty, last := Dump(t, dst)
@@ -338,7 +333,7 @@ func sortedByID[T any](l []T, id func(T) objectid.ID) []T {
 
 // testTransferPaging walks more records than one batch of the backends
 // (1000) holds.
-func testTransferPaging(t *testing.T, st store.TransferStore) {
+func testTransferPaging(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	const nNodes, nEvents = 1234, 2345
 	nodes := make([]*model.Node, nNodes)
@@ -392,7 +387,7 @@ func testTransferPaging(t *testing.T, st store.TransferStore) {
 	}
 }
 
-func testImportEvents(t *testing.T, st store.TransferStore) {
+func testImportEvents(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	mk := func(seq int64) *model.Event {
 		return &model.Event{ID: objectid.New(), SequenceID: seq, Channel: "node", Owner: model.Str("alice"),
@@ -453,7 +448,7 @@ func testImportEvents(t *testing.T, st store.TransferStore) {
 	}
 }
 
-func testTransferClear(t *testing.T, st store.TransferStore) {
+func testTransferClear(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	transferFixture(t, st)
 	last, _ := st.LastSequence(ctx)
