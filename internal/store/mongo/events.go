@@ -28,6 +28,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -174,12 +176,15 @@ func (s *Store) prepareEvents(ctx context.Context, evs []*model.Event) ([]any, e
 
 // idAttempts bounds the sets of sequence ids one write takes when the
 // ids it was handed are already stored.
-const idAttempts = 8
+const idAttempts = 32
 
 // sequenceTaken counts a sequence id found taken and raises the counter
-// above every stored id, so that the next reservation is fresh.
+// above every stored id, so that the next reservation is fresh. It
+// first waits a moment of random length, so that writers that collided
+// do not collide again at once.
 func (s *Store) sequenceTaken(ctx context.Context) {
 	s.SequenceRetried()
+	time.Sleep(time.Duration(rand.Int64N(int64(5 * time.Millisecond))))
 	s.log.Warn("mongo: a sequence_id the counter handed out was already stored (the server's findAndModify is not atomic?); retrying with a fresh one")
 	if err := s.initSequence(ctx); err != nil {
 		s.log.Warn("mongo: could not raise the sequence counter", "err", err)

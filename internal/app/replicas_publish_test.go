@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
+)
+
+// Two replicas on one MongoDB-compatible server (the embedded FerretDB,
+// whose findAndModify is not atomic across clients), 200 publishes split
+// over both at once: 200 distinct sequence ids, and a durable subscriber
+// listening through one replica receives each event exactly once, in
+// sequence order. Before the unique sequence_id index and its retry, two
+// replicas handed out the same ids (156 distinct of 200).
+func TestConcurrentPublishTwoReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two servers on FerretDB")
+	}
+	t.Cleanup(auth.SetTestParams())
+	srv, err := mongotest.Start(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	env := map[string]string{"SECRET_KEY": "k", "KCI_INITIAL_PASSWORD": "pw",
+		"MONGO_SERVICE": srv.URI() + mongotest.NewDatabase()}
+	var rs []*replica
+	for range 2 {
+		e := maps(env)
+		e["KCI_DATA_DIR"] = t.TempDir()
+		rs = append(rs, startReplica(t, e))
+	}
+	tok := login(t, rs[0].base[:len(rs[0].base)-len("/latest")], "admin", "pw")
+	var sub struct{ ID int64 }
+	json.Unmarshal(mustCall(t, "POST", rs[0].base+"/subscribe/burst?subscriber_id=burst-test", tok, ""), &sub)
+
+	const publishers, each = 20, 10
+	var wg sync.WaitGroup
+	for p := range publishers {
+		r := rs[p%2]
+		wg.Go(func() {
+			for i := range each {
+				mustCall(t, "POST", r.base+"/publish/burst", tok, fmt.Sprintf(`{"data":{"p":%d,"i":%d}}`, p, i))
+			}
+		})
+	}
+	// The subscriber listens through the other replica while they publish.
+	got := map[string]int{}
+	var order []int64
+	for len(got) < publishers*each {
+		b := mustCall(t, "GET", fmt.Sprintf("%s/listen/%d", rs[1].base, sub.ID), tok, "")
+		var msg struct{ Data string }
+		var ce struct {
+			Data any   `json:"data"`
+			Seq  int64 `json:"_sequence_id"`
+		}
+		if json.Unmarshal(b, &msg) != nil || json.Unmarshal([]byte(msg.Data), &ce) != nil {
+			t.Fatalf("listen answer %s", b)
+		}
+		if ce.Data == "BEEP" {
+			t.Fatalf("a keep-alive after %d of %d events: an event was lost", len(got), publishers*each)
+		}
+		got[fmt.Sprint(ce.Data)]++
+		order = append(order, ce.Seq)
+	}
+	wg.Wait()
+	stored, err := rs[0].a.Store.FindEvents(context.Background(), query.Where("channel", "burst"), store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int64]bool{}
+	for _, ev := range stored {
+		ids[ev.SequenceID] = true
+	}
+	if len(stored) != publishers*each || len(ids) != publishers*each {
+		t.Fatalf("%d events stored with %d distinct sequence ids; want %d and %d", len(stored), len(ids), publishers*each, publishers*each)
+	}
+	if len(ids) != publishers*each {
+		t.Fatalf("%d distinct sequence ids for %d publishes", len(ids), publishers*each)
+	}
+	for k, n := range got {
+		if n != 1 {
+			t.Fatalf("event %s delivered %d times", k, n)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] <= order[i-1] {
+			t.Fatalf("delivered out of sequence order at %d: %d after %d", i, order[i], order[i-1])
+		}
+	}
+	var retries int64
+	for _, r := range rs {
+		retries += r.a.Store.IDRetries().Sequence
+	}
+	t.Logf("%d events, %d distinct sequence ids, %d retries on a taken id", publishers*each, len(ids), retries)
+}
