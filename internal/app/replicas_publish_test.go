@@ -14,10 +14,10 @@ import (
 )
 
 // Two replicas on one MongoDB-compatible server (the embedded FerretDB,
-// whose findAndModify is not atomic across clients), 200 publishes split
-// over both at once: 200 distinct sequence ids, and a durable subscriber
-// listening through one replica receives each event exactly once, in
-// sequence order. Before the unique sequence_id index and its retry, two
+// whose findAndModify is not atomic across clients), 200 publishes and
+// 40 node creations split over both at once: every event has its own
+// sequence id, and a durable subscriber listening through one replica
+// receives each event exactly once, in sequence order. Before the unique sequence_id index and its retry, two
 // replicas handed out the same ids (156 distinct of 200).
 func TestConcurrentPublishTwoReplicas(t *testing.T) {
 	if testing.Short() {
@@ -39,22 +39,31 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 	}
 	tok := login(t, rs[0].base[:len(rs[0].base)-len("/latest")], "admin", "pw")
 	var sub struct{ ID int64 }
-	json.Unmarshal(mustCall(t, "POST", rs[0].base+"/subscribe/burst?subscriber_id=burst-test", tok, ""), &sub)
+	json.Unmarshal(mustCall(t, "POST", rs[0].base+"/subscribe/node?subscriber_id=burst-test", tok, ""), &sub)
 
-	const publishers, each = 20, 10
+	const publishers, each, writers, nodes = 20, 10, 4, 10
+	const events = publishers*each + writers*nodes
 	var wg sync.WaitGroup
 	for p := range publishers {
 		r := rs[p%2]
 		wg.Go(func() {
 			for i := range each {
-				mustCall(t, "POST", r.base+"/publish/burst", tok, fmt.Sprintf(`{"data":{"p":%d,"i":%d}}`, p, i))
+				mustCall(t, "POST", r.base+"/publish/node", tok, fmt.Sprintf(`{"data":{"p":%d,"i":%d}}`, p, i))
+			}
+		})
+	}
+	for w := range writers {
+		r := rs[w%2]
+		wg.Go(func() {
+			for i := range nodes {
+				mustCall(t, "POST", r.base+"/node", tok, fmt.Sprintf(`{"name":"n%d-%d","kind":"checkout","path":["n"]}`, w, i))
 			}
 		})
 	}
 	// The subscriber listens through the other replica while they publish.
 	got := map[string]int{}
 	var order []int64
-	for len(got) < publishers*each {
+	for len(got) < events {
 		b := mustCall(t, "GET", fmt.Sprintf("%s/listen/%d", rs[1].base, sub.ID), tok, "")
 		var msg struct{ Data string }
 		var ce struct {
@@ -65,13 +74,13 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 			t.Fatalf("listen answer %s", b)
 		}
 		if ce.Data == "BEEP" {
-			t.Fatalf("a keep-alive after %d of %d events: an event was lost", len(got), publishers*each)
+			t.Fatalf("a keep-alive after %d of %d events: an event was lost", len(got), events)
 		}
 		got[fmt.Sprint(ce.Data)]++
 		order = append(order, ce.Seq)
 	}
 	wg.Wait()
-	stored, err := rs[0].a.Store.FindEvents(context.Background(), query.Where("channel", "burst"), store.Page{})
+	stored, err := rs[0].a.Store.FindEvents(context.Background(), query.Where("channel", "node"), store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +88,8 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 	for _, ev := range stored {
 		ids[ev.SequenceID] = true
 	}
-	if len(stored) != publishers*each || len(ids) != publishers*each {
-		t.Fatalf("%d events stored with %d distinct sequence ids; want %d and %d", len(stored), len(ids), publishers*each, publishers*each)
-	}
-	if len(ids) != publishers*each {
-		t.Fatalf("%d distinct sequence ids for %d publishes", len(ids), publishers*each)
+	if len(stored) != events || len(ids) != events {
+		t.Fatalf("%d events stored with %d distinct sequence ids; want %d", len(stored), len(ids), events)
 	}
 	for k, n := range got {
 		if n != 1 {
@@ -99,5 +105,5 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 	for _, r := range rs {
 		retries += r.a.Store.IDRetries().Sequence
 	}
-	t.Logf("%d events, %d distinct sequence ids, %d retries on a taken id", publishers*each, len(ids), retries)
+	t.Logf("%d events, %d distinct sequence ids, %d retries on a taken id", events, len(ids), retries)
 }
