@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// HeadReader is implemented by stores that several server processes
-// share (MongoDB): another process's writes do not go through this
-// process's NotifyingStore, so its listeners learn about them from a
-// relay (Redis) or, failing that, by polling the store with ChannelHeads.
+// HeadReader reads a store that several server processes share
+// (MongoDB; pubsub.Options.Heads): another process's writes are
+// announced by its own store, not this one, so this process's listeners
+// learn about them from a relay (Redis) or, failing that, by polling the
+// store with ChannelHeads.
 type HeadReader interface {
 	// ChannelHeads returns, for each of the channels, the highest
 	// sequence id of an event that EventsAfter can return now (0, or no
@@ -16,8 +17,8 @@ type HeadReader interface {
 	ChannelHeads(ctx context.Context, channels []string) (map[string]int64, error)
 }
 
-// BlockingLists is implemented by stores whose lists wait for an item
-// themselves (Redis BLPOP), so that a pop is woken by a push from any
+// BlockingLists are lists that wait for an item themselves (Redis BLPOP;
+// pubsub.Options.Lists), so that a pop is woken by a push from any
 // process or program without a notification.
 type BlockingLists interface {
 	// PopListWait removes and returns the head of the list, waiting up to
@@ -36,7 +37,7 @@ const (
 )
 
 // Polling reports whether the service polls its store for other
-// processes' events (the store is shared: it implements HeadReader).
+// processes' events (the store is shared: Options.Heads is set).
 func (s *Service) Polling() bool { return s.heads != nil }
 
 // BlockingPops reports whether pops wait in the store itself (Redis
@@ -84,12 +85,12 @@ func (s *Service) runPoller(ctx context.Context) {
 // broker has not been told of it or the channel's tail has not read up
 // to it, notifies the broker, which wakes the channel's listeners. One
 // read per channel, whatever the number of listeners. A no-op when the
-// store is not shared (no HeadReader).
+// store is not shared (no Options.Heads).
 func (s *Service) Poll(ctx context.Context) error {
 	if s.heads == nil {
 		return nil
 	}
-	chans := s.b.waited()
+	chans := s.b.Waited()
 	if len(chans) == 0 {
 		return nil
 	}
@@ -103,7 +104,7 @@ func (s *Service) Poll(ctx context.Context) error {
 		if head <= 0 {
 			continue
 		}
-		reached, ok := s.b.peek(ch)
+		reached, ok := s.b.Peek(ch)
 		if !ok {
 			continue
 		}

@@ -164,55 +164,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestBrokerWakesOnlyConcernedWaiters(t *testing.T) {
-	b := NewBroker()
-	ctx := context.Background()
-	alice := b.Wait("node", "alice", false)
-	bob := b.Wait("node", "bob", false)
-	all := b.Wait("node", "x", true)
-	other := b.Wait("abc", "", true)
-	list := b.WaitList("q")
-	closed := func(c <-chan struct{}) bool {
-		select {
-		case <-c:
-			return true
-		default:
-			return false
-		}
-	}
-	b.Notify(ctx, Notification{Channel: "node", Seq: 5, Owner: "alice"})
-	if !closed(alice) || !closed(all) || closed(bob) || closed(other) || closed(list) {
-		t.Fatalf("an event of alice woke alice=%v promisc=%v bob=%v other channel=%v list=%v",
-			closed(alice), closed(all), closed(bob), closed(other), closed(list))
-	}
-	if e, s := b.Reached("node"); e == 0 || s != 5 {
-		t.Fatalf("Reached = %d, %d", e, s)
-	}
-	b.Notify(ctx, Notification{Channel: "node", Seq: 6}) // no owner: everyone
-	if !closed(bob) {
-		t.Fatal("an event without owner did not wake bob")
-	}
-	b.Notify(ctx, Notification{List: "q"})
-	if !closed(list) || closed(other) {
-		t.Fatal("push did not wake the list only")
-	}
-	// A channel nobody waits on is not tracked.
-	b.Notify(ctx, Notification{Channel: "nobody", Seq: 7})
-	if ch, _ := b.stats(); ch != 2 {
-		t.Fatalf("%d channels tracked, want 2", ch)
-	}
-	// Sweep forgets idle entries and a later Reached starts a new epoch.
-	e1, _ := b.Reached("abc")
-	b.now = func() time.Time { return time.Now().Add(time.Hour) }
-	b.Sweep(time.Minute)
-	if ch, l := b.stats(); ch != 0 || l != 0 {
-		t.Fatalf("after sweep: %d channels, %d lists", ch, l)
-	}
-	if e2, s := b.Reached("abc"); e2 == e1 || s != 0 {
-		t.Fatalf("after sweep: epoch %d (was %d), reached %d", e2, e1, s)
-	}
-}
-
 func TestCloudEventShape(t *testing.T) {
 	f := newFixture(t, Options{Source: "https://example.org/"})
 	a := f.subscribe("abc", "bob", false, "")
@@ -532,7 +483,7 @@ func TestKeepAliveTiming(t *testing.T) {
 	id = f.subscribe("abc", "bob", false, "")
 	done := make(chan received, 1)
 	go func() { done <- f.listen(id, "bob") }()
-	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("abc", "bob", false) })
+	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("abc", "bob", false) })
 	start = time.Now()
 	ev := f.publish("abc", "bob", map[string]any{"x": 1})
 	r = <-done
@@ -551,7 +502,7 @@ func TestClientGoneLeavesCursor(t *testing.T) {
 		_, err := f.svc.Listen(ctx, id, "bob")
 		errc <- err
 	}()
-	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("abc", "bob", false) })
+	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("abc", "bob", false) })
 	start := time.Now()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
@@ -683,8 +634,8 @@ func TestDrainEndsWaits(t *testing.T) {
 		popped <- err
 	}()
 	waitFor(t, "the waits to start", func() bool {
-		_, lists := f.b.stats()
-		return f.b.waiting("abc", "bob", false) && lists == 1
+		_, lists := f.b.Stats()
+		return f.b.Waiting("abc", "bob", false) && lists == 1
 	})
 	start := time.Now()
 	f.svc.Drain()
@@ -732,7 +683,7 @@ func TestPushPop(t *testing.T) {
 		}
 		got <- v
 	}()
-	waitFor(t, "the pop to wait", func() bool { _, l := f.b.stats(); return l == 1 })
+	waitFor(t, "the pop to wait", func() bool { _, l := f.b.Stats(); return l == 1 })
 	if err := f.svc.Push(ctx, "q", "late", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -743,7 +694,7 @@ func TestPushPop(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { _, err := f.svc.Pop(cctx, "q"); errc <- err }()
-	waitFor(t, "the pop to wait", func() bool { _, l := f.b.stats(); return l == 1 })
+	waitFor(t, "the pop to wait", func() bool { _, l := f.b.Stats(); return l == 1 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled pop = %v", err)

@@ -153,7 +153,7 @@ func TestTailDoesNotSkipEventsBehindAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.listenAsync(sub.ID, "u")
-	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("c", "", true) })
+	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
 
 	// Writer 1 has reserved sequence 1 and not stored it yet (stored but
 	// hidden here, without a notification); writer 2 stores sequence 2
@@ -168,7 +168,7 @@ func TestTailDoesNotSkipEventsBehindAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The listener woke, found nothing visible and waits again.
-	waitFor(t, "the listener to wait again", func() bool { return f.b.waiting("c", "", true) })
+	waitFor(t, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
 	select {
 	case r := <-res:
 		t.Fatalf("listen answered %s while the first event was invisible", r.msg)
@@ -230,7 +230,7 @@ func TestPollerCatchesEventsVisibleLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.listenAsync(sub.ID, "u")
-	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("c", "", true) })
+	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
 	first := &model.Event{Channel: "c", Data: "first"}
 	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
@@ -308,7 +308,7 @@ func TestKeepAliveFindingCatchesUpTheChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.listenAsync(sub.ID, "u")
-	waitFor(t, "the listener to wait", func() bool { return f.b.waiting("c", "", true) })
+	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
 	first := &model.Event{Channel: "c", Data: "first"}
 	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
@@ -323,11 +323,11 @@ func TestKeepAliveFindingCatchesUpTheChannel(t *testing.T) {
 		}
 		rest = append(rest, ev.SequenceID)
 	}
-	waitFor(t, "the listener to wait again", func() bool { return f.b.waiting("c", "", true) })
-	_, _, before := f.b.state("c")
+	waitFor(t, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
+	_, _, before := f.b.State("c")
 	f.shared.hideFrom.Store(0) // the gap closes without a notification
 	expectEvent(t, res, first.SequenceID, 10*keepAlive)
-	if _, _, after := f.b.state("c"); after == before {
+	if _, _, after := f.b.State("c"); after == before {
 		t.Fatal("the event found by the keep-alive re-check was not announced to the channel")
 	}
 	for _, seq := range rest {

@@ -141,7 +141,7 @@ func (s *Service) read(ctx context.Context, channel string, after int64, page in
 	t := s.tailFor(channel)
 	t.mu.Lock()
 	t.used = s.now()
-	epoch, reached, version := s.b.state(channel)
+	epoch, reached, version := s.b.State(channel)
 	if !t.valid || t.epoch != epoch {
 		t.valid, t.epoch, t.from, t.to, t.partial, t.seen, t.evs = false, epoch, 0, 0, false, 0, nil
 	}

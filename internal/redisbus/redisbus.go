@@ -7,9 +7,9 @@
 //   - lists (/push, /pop) are Redis lists in database REDIS_DB_NUMBER
 //     (default 1): RPUSH of the CloudEvent JSON, in the layout Python's
 //     json.dumps gives it, and BLPOP;
-//   - cross-replica wake-ups (Relay, a pubsub.Notifier) are Redis
+//   - cross-replica wake-ups (Relay, a broker.Notifier) are Redis
 //     PUBLISH messages "channel C reached sequence S" on a channel of our
-//     own, which every replica relays into its local pubsub.Broker.
+//     own, which every replica relays into its local broker.Broker.
 //
 // Events, subscriptions and sequence numbers stay in the store (MongoDB):
 // Redis only carries wake-ups, so a lost message or a Redis outage

@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+	"github.com/kernelci/kernelci-api-go/internal/broker"
 )
 
 // ChannelPrefix starts the name of the Redis channel of the wake-ups; the
@@ -22,7 +22,7 @@ import (
 // subscribes to it, and its listeners never see our messages.
 const ChannelPrefix = "kernelci-api-go:wake:"
 
-// Relay is the pubsub.Notifier of a replica: it wakes this process's
+// Relay is the broker.Notifier of a replica: it wakes this process's
 // waiters at once (the local Broker) and PUBLISHes the notifications to
 // the other replicas, whose relays feed them into their own Broker.
 //
@@ -35,13 +35,13 @@ const ChannelPrefix = "kernelci-api-go:wake:"
 // replica's poller polls at its fast rate; the relay reconnects by
 // itself with a growing pause and logs each loss and recovery.
 type Relay struct {
-	b       *pubsub.Broker
+	b       *broker.Broker
 	rdb     *redis.Client
 	channel string
 	origin  string
 	log     *slog.Logger
 
-	queue   chan []pubsub.Notification
+	queue   chan []broker.Notification
 	up      atomic.Bool
 	dropped atomic.Int64
 
@@ -65,7 +65,7 @@ type Relay struct {
 // wire is one PUBLISHed message.
 type wire struct {
 	Origin string                `json:"o"`
-	N      []pubsub.Notification `json:"n"`
+	N      []broker.Notification `json:"n"`
 }
 
 // relayQueue is how many Notify calls may wait for the publisher.
@@ -79,16 +79,16 @@ const relayBatch = 512
 // same scope, and deployments sharing a Redis server different ones: it
 // names the database (see app.wirePubSub: REDIS_DB_NUMBER and the
 // MongoDB database name). Call Start, then Close.
-func (b *Bus) NewRelay(broker *pubsub.Broker, scope string) *Relay {
+func (b *Bus) NewRelay(br *broker.Broker, scope string) *Relay {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	return &Relay{
-		b: broker, rdb: b.kv, channel: ChannelPrefix + scope, origin: hex.EncodeToString(id[:]),
-		log: b.log, queue: make(chan []pubsub.Notification, relayQueue), idle: 5 * time.Second,
+		b: br, rdb: b.kv, channel: ChannelPrefix + scope, origin: hex.EncodeToString(id[:]),
+		log: b.log, queue: make(chan []broker.Notification, relayQueue), idle: 5 * time.Second,
 	}
 }
 
-var _ pubsub.Notifier = (*Relay)(nil)
+var _ broker.Notifier = (*Relay)(nil)
 
 // Channel is the Redis channel of the relay.
 func (r *Relay) Channel() string { return r.channel }
@@ -102,13 +102,13 @@ func (r *Relay) Dropped() int64 { return r.dropped.Load() }
 
 // Notify wakes this process's waiters and queues the notifications for
 // the other replicas.
-func (r *Relay) Notify(ctx context.Context, ns ...pubsub.Notification) {
+func (r *Relay) Notify(ctx context.Context, ns ...broker.Notification) {
 	if len(ns) == 0 {
 		return
 	}
 	r.b.Notify(ctx, ns...)
 	select {
-	case r.queue <- append([]pubsub.Notification(nil), ns...):
+	case r.queue <- append([]broker.Notification(nil), ns...):
 	default:
 		if r.dropped.Add(int64(len(ns))) == int64(len(ns)) {
 			r.log.Warn("redis relay: publish queue full, dropping wake-ups (the other replicas poll the store)")
@@ -144,7 +144,7 @@ func (r *Relay) Close() error {
 
 // coalesce keeps, per channel and owner, the highest sequence, and each
 // list once, in order of first appearance.
-func coalesce(ns []pubsub.Notification) []pubsub.Notification {
+func coalesce(ns []broker.Notification) []broker.Notification {
 	type key struct{ channel, owner, list string }
 	at := make(map[key]int, len(ns))
 	out := ns[:0:0]
@@ -164,7 +164,7 @@ func coalesce(ns []pubsub.Notification) []pubsub.Notification {
 func (r *Relay) publish(ctx context.Context) {
 	failing := false
 	for {
-		var batch []pubsub.Notification
+		var batch []broker.Notification
 		select {
 		case <-ctx.Done():
 			return
