@@ -1,7 +1,8 @@
-package multireplica
+package main
 
-// Two replicas of the API server ("kernelci-api serve", real processes)
-// share one MongoDB and one Redis:
+// The multi-replica test of the production backend: two replicas of the
+// API server ("kernelci-api serve", real processes built from this
+// module) share one MongoDB and one Redis:
 //
 //  1. subscribe on A, publish through B, listen on B; a listen waiting on
 //     B is woken by a publish through A over Redis, well before the
@@ -369,7 +370,7 @@ func TestReplicas(t *testing.T) {
 			at = time.Now()
 			res <- err
 		}()
-		waitFor(t, "the listen to reach B", func() bool { return c.polled(b, id) })
+		waitFor(t, 60*time.Second, "the listen to reach B", func() bool { return c.polled(b, id) })
 		sent := time.Now()
 		if err := c.publish(a, "walk2", map[string]any{"n": 2}); err != nil {
 			t.Fatal(err)
@@ -438,17 +439,6 @@ func (c *cluster) polled(r *replica, id int64) bool {
 		}
 	}
 	return false
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // stream is what one listener received.
@@ -587,11 +577,11 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 	}
 
 	// Mid-stream: move the listeners off A, then kill it.
-	waitFor(t, "the stream to be under way", func() bool { return ackedCount.Load() >= killAt })
+	waitFor(t, 60*time.Second, "the stream to be under way", func() bool { return ackedCount.Load() >= killAt })
 	aMu.Lock()
 	avoidA = true
 	aMu.Unlock()
-	waitFor(t, "the listens in flight on A to end", func() bool {
+	waitFor(t, 60*time.Second, "the listens in flight on A to end", func() bool {
 		aMu.Lock()
 		defer aMu.Unlock()
 		return inflightA == 0
@@ -603,7 +593,7 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 		t.Fatal(err)
 	}
 	// Every listener ends at the marker (the durable pair: one of them).
-	waitFor(t, "the durable subscription to deliver the marker", func() bool {
+	waitFor(t, 60*time.Second, "the durable subscription to deliver the marker", func() bool {
 		for _, s := range []*stream{sDurA, sDurB} {
 			s.mu.Lock()
 			n := len(s.evs)
@@ -712,7 +702,7 @@ func (c *cluster) listsAndKV(t *testing.T, a, b *replica, redisAddr string) {
 		}
 		res <- item
 	}()
-	waitFor(t, "the pop to wait in BLPOP", func() bool {
+	waitFor(t, 60*time.Second, "the pop to wait in BLPOP", func() bool {
 		info, _ := raw.ClientList(ctx).Result()
 		return strings.Contains(info, "cmd=blpop")
 	})
