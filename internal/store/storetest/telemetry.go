@@ -20,7 +20,7 @@ import (
 // runTelemetry runs the contract of store.Telemetry. A backend that does
 // not implement it yet is skipped (not failed), so that the suite can grow
 // ahead of the backends.
-func runTelemetry(t *testing.T, newStore Factory) {
+func runTelemetry(t *testing.T, newStore Factory, opts Options) {
 	tel := func(t *testing.T) store.Telemetry {
 		st := newStore(t)
 		t.Cleanup(func() { st.Close() })
@@ -30,7 +30,7 @@ func runTelemetry(t *testing.T, newStore Factory) {
 		}
 		return tl
 	}
-	t.Run("RoundTrip", func(t *testing.T) { testTelemetryRoundTrip(t, tel(t)) })
+	t.Run("RoundTrip", func(t *testing.T) { testTelemetryRoundTrip(t, tel(t), opts) })
 	t.Run("InsertAtomic", func(t *testing.T) { testTelemetryInsertAtomic(t, tel(t)) })
 	t.Run("Query", func(t *testing.T) { testTelemetryQuery(t, tel(t)) })
 	t.Run("Group", func(t *testing.T) { testTelemetryGroup(t, tel(t)) })
@@ -53,7 +53,7 @@ func mustInsertTelemetry(t *testing.T, st store.Telemetry, evs ...*model.Telemet
 	}
 }
 
-func testTelemetryRoundTrip(t *testing.T, st store.Telemetry) {
+func testTelemetryRoundTrip(t *testing.T, st store.Telemetry, opts Options) {
 	ctx := context.Background()
 	full := tev("job_result", "lava-collabora", time.Minute, func(e *model.TelemetryEvent) {
 		e.DeviceType, e.DeviceID = model.Str("rk3588-rock-5b"), model.Str("rock-5b-01")
