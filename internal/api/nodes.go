@@ -141,7 +141,7 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 
 // nodeFilter parses the query string of /nodes, /nodes/fast and /count.
 func nodeFilter(r *http.Request) (query.Filter, error) {
-	return query.Parse(r.URL.Query(), query.NodeSchema)
+	return query.Parse(r.URL.Query(), store.NodeSchema)
 }
 
 // pageResponse is the paginated list envelope shared with the client.

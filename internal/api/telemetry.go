@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
@@ -130,7 +131,7 @@ func telemetryTimeRange(q url.Values) ([]query.Cond, error) {
 		if v == "" {
 			continue
 		}
-		t, err := model.ParseTime(v)
+		t, err := isotime.Parse(v)
 		if err != nil {
 			return nil, &query.Error{Param: p.name, Msg: fmt.Sprintf("%q is not a valid datetime (ISO 8601 expected)", v)}
 		}

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 )
 
@@ -46,20 +46,6 @@ func (t FieldType) String() string {
 type Schema struct {
 	Types map[string]FieldType // dotted field path -> type; absent means TypeAny
 	Skip  []string             // keys that are not filters (e.g. limit, offset)
-}
-
-// NodeSchema is the schema of the node collection.
-var NodeSchema = Schema{
-	Types: map[string]FieldType{
-		"id":            TypeObjectID,
-		"parent":        TypeObjectID,
-		"created":       TypeTime,
-		"updated":       TypeTime,
-		"timeout":       TypeTime,
-		"holdoff":       TypeTime,
-		"retry_counter": TypeInt,
-	},
-	Skip: []string{"limit", "offset"},
 }
 
 // Limits on what Parse accepts.
@@ -357,7 +343,7 @@ func typed(key string, ft FieldType, raw string) (any, error) {
 		}
 		return id, nil
 	case TypeTime:
-		t, err := model.ParseTime(raw)
+		t, err := isotime.Parse(raw)
 		if err != nil {
 			return nil, bad(key, "%q is not a valid datetime (ISO 8601 expected)", truncate(raw))
 		}

@@ -236,7 +236,7 @@ func TestCompileFilterParsed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := query.Parse(v, query.NodeSchema)
+			f, err := query.Parse(v, store.NodeSchema)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -500,7 +500,7 @@ func FuzzCompileFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		flt, err := query.Parse(v, query.NodeSchema)
+		flt, err := query.Parse(v, store.NodeSchema)
 		if err != nil {
 			return
 		}
