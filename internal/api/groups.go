@@ -76,12 +76,12 @@ func (s *Server) postGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := f.str("name")
-	if err := f.err(); err != nil {
+	name := f.Str("name")
+	if err := f.Err(); err != nil {
 		return err
 	}
-	f.nonEmpty("name", &name)
-	if err := f.err(); err != nil {
+	f.NonEmpty("name")
+	if err := f.Err(); err != nil {
 		return err
 	}
 	exists := badRequest("User group already exists with name: " + name)

@@ -79,18 +79,16 @@ func (s *Server) decodeInvite(w http.ResponseWriter, r *http.Request) (*wire.Inv
 		return nil, err
 	}
 	in := &wire.InviteRequest{
-		Username: f.str("username"),
-		Email:    f.email("email"),
+		Username: f.Str("username"),
+		Email:    f.Email("email"),
 	}
-	if _, ok := f.m["username"].(string); ok {
-		f.nonEmpty("username", &in.Username)
-	}
-	in.Groups, _ = f.groupList("groups")
-	in.IsSuperuser = f.boolean("is_superuser", false)
-	in.SendEmail = f.boolean("send_email", true)
-	in.ReturnToken = f.boolean("return_token", false)
-	in.ResendIfExists = f.boolean("resend_if_exists", false)
-	return in, f.err()
+	f.NonEmpty("username")
+	in.Groups, _ = f.Groups("groups")
+	in.IsSuperuser = f.Bool("is_superuser", false)
+	in.SendEmail = f.Bool("send_email", true)
+	in.ReturnToken = f.Bool("return_token", false)
+	in.ResendIfExists = f.Bool("resend_if_exists", false)
+	return in, f.Err()
 }
 
 // existingForInvite finds a user with the invite's username, else with
@@ -266,8 +264,8 @@ func (s *Server) postAcceptInvite(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	token, password := f.str("token"), f.str("password")
-	if err := f.err(); err != nil {
+	token, password := f.Str("token"), f.Str("password")
+	if err := f.Err(); err != nil {
 		return err
 	}
 	tokenUseMu.Lock()

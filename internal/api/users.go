@@ -250,16 +250,16 @@ func (s *Server) decodeUserPatch(w http.ResponseWriter, r *http.Request) (*userP
 		return nil, err
 	}
 	p := &userPatch{
-		password:    f.optStr("password"),
-		email:       f.optEmail("email"),
-		isActive:    f.optBool("is_active"),
-		isSuperuser: f.optBool("is_superuser"),
-		isVerified:  f.optBool("is_verified"),
-		username:    f.optStr("username"),
+		password:    f.OptStr("password"),
+		email:       f.OptEmail("email"),
+		isActive:    f.OptBool("is_active"),
+		isSuperuser: f.OptBool("is_superuser"),
+		isVerified:  f.OptBool("is_verified"),
+		username:    f.OptStr("username"),
 	}
-	f.nonEmpty("username", p.username)
-	p.groups, p.groupsSet = f.groupList("groups")
-	return p, f.err()
+	f.NonEmpty("username")
+	p.groups, p.groupsSet = f.Groups("groups")
+	return p, f.Err()
 }
 
 // applyPatch changes u as fastapi-users' update does, in memory: a new

@@ -34,8 +34,8 @@ func (s *Server) postForgotPassword(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	addr := f.email("email")
-	if err := f.err(); err != nil {
+	addr := f.Email("email")
+	if err := f.Err(); err != nil {
 		return err
 	}
 	u, err := s.userByEmail(r.Context(), addr)
@@ -93,8 +93,8 @@ func (s *Server) postResetPassword(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	token, password := f.str("token"), f.str("password")
-	if err := f.err(); err != nil {
+	token, password := f.Str("token"), f.Str("password")
+	if err := f.Err(); err != nil {
 		return err
 	}
 	tokenUseMu.Lock()
@@ -142,4 +142,9 @@ func (s *Server) resetPassword(ctx context.Context, token, password string) (*mo
 		return nil, err
 	}
 	return u, nil
+}
+
+// invalidPassword is fastapi-users' answer to a refused new password.
+func invalidPassword(code, reason string) *Error {
+	return &Error{Status: http.StatusBadRequest, Detail: map[string]string{"code": code, "reason": reason}}
 }
