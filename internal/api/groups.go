@@ -44,7 +44,11 @@ func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writePaged(w, r, f, s.store.FindGroups, s.store.CountGroups, func(g *model.Group) any { return g })
+	p, err := pageParams(r, 50, 1)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, f, p, s.store.FindGroups, s.store.CountGroups, nil)
 }
 
 // groupByPath loads the {id} group: 400 for a malformed id, 404 for an

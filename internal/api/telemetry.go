@@ -147,11 +147,7 @@ func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", 50, 1)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(r, "offset", 0, 0)
+	p, err := pageParams(r, 50, 1)
 	if err != nil {
 		return err
 	}
@@ -175,18 +171,7 @@ func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f = f.And(append(extra, ts...)...)
-	items, err := tl.FindTelemetry(r.Context(), f, store.Page{Limit: limit, Offset: offset})
-	if err != nil {
-		return err
-	}
-	total := int64(offset + len(items))
-	if len(items) == limit || (len(items) == 0 && offset > 0) {
-		if total, err = tl.CountTelemetry(r.Context(), f); err != nil {
-			return err
-		}
-	}
-	return writeJSON(w, http.StatusOK, pageResponse{Items: items, Total: total, Limit: limit, Offset: offset})
+	return writePage(w, r, f.And(append(extra, ts...)...), p, tl.FindTelemetry, tl.CountTelemetry, nil)
 }
 
 // pySetRepr renders names like a Python set of strings (sorted, as Python's
