@@ -260,17 +260,7 @@ func (s *Server) inviteUser(ctx context.Context, token string) (*model.User, map
 // postAcceptInvite sets the password of an invited user and verifies
 // the account (no authentication: the token is the proof).
 func (s *Server) postAcceptInvite(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.decodeFields(w, r)
-	if err != nil {
-		return err
-	}
-	token, password := f.Str("token"), f.Str("password")
-	if err := f.Err(); err != nil {
-		return err
-	}
-	tokenUseMu.Lock()
-	u, err := s.acceptInvite(r.Context(), token, password)
-	tokenUseMu.Unlock()
+	u, err := s.useToken(w, r, s.acceptInvite)
 	if err != nil {
 		return err
 	}
