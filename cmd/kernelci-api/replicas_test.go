@@ -58,6 +58,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 const (
@@ -370,7 +371,7 @@ func TestReplicas(t *testing.T) {
 			at = time.Now()
 			res <- err
 		}()
-		waitFor(t, 60*time.Second, "the listen to reach B", func() bool { return c.polled(b, id) })
+		testutil.WaitFor(t, 60*time.Second, "the listen to reach B", func() bool { return c.polled(b, id) })
 		sent := time.Now()
 		if err := c.publish(a, "walk2", map[string]any{"n": 2}); err != nil {
 			t.Fatal(err)
@@ -577,11 +578,11 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 	}
 
 	// Mid-stream: move the listeners off A, then kill it.
-	waitFor(t, 60*time.Second, "the stream to be under way", func() bool { return ackedCount.Load() >= killAt })
+	testutil.WaitFor(t, 60*time.Second, "the stream to be under way", func() bool { return ackedCount.Load() >= killAt })
 	aMu.Lock()
 	avoidA = true
 	aMu.Unlock()
-	waitFor(t, 60*time.Second, "the listens in flight on A to end", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the listens in flight on A to end", func() bool {
 		aMu.Lock()
 		defer aMu.Unlock()
 		return inflightA == 0
@@ -593,7 +594,7 @@ func (c *cluster) streamAndKill(t *testing.T, a, b *replica) int64 {
 		t.Fatal(err)
 	}
 	// Every listener ends at the marker (the durable pair: one of them).
-	waitFor(t, 60*time.Second, "the durable subscription to deliver the marker", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the durable subscription to deliver the marker", func() bool {
 		for _, s := range []*stream{sDurA, sDurB} {
 			s.mu.Lock()
 			n := len(s.evs)
@@ -702,7 +703,7 @@ func (c *cluster) listsAndKV(t *testing.T, a, b *replica, redisAddr string) {
 		}
 		res <- item
 	}()
-	waitFor(t, 60*time.Second, "the pop to wait in BLPOP", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the pop to wait in BLPOP", func() bool {
 		info, _ := raw.ClientList(ctx).Result()
 		return strings.Contains(info, "cmd=blpop")
 	})

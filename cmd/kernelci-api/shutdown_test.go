@@ -21,6 +21,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // TestSIGTERM runs the real binary, holds an open listen and a write in
@@ -164,7 +165,7 @@ func TestSIGTERM(t *testing.T) {
 
 	// Wait until the server holds both: the listen is waiting, and three
 	// requests are in flight (the listen, the write, the scrape itself).
-	waitFor(t, 20*time.Second, "the listen and the write in flight", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the listen and the write in flight", func() bool {
 		code, b := call("GET", "/metrics", "", "", nil)
 		return code == 200 && metricValue(string(b), "kernelci_listeners_open") == 1 &&
 			metricValue(string(b), "http_requests_in_flight") >= 3
@@ -197,7 +198,7 @@ func TestSIGTERM(t *testing.T) {
 	}
 
 	// No new connection is accepted, while the write is still running.
-	waitFor(t, 5*time.Second, "new connections refused", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "new connections refused", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return true
@@ -257,18 +258,6 @@ func TestSIGTERM(t *testing.T) {
 	n, err := st.CountNodes(context.Background(), query.Where("name", "written-during-shutdown"))
 	if err != nil || n != 1 {
 		t.Fatalf("stored nodes named written-during-shutdown: %d %v", n, err)
-	}
-}
-
-// waitFor polls cond until it holds, failing after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -19,7 +19,7 @@ func printPlan(ctx context.Context, st *sqlite.Store, s spec, p *params) {
 	}
 	qs := s.qs(p, 0)
 	v, _ := url.ParseQuery(qs)
-	f, err := query.Parse(v, query.NodeSchema)
+	f, err := query.Parse(v, store.NodeSchema)
 	if err != nil {
 		fmt.Printf("%s: %v\n", s.name, err)
 		return

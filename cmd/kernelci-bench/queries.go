@@ -232,7 +232,7 @@ func request(ctx context.Context, st *sqlite.Store, op, qs string) (items int, t
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	f, err := query.Parse(v, query.NodeSchema)
+	f, err := query.Parse(v, store.NodeSchema)
 	if err != nil {
 		return 0, 0, 0, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
@@ -194,5 +195,5 @@ func parseFrom(s string) (time.Time, error) {
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), 0).Add(time.Duration(math.Round(frac*1e6)) * time.Microsecond).UTC(), nil
 	}
-	return model.ParseTime(s)
+	return isotime.Parse(s)
 }

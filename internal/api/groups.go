@@ -44,7 +44,11 @@ func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writePaged(w, r, f, s.store.FindGroups, s.store.CountGroups, func(g *model.Group) any { return g })
+	p, err := pageParams(r, 50, 1)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, f, p, s.store.FindGroups, s.store.CountGroups, nil)
 }
 
 // groupByPath loads the {id} group: 400 for a malformed id, 404 for an
@@ -76,12 +80,12 @@ func (s *Server) postGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := f.str("name")
-	if err := f.err(); err != nil {
+	name := f.Str("name")
+	if err := f.Err(); err != nil {
 		return err
 	}
-	f.nonEmpty("name", &name)
-	if err := f.err(); err != nil {
+	f.NonEmpty("name")
+	if err := f.Err(); err != nil {
 		return err
 	}
 	exists := badRequest("User group already exists with name: " + name)

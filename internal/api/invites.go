@@ -79,18 +79,16 @@ func (s *Server) decodeInvite(w http.ResponseWriter, r *http.Request) (*wire.Inv
 		return nil, err
 	}
 	in := &wire.InviteRequest{
-		Username: f.str("username"),
-		Email:    f.email("email"),
+		Username: f.Str("username"),
+		Email:    f.Email("email"),
 	}
-	if _, ok := f.m["username"].(string); ok {
-		f.nonEmpty("username", &in.Username)
-	}
-	in.Groups, _ = f.groupList("groups")
-	in.IsSuperuser = f.boolean("is_superuser", false)
-	in.SendEmail = f.boolean("send_email", true)
-	in.ReturnToken = f.boolean("return_token", false)
-	in.ResendIfExists = f.boolean("resend_if_exists", false)
-	return in, f.err()
+	f.NonEmpty("username")
+	in.Groups, _ = f.Groups("groups")
+	in.IsSuperuser = f.Bool("is_superuser", false)
+	in.SendEmail = f.Bool("send_email", true)
+	in.ReturnToken = f.Bool("return_token", false)
+	in.ResendIfExists = f.Bool("resend_if_exists", false)
+	return in, f.Err()
 }
 
 // existingForInvite finds a user with the invite's username, else with
@@ -262,17 +260,7 @@ func (s *Server) inviteUser(ctx context.Context, token string) (*model.User, map
 // postAcceptInvite sets the password of an invited user and verifies
 // the account (no authentication: the token is the proof).
 func (s *Server) postAcceptInvite(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.decodeFields(w, r)
-	if err != nil {
-		return err
-	}
-	token, password := f.str("token"), f.str("password")
-	if err := f.err(); err != nil {
-		return err
-	}
-	tokenUseMu.Lock()
-	u, err := s.acceptInvite(r.Context(), token, password)
-	tokenUseMu.Unlock()
+	u, err := s.useToken(w, r, s.acceptInvite)
 	if err != nil {
 		return err
 	}

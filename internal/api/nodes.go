@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -141,19 +142,59 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 
 // nodeFilter parses the query string of /nodes, /nodes/fast and /count.
 func nodeFilter(r *http.Request) (query.Filter, error) {
-	return query.Parse(r.URL.Query(), query.NodeSchema)
+	return query.Parse(r.URL.Query(), store.NodeSchema)
 }
 
 // pageResponse is the paginated list envelope shared with the client.
 type pageResponse = wire.Page[any]
 
-// getNodes is the paginated node query.
-func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", 50, 1)
+// pageParams reads limit (default def, at least minLimit) and offset
+// (default 0) from the query string.
+func pageParams(r *http.Request, def, minLimit int) (store.Page, error) {
+	limit, err := queryInt(r, "limit", def, minLimit)
+	if err != nil {
+		return store.Page{}, err
+	}
+	offset, err := queryInt(r, "offset", 0, 0)
+	if err != nil {
+		return store.Page{}, err
+	}
+	return store.Page{Limit: limit, Offset: offset}, nil
+}
+
+// writePage answers page p of what f matches in the paginated envelope,
+// each item through conv (nil: as it is). The total needs no count query
+// when this page is the last one.
+func writePage[T any](w http.ResponseWriter, r *http.Request, f query.Filter, p store.Page,
+	find func(context.Context, query.Filter, store.Page) ([]T, error),
+	count func(context.Context, query.Filter) (int64, error), conv func(T) any) error {
+	items, err := find(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
-	offset, err := queryInt(r, "offset", 0, 0)
+	total := int64(p.Offset + len(items))
+	if len(items) == p.Limit || (len(items) == 0 && p.Offset > 0) {
+		if total, err = count(r.Context(), f); err != nil {
+			return err
+		}
+	}
+	var out any = items
+	if items == nil {
+		out = []T{}
+	}
+	if conv != nil {
+		converted := make([]any, len(items))
+		for i, it := range items {
+			converted[i] = conv(it)
+		}
+		out = converted
+	}
+	return writeJSON(w, http.StatusOK, pageResponse{Items: out, Total: total, Limit: p.Limit, Offset: p.Offset})
+}
+
+// getNodes is the paginated node query.
+func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageParams(r, 50, 1)
 	if err != nil {
 		return err
 	}
@@ -161,27 +202,12 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.store.FindNodes(r.Context(), f, store.Page{Limit: limit, Offset: offset})
-	if err != nil {
-		return err
-	}
-	// The total needs no count query when this page is the last one.
-	total := int64(offset + len(items))
-	if len(items) == limit || (len(items) == 0 && offset > 0) {
-		if total, err = s.store.CountNodes(r.Context(), f); err != nil {
-			return err
-		}
-	}
-	return writeJSON(w, http.StatusOK, pageResponse{Items: items, Total: total, Limit: limit, Offset: offset})
+	return writePage(w, r, f, p, s.store.FindNodes, s.store.CountNodes, nil)
 }
 
 // getNodesFast is the unpaginated list (limit and offset optional).
 func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", 0, 0)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(r, "offset", 0, 0)
+	p, err := pageParams(r, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -189,7 +215,7 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.store.FindNodes(r.Context(), f, store.Page{Limit: limit, Offset: offset})
+	items, err := s.store.FindNodes(r.Context(), f, p)
 	if err != nil {
 		return err
 	}

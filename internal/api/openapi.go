@@ -15,6 +15,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/openapi"
+	"github.com/kernelci/kernelci-api-go/internal/telemetry"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
@@ -795,10 +796,10 @@ func describeTelemetry(d opDocs) {
 			"422": "A malformed limit or offset.", "503": noTelemetry}})
 	var statsParams []*openapi.Parameter
 	groupBy := str()
-	groupBy.Description = "Comma-separated fields among " + strings.Join(telemetryStatsGroupFields, ", ") + "."
+	groupBy.Description = "Comma-separated fields among " + strings.Join(telemetry.GroupFields, ", ") + "."
 	statsParams = append(statsParams, requiredQuery("group_by", "Fields to group by (comma-separated): "+
-		strings.Join(telemetryStatsGroupFields, ", ")+".", groupBy))
-	for _, f := range telemetryStatsMatchFields {
+		strings.Join(telemetry.GroupFields, ", ")+".", groupBy))
+	for _, f := range telemetry.MatchFields {
 		statsParams = append(statsParams, queryParam(f, "Only events with this "+f+".", str()))
 	}
 	statsParams = append(statsParams, queryParam("lab", "Same as runtime.", str()), since, until)
@@ -807,9 +808,9 @@ func describeTelemetry(d opDocs) {
 		okSchema: arrayOf(ref("TelemetryStatsRow")),
 		errs: map[string]string{"400": "No or an invalid group_by, lab and runtime differ, or a malformed datetime.",
 			"503": noTelemetry}})
-	windows := make([]string, len(telemetryWindows))
-	for i, w := range telemetryWindows {
-		windows[i] = w.name
+	windows := make([]string, len(telemetry.Windows))
+	for i, w := range telemetry.Windows {
+		windows[i] = w.Name
 	}
 	threshold := number()
 	threshold.Minimum, threshold.Maximum, threshold.Default = float(0), float(1), 0.5

@@ -20,6 +20,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // psEnv is a server whose pub/sub service has a short keep-alive.
@@ -139,17 +140,6 @@ func (e *psEnv) listenEvent(id int64, tok, channel string) cloudEvent {
 	}
 }
 
-func (e *psEnv) waitFor(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestPubSubWalkThrough is the user documentation's terminal session:
 // subscribe to abc, listen, publish from a second terminal, unsubscribe.
 func TestPubSubWalkThrough(t *testing.T) {
@@ -171,7 +161,7 @@ func TestPubSubWalkThrough(t *testing.T) {
 		code, body, err := e.listenRaw(context.Background(), id, bob)
 		got <- answer{code, body, err}
 	}()
-	e.waitFor("the listen to wait", func() bool { l, _ := e.svc.Waiters(); return l == 1 })
+	testutil.WaitFor(e.t, 10*time.Second, "the listen to wait", func() bool { l, _ := e.svc.Waiters(); return l == 1 })
 	e.do(http.MethodPost, "/latest/publish/abc", bob, map[string]any{"data": map[string]any{"sample_key": "sample_value"}}).
 		expect(http.StatusOK)
 	a := <-got
@@ -280,13 +270,13 @@ func TestPubSubClientGone(t *testing.T) {
 		_, _, err := e.listenRaw(ctx, id, bob)
 		errc <- err
 	}()
-	e.waitFor("the listen to wait", func() bool { l, _ := e.svc.Waiters(); return l == 1 })
+	testutil.WaitFor(e.t, 10*time.Second, "the listen to wait", func() bool { l, _ := e.svc.Waiters(); return l == 1 })
 	cancel()
 	if err := <-errc; err == nil {
 		t.Fatal("cancelled request succeeded")
 	}
 	// The server ends the wait at once (well before the minute).
-	e.waitFor("the server to end the listen", func() bool { l, _ := e.svc.Waiters(); return l == 0 })
+	testutil.WaitFor(e.t, 10*time.Second, "the server to end the listen", func() bool { l, _ := e.svc.Waiters(); return l == 0 })
 	e.do(http.MethodPost, "/latest/publish/abc", bob, map[string]any{"data": "x"}).expect(http.StatusOK)
 	if ce := e.listen(id, bob, "abc"); ce["data"] != "x" {
 		t.Fatalf("the event published after the client left was not kept for the next listen: %v", ce)
@@ -429,7 +419,7 @@ func TestPubSubPushPop(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		got <- b
 	}()
-	e.waitFor("the pop to wait", func() bool { _, p := e.svc.Waiters(); return p == 1 })
+	testutil.WaitFor(e.t, 10*time.Second, "the pop to wait", func() bool { _, p := e.svc.Waiters(); return p == 1 })
 	e.do(http.MethodPost, "/latest/push/jobs", bob, map[string]any{"data": "late"}).expect(http.StatusOK)
 	var o map[string]any
 	if err := json.Unmarshal(<-got, &o); err != nil || o["data"] != "late" {

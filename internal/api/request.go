@@ -59,6 +59,15 @@ func decodeObject(w http.ResponseWriter, r *http.Request, limit int64) (map[stri
 	return m, nil
 }
 
+// decodeFields reads a JSON object body for field-by-field validation.
+func (s *Server) decodeFields(w http.ResponseWriter, r *http.Request) (*model.Fields, error) {
+	m, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewFields(m), nil
+}
+
 // pathID parses the {name} path value as an ObjectId (400 if malformed).
 func pathID(r *http.Request, name string) (objectid.ID, error) {
 	s := r.PathValue(name)

@@ -6,7 +6,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -17,9 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/telemetry"
 )
 
 // telemetry returns the store's telemetry (every store has it).
@@ -123,7 +124,7 @@ func telemetryTimeRange(q url.Values) ([]query.Cond, error) {
 		if v == "" {
 			continue
 		}
-		t, err := model.ParseTime(v)
+		t, err := isotime.Parse(v)
 		if err != nil {
 			return nil, &query.Error{Param: p.name, Msg: fmt.Sprintf("%q is not a valid datetime (ISO 8601 expected)", v)}
 		}
@@ -139,11 +140,7 @@ func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", 50, 1)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(r, "offset", 0, 0)
+	p, err := pageParams(r, 50, 1)
 	if err != nil {
 		return err
 	}
@@ -167,88 +164,7 @@ func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f = f.And(append(extra, ts...)...)
-	items, err := tl.FindTelemetry(r.Context(), f, store.Page{Limit: limit, Offset: offset})
-	if err != nil {
-		return err
-	}
-	total := int64(offset + len(items))
-	if len(items) == limit || (len(items) == 0 && offset > 0) {
-		if total, err = tl.CountTelemetry(r.Context(), f); err != nil {
-			return err
-		}
-	}
-	return writeJSON(w, http.StatusOK, pageResponse{Items: items, Total: total, Limit: limit, Offset: offset})
-}
-
-// telemetryStatsGroupFields are the group_by values of /telemetry/stats;
-// "lab" is the runtime under another name (LAVA runtimes are one per
-// lab).
-var telemetryStatsGroupFields = []string{"runtime", "lab", "device_type", "device_id", "job_name", "tree", "branch", "arch", "kind", "error_type"}
-
-// telemetryStatsMatchFields are the exact-match filters of /telemetry/stats.
-var telemetryStatsMatchFields = []string{"kind", "runtime", "device_type", "device_id", "job_name", "tree", "branch", "arch"}
-
-// telemetryStoreField maps a group_by name to the stored field.
-func telemetryStoreField(name string) string {
-	if name == "lab" {
-		return "runtime"
-	}
-	return name
-}
-
-// telemetryGroupPlan maps output fields onto the store's grouping
-// fields: by is what the store groups on (no repeats), idx[i] the
-// position in by of the output field names[i].
-type telemetryGroupPlan struct {
-	names []string
-	by    []string
-	idx   []int
-}
-
-func newTelemetryGroupPlan(names []string) telemetryGroupPlan {
-	p := telemetryGroupPlan{}
-	for _, n := range names {
-		if slices.Contains(p.names, n) {
-			continue
-		}
-		sf := telemetryStoreField(n)
-		j := slices.Index(p.by, sf)
-		if j < 0 {
-			j = len(p.by)
-			p.by = append(p.by, sf)
-		}
-		p.names = append(p.names, n)
-		p.idx = append(p.idx, j)
-	}
-	return p
-}
-
-// members returns the group's key as output members, in order.
-func (p telemetryGroupPlan) members(g store.TelemetryGroup) orderedObject {
-	o := make(orderedObject, 0, len(p.names)+12)
-	for i, n := range p.names {
-		o = append(o, orderedMember{n, g.Key[p.idx[i]]})
-	}
-	return o
-}
-
-// telemetryKeyLess orders groups by their key values (null first), to break ties
-// deterministically.
-func telemetryKeyLess(a, b []*string) bool {
-	for i := range min(len(a), len(b)) {
-		switch {
-		case a[i] == nil && b[i] == nil:
-			continue
-		case a[i] == nil:
-			return true
-		case b[i] == nil:
-			return false
-		case *a[i] != *b[i]:
-			return *a[i] < *b[i]
-		}
-	}
-	return len(a) < len(b)
+	return writePage(w, r, f.And(append(extra, ts...)...), p, tl.FindTelemetry, tl.CountTelemetry, nil)
 }
 
 // pySetRepr renders names like a Python set of strings (sorted, as Python's
@@ -279,7 +195,7 @@ func (s *Server) getTelemetryStats(w http.ResponseWriter, r *http.Request) error
 	for _, f := range strings.Split(gb, ",") {
 		f = strings.TrimSpace(f)
 		names = append(names, f)
-		if !slices.Contains(telemetryStatsGroupFields, f) && !slices.Contains(invalid, f) {
+		if !slices.Contains(telemetry.GroupFields, f) && !slices.Contains(invalid, f) {
 			invalid = append(invalid, f)
 		}
 	}
@@ -288,7 +204,7 @@ func (s *Server) getTelemetryStats(w http.ResponseWriter, r *http.Request) error
 	}
 	var f query.Filter
 	match := map[string]string{}
-	for _, k := range telemetryStatsMatchFields {
+	for _, k := range telemetry.MatchFields {
 		if v, _ := lastQueryValue(q, k); v != "" {
 			match[k] = v
 		}
@@ -299,7 +215,7 @@ func (s *Server) getTelemetryStats(w http.ResponseWriter, r *http.Request) error
 		}
 		match["runtime"] = lab
 	}
-	for _, k := range telemetryStatsMatchFields {
+	for _, k := range telemetry.MatchFields {
 		if v, ok := match[k]; ok {
 			f.Conds = append(f.Conds, query.Cond{Field: k, Op: query.Eq, Value: v})
 		}
@@ -308,39 +224,12 @@ func (s *Server) getTelemetryStats(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	f = f.And(ts...)
-	plan := newTelemetryGroupPlan(names)
-	groups, err := tl.GroupTelemetry(r.Context(), f, plan.by)
+	rows, err := telemetry.Stats(r.Context(), tl, names, f.And(ts...))
 	if err != nil {
 		return err
 	}
-	sort.SliceStable(groups, func(i, j int) bool {
-		if groups[i].Total != groups[j].Total {
-			return groups[i].Total > groups[j].Total
-		}
-		return telemetryKeyLess(groups[i].Key, groups[j].Key)
-	})
-	out := make([]orderedObject, 0, len(groups))
-	for _, g := range groups {
-		row := plan.members(g)
-		row = append(row, telemetryCounts(g)...)
-		out = append(out, row)
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, rows)
 }
-
-func telemetryCounts(g store.TelemetryGroup) orderedObject {
-	return orderedObject{
-		{"total", g.Total}, {"pass", g.Pass}, {"fail", g.Fail},
-		{"incomplete", g.Incomplete}, {"skip", g.Skip}, {"infra_error", g.InfraError},
-	}
-}
-
-// telemetryWindows are the accepted windows, in the reference's order.
-var telemetryWindows = []struct {
-	name  string
-	hours int
-}{{"1h", 1}, {"3h", 3}, {"6h", 6}, {"12h", 12}, {"24h", 24}, {"48h", 48}}
 
 const telemetryScopePattern = "^(device_type|device)$"
 
@@ -418,13 +307,6 @@ func parseQueryInt64(s string) (int64, error) {
 	return n, nil
 }
 
-// pyRound3 is Python's round(x, 3): correctly rounded, ties to even on the
-// exact binary value, which strconv's formatting also does.
-func pyRound3(x float64) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'f', 3, 64), 64)
-	return v
-}
-
 // getTelemetryAnomalies flags, within the window: runtime + device type
 // (or physical device, scope=device) groups of job and test results whose
 // infra error rate or failure rate (fail + incomplete) reaches threshold,
@@ -444,146 +326,27 @@ func (s *Server) getTelemetryAnomalies(w http.ResponseWriter, r *http.Request) e
 	if v, ok := lastQueryValue(q, "window"); ok {
 		window = v
 	}
-	hours := 0
-	names := make([]string, len(telemetryWindows))
-	for i, aw := range telemetryWindows {
-		names[i] = aw.name
-		if aw.name == window {
-			hours = aw.hours
+	win, ok := telemetry.WindowNamed(window)
+	if !ok {
+		names := make([]string, len(telemetry.Windows))
+		for i, w := range telemetry.Windows {
+			names[i] = w.Name
 		}
-	}
-	if hours == 0 {
 		return badRequest(fmt.Sprintf("Invalid window '%s'. Use: %s", window, strings.Join(names, ", ")))
 	}
-	since := model.T(s.now().Add(-time.Duration(hours) * time.Hour))
-	ctx := r.Context()
-
-	// Result anomalies.
-	rf := query.Filter{Conds: []query.Cond{{Field: "ts", Op: query.Gte, Value: since.Time}}}
-	groupNames := []string{"runtime", "lab", "device_type"}
-	if scope == "device" {
-		// Device health from job results only: per-test events would
-		// dilute boot and infrastructure failure rates.
-		rf = rf.And(query.Cond{Field: "kind", Op: query.Eq, Value: "job_result"},
-			query.Cond{Field: "device_id", Op: query.Nin, Value: []any{nil, ""}})
-		groupNames = append(groupNames, "device_id")
-	} else {
-		rf = rf.And(query.Cond{Field: "kind", Op: query.In, Value: []any{"job_result", "test_result"}})
-	}
-	plan := newTelemetryGroupPlan(groupNames)
-	groups, err := tl.GroupTelemetry(ctx, rf, plan.by)
+	since := model.T(s.now().Add(-time.Duration(win.Hours) * time.Hour))
+	results, errs, err := telemetry.Anomalies(r.Context(), tl, telemetry.AnomalyOptions{
+		Since: since.Time, Threshold: threshold, MinTotal: minTotal, Scope: scope})
 	if err != nil {
 		return err
 	}
-	type flagged struct {
-		g                   store.TelemetryGroup
-		infraRate, failRate float64
-	}
-	var hits []flagged
-	for _, g := range groups {
-		if g.Total < minTotal {
-			continue
-		}
-		infra := float64(g.InfraError) / float64(g.Total)
-		fail := float64(g.Fail+g.Incomplete) / float64(g.Total)
-		if infra >= threshold || fail >= threshold {
-			hits = append(hits, flagged{g, infra, fail})
-		}
-	}
-	sort.SliceStable(hits, func(i, j int) bool {
-		a, b := hits[i], hits[j]
-		if a.infraRate != b.infraRate {
-			return a.infraRate > b.infraRate
-		}
-		if a.failRate != b.failRate {
-			return a.failRate > b.failRate
-		}
-		return telemetryKeyLess(a.g.Key, b.g.Key)
+	return writeJSON(w, http.StatusOK, telemetry.Object{
+		{Key: "window", Value: window},
+		{Key: "threshold", Value: model.PyFloat(threshold)},
+		{Key: "min_total", Value: minTotal},
+		{Key: "scope", Value: scope},
+		{Key: "since", Value: since},
+		{Key: "result_anomalies", Value: results},
+		{Key: "error_anomalies", Value: errs},
 	})
-	results := make([]orderedObject, 0, len(hits))
-	for _, h := range hits {
-		g := h.g
-		row := plan.members(g)
-		row = append(row, telemetryCounts(g)...)
-		row = append(row,
-			orderedMember{"infra_rate", model.PyFloat(pyRound3(h.infraRate))},
-			orderedMember{"fail_rate", model.PyFloat(pyRound3(h.failRate))},
-			orderedMember{"constant_failure", g.Pass == 0 && g.Fail+g.Incomplete == g.Total},
-			orderedMember{"constant_infra_failure", g.InfraError == g.Total},
-			orderedMember{"last_seen", model.T(g.LastSeen)},
-			orderedMember{"latest_error_type", g.LatestErrorType},
-			orderedMember{"latest_error_msg", g.LatestErrorMsg},
-		)
-		results = append(results, row)
-	}
-
-	// Submission and connectivity errors per runtime.
-	ef := query.Filter{Conds: []query.Cond{
-		{Field: "kind", Op: query.In, Value: []any{"runtime_error", "job_skip"}},
-		{Field: "ts", Op: query.Gte, Value: since.Time},
-	}}
-	eplan := newTelemetryGroupPlan([]string{"runtime", "error_type"})
-	egroups, err := tl.GroupTelemetry(ctx, ef, eplan.by)
-	if err != nil {
-		return err
-	}
-	kept := egroups[:0]
-	for _, g := range egroups {
-		if g.Total >= minTotal {
-			kept = append(kept, g)
-		}
-	}
-	sort.SliceStable(kept, func(i, j int) bool {
-		if kept[i].Total != kept[j].Total {
-			return kept[i].Total > kept[j].Total
-		}
-		return telemetryKeyLess(kept[i].Key, kept[j].Key)
-	})
-	errs := make([]orderedObject, 0, len(kept))
-	for _, g := range kept {
-		errs = append(errs, append(eplan.members(g), orderedMember{"count", g.Total}))
-	}
-
-	return writeJSON(w, http.StatusOK, orderedObject{
-		{"window", window},
-		{"threshold", model.PyFloat(threshold)},
-		{"min_total", minTotal},
-		{"scope", scope},
-		{"since", since},
-		{"result_anomalies", results},
-		{"error_anomalies", errs},
-	})
-}
-
-// orderedObject is a JSON object whose members keep their order (the
-// reference builds its answers as Python dicts, which do).
-type orderedObject []orderedMember
-
-type orderedMember struct {
-	Key   string
-	Value any
-}
-
-// MarshalJSON implements json.Marshaler.
-func (o orderedObject) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, m := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, err := json.Marshal(m.Key)
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
 }

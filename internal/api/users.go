@@ -150,36 +150,6 @@ var userSchema = query.Schema{
 	Skip: []string{"limit", "offset"},
 }
 
-// writePaged answers a paginated list: limit (default 50, at least 1) and
-// offset from the query string, the /nodes envelope.
-func writePaged[T any](w http.ResponseWriter, r *http.Request, f query.Filter,
-	find func(context.Context, query.Filter, store.Page) ([]T, error),
-	count func(context.Context, query.Filter) (int64, error), conv func(T) any) error {
-	limit, err := queryInt(r, "limit", 50, 1)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(r, "offset", 0, 0)
-	if err != nil {
-		return err
-	}
-	items, err := find(r.Context(), f, store.Page{Limit: limit, Offset: offset})
-	if err != nil {
-		return err
-	}
-	total := int64(offset + len(items))
-	if len(items) == limit || (len(items) == 0 && offset > 0) {
-		if total, err = count(r.Context(), f); err != nil {
-			return err
-		}
-	}
-	out := make([]any, len(items))
-	for i, it := range items {
-		out[i] = conv(it)
-	}
-	return writeJSON(w, http.StatusOK, pageResponse{Items: out, Total: total, Limit: limit, Offset: offset})
-}
-
 // getUsers lists users (any active user), filtered by attributes.
 // Filters on the password hash are refused: they would be an oracle.
 func (s *Server) getUsers(w http.ResponseWriter, r *http.Request) error {
@@ -193,7 +163,11 @@ func (s *Server) getUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writePaged(w, r, f, s.store.FindUsers, s.store.CountUsers, func(u *model.User) any { return publicUser(u) })
+	p, err := pageParams(r, 50, 1)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, f, p, s.store.FindUsers, s.store.CountUsers, func(u *model.User) any { return publicUser(u) })
 }
 
 // userByPath loads the {id} user the way fastapi-users' get_user_or_404
@@ -250,16 +224,16 @@ func (s *Server) decodeUserPatch(w http.ResponseWriter, r *http.Request) (*userP
 		return nil, err
 	}
 	p := &userPatch{
-		password:    f.optStr("password"),
-		email:       f.optEmail("email"),
-		isActive:    f.optBool("is_active"),
-		isSuperuser: f.optBool("is_superuser"),
-		isVerified:  f.optBool("is_verified"),
-		username:    f.optStr("username"),
+		password:    f.OptStr("password"),
+		email:       f.OptEmail("email"),
+		isActive:    f.OptBool("is_active"),
+		isSuperuser: f.OptBool("is_superuser"),
+		isVerified:  f.OptBool("is_verified"),
+		username:    f.OptStr("username"),
 	}
-	f.nonEmpty("username", p.username)
-	p.groups, p.groupsSet = f.groupList("groups")
-	return p, f.err()
+	f.NonEmpty("username")
+	p.groups, p.groupsSet = f.Groups("groups")
+	return p, f.Err()
 }
 
 // applyPatch changes u as fastapi-users' update does, in memory: a new

@@ -34,8 +34,8 @@ func (s *Server) postForgotPassword(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	addr := f.email("email")
-	if err := f.err(); err != nil {
+	addr := f.Email("email")
+	if err := f.Err(); err != nil {
 		return err
 	}
 	u, err := s.userByEmail(r.Context(), addr)
@@ -89,17 +89,7 @@ func (s *Server) mailResetToken(ctx context.Context, u *model.User, resetURL str
 
 // postResetPassword sets a new password with a reset token.
 func (s *Server) postResetPassword(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.decodeFields(w, r)
-	if err != nil {
-		return err
-	}
-	token, password := f.str("token"), f.str("password")
-	if err := f.err(); err != nil {
-		return err
-	}
-	tokenUseMu.Lock()
-	u, err := s.resetPassword(r.Context(), token, password)
-	tokenUseMu.Unlock()
+	u, err := s.useToken(w, r, s.resetPassword)
 	if err != nil {
 		return err
 	}
@@ -142,4 +132,26 @@ func (s *Server) resetPassword(ctx context.Context, token, password string) (*mo
 		return nil, err
 	}
 	return u, nil
+}
+
+// useToken decodes a {"token", "password"} body and runs use with them,
+// one token use at a time (tokenUseMu), so that a token is used once.
+func (s *Server) useToken(w http.ResponseWriter, r *http.Request,
+	use func(ctx context.Context, token, password string) (*model.User, error)) (*model.User, error) {
+	f, err := s.decodeFields(w, r)
+	if err != nil {
+		return nil, err
+	}
+	token, password := f.Str("token"), f.Str("password")
+	if err := f.Err(); err != nil {
+		return nil, err
+	}
+	tokenUseMu.Lock()
+	defer tokenUseMu.Unlock()
+	return use(r.Context(), token, password)
+}
+
+// invalidPassword is fastapi-users' answer to a refused new password.
+func invalidPassword(code, reason string) *Error {
+	return &Error{Status: http.StatusBadRequest, Detail: map[string]string{"code": code, "reason": reason}}
 }

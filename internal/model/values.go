@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 )
 
@@ -251,7 +252,7 @@ func datetimeType(c *collector, loc *locPath, v any) (time.Time, bool) {
 			num = x
 			break
 		}
-		t, err := ParseTime(x)
+		t, err := isotime.Parse(x)
 		if err != nil || x != strings.TrimSpace(x) { // ParseTime is lenient about spaces, pydantic is not
 			reason := dateErrorReason(x)
 			c.add("datetime_from_date_parsing", loc, "Input should be a valid datetime or date, "+reason, v,

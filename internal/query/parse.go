@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 )
 
@@ -46,20 +46,6 @@ func (t FieldType) String() string {
 type Schema struct {
 	Types map[string]FieldType // dotted field path -> type; absent means TypeAny
 	Skip  []string             // keys that are not filters (e.g. limit, offset)
-}
-
-// NodeSchema is the schema of the node collection.
-var NodeSchema = Schema{
-	Types: map[string]FieldType{
-		"id":            TypeObjectID,
-		"parent":        TypeObjectID,
-		"created":       TypeTime,
-		"updated":       TypeTime,
-		"timeout":       TypeTime,
-		"holdoff":       TypeTime,
-		"retry_counter": TypeInt,
-	},
-	Skip: []string{"limit", "offset"},
 }
 
 // Limits on what Parse accepts.
@@ -184,28 +170,71 @@ func truncate(s string) string {
 	return s + "..."
 }
 
-// checkField validates a dotted path: at most MaxPathSegments segments,
-// no empty segment, none starting with '$', no NUL byte.
+// checkField validates the field of parameter key (see CheckField).
 func checkField(key, field string) error {
+	if msg := fieldProblem(field); msg != "" {
+		return bad(key, "%s", msg)
+	}
+	return nil
+}
+
+// CheckField validates a dotted field path, whatever built the filter:
+// valid UTF-8, no NUL byte, at most MaxPathSegments segments, no empty
+// segment, none starting with '$' (so that no path can become a MongoDB
+// operator). Parse checks every key with it; the store backends check
+// every condition again. The error is a *Error.
+func CheckField(field string) error { return checkField(field, field) }
+
+// CheckPattern returns the pattern of a re condition, checked whatever
+// built the filter: a string of at most MaxPatternLen bytes, valid UTF-8
+// without NUL, in RE2 syntax. The error is a *Error.
+func CheckPattern(c Cond) (string, error) {
+	p, ok := c.Value.(string)
+	if !ok {
+		return "", bad(c.Field, "re needs a string pattern, not %T", c.Value)
+	}
+	if msg := patternProblem(p); msg != "" {
+		return "", bad(c.Field, "%s", msg)
+	}
+	return p, nil
+}
+
+func patternProblem(p string) string {
+	if len(p) > MaxPatternLen {
+		return fmt.Sprintf("pattern longer than %d bytes", MaxPatternLen)
+	}
+	if !utf8.ValidString(p) || strings.IndexByte(p, 0) >= 0 {
+		return "invalid pattern"
+	}
+	if _, err := regexp.Compile(p); err != nil {
+		return fmt.Sprintf("invalid regular expression: %v", err)
+	}
+	return ""
+}
+
+func fieldProblem(field string) string {
 	if field == "" {
-		return bad(key, "empty field name")
+		return "empty field name"
+	}
+	if !utf8.ValidString(field) {
+		return "field name is not valid UTF-8"
 	}
 	if strings.IndexByte(field, 0) >= 0 {
-		return bad(key, "field name contains a NUL byte")
+		return "field name contains a NUL byte"
 	}
 	segs := strings.Split(field, ".")
 	if len(segs) > MaxPathSegments {
-		return bad(key, "field path has more than %d segments", MaxPathSegments)
+		return fmt.Sprintf("field path has more than %d segments", MaxPathSegments)
 	}
 	for _, seg := range segs {
 		if seg == "" {
-			return bad(key, "empty segment in field path %q", field)
+			return fmt.Sprintf("empty segment in field path %q", field)
 		}
 		if seg[0] == '$' {
-			return bad(key, "field path segment %q starts with '$'", seg)
+			return fmt.Sprintf("field path segment %q starts with '$'", seg)
 		}
 	}
-	return nil
+	return ""
 }
 
 func parseValue(key, field, op string, ft FieldType, raw string) (Cond, error) {
@@ -248,11 +277,8 @@ func parseValue(key, field, op string, ft FieldType, raw string) (Cond, error) {
 		if ft != TypeAny && ft != TypeString {
 			return Cond{}, bad(key, "re is not valid for %s field %q", ft, field)
 		}
-		if len(raw) > MaxPatternLen {
-			return Cond{}, bad(key, "pattern longer than %d bytes", MaxPatternLen)
-		}
-		if _, err := regexp.Compile(raw); err != nil {
-			return Cond{}, bad(key, "invalid regular expression: %v", err)
+		if msg := patternProblem(raw); msg != "" {
+			return Cond{}, bad(key, "%s", msg)
 		}
 		return Cond{Field: field, Op: Re, Value: raw}, nil
 	default: // lt lte gt gte ne
@@ -317,7 +343,7 @@ func typed(key string, ft FieldType, raw string) (any, error) {
 		}
 		return id, nil
 	case TypeTime:
-		t, err := model.ParseTime(raw)
+		t, err := isotime.Parse(raw)
 		if err != nil {
 			return nil, bad(key, "%q is not a valid datetime (ISO 8601 expected)", truncate(raw))
 		}

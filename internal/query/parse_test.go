@@ -94,7 +94,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := Parse(v, NodeSchema)
+			f, err := Parse(v, testSchema)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tt.query, err)
 			}
@@ -150,7 +150,7 @@ func TestParseErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := Parse(v, NodeSchema)
+			f, err := Parse(v, testSchema)
 			if err == nil {
 				t.Fatalf("Parse(%q) = %#v, want error", tt.query, f)
 			}
@@ -213,7 +213,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		flt, err := Parse(v, NodeSchema)
+		flt, err := Parse(v, testSchema)
 		if err != nil {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error %T %v is not *query.Error", err, err)
@@ -303,4 +303,18 @@ func TestNumber(t *testing.T) {
 			t.Errorf("Number(%#v) = %#v, %v, %v; want %#v, %v, error %v", tc.in, got, ok, err, tc.want, tc.ok, tc.er)
 		}
 	}
+}
+
+// testSchema types fields as the node collection's schema does.
+var testSchema = Schema{
+	Types: map[string]FieldType{
+		"id":            TypeObjectID,
+		"parent":        TypeObjectID,
+		"created":       TypeTime,
+		"updated":       TypeTime,
+		"timeout":       TypeTime,
+		"holdoff":       TypeTime,
+		"retry_counter": TypeInt,
+	},
+	Skip: []string{"limit", "offset"},
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -44,18 +45,6 @@ func openSQLite(t *testing.T) store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
-}
-
-// waitFor polls cond (a condition, not a delay) until it holds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func TestClientOptions(t *testing.T) {
@@ -312,7 +301,7 @@ func TestBlockingPop(t *testing.T) {
 		got, err = st.PopListWait(ctx, list, 20*time.Second)
 		res <- err
 	}()
-	waitFor(t, "the pop to block in BLPOP", func() bool { return blocked() > start })
+	testutil.WaitFor(t, 15*time.Second, "the pop to block in BLPOP", func() bool { return blocked() > start })
 	raw.RPush(ctx, list, `{"a": 1}`)
 	if err := <-res; err != nil || string(got) != `{"a":1}` {
 		t.Fatalf("woken pop = %s, %v", got, err)
@@ -325,7 +314,7 @@ func TestBlockingPop(t *testing.T) {
 		_, err := st.PopListWait(cctx, list, 20*time.Second)
 		res <- err
 	}()
-	waitFor(t, "the second pop to block", func() bool { return blocked() > start })
+	testutil.WaitFor(t, 15*time.Second, "the second pop to block", func() bool { return blocked() > start })
 	cancel()
 	raw.RPush(ctx, list, `{"b": 2}`)
 	if err := <-res; !errors.Is(err, context.Canceled) {
@@ -352,7 +341,7 @@ func TestPopDrain(t *testing.T) {
 		_, err := svc.Pop(context.Background(), redistest.Unique("drain"))
 		res <- err
 	}()
-	waitFor(t, "the pop to wait", func() bool { _, pops := svc.Waiters(); return pops == 1 })
+	testutil.WaitFor(t, 15*time.Second, "the pop to wait", func() bool { _, pops := svc.Waiters(); return pops == 1 })
 	svc.Drain()
 	select {
 	case err := <-res:
@@ -382,7 +371,7 @@ func TestRelay(t *testing.T) {
 	ra, ba := newRelay(t, openBus(t, addr, testDB), scope, nil)
 	rb, bb := newRelay(t, openBus(t, addr, testDB), scope, nil)
 	rc, bc := newRelay(t, openBus(t, addr, testDB), redistest.Unique("other"), nil)
-	waitFor(t, "the relays to subscribe", func() bool { return ra.Up() && rb.Up() && rc.Up() })
+	testutil.WaitFor(t, 15*time.Second, "the relays to subscribe", func() bool { return ra.Up() && rb.Up() && rc.Up() })
 
 	local := ba.Wait("node", "u", false)
 	remote := bb.Wait("node", "u", false)
@@ -454,11 +443,11 @@ func TestRelayReconnects(t *testing.T) {
 	ups := make(chan struct{}, 10)
 	ra, ba := newRelay(t, busA, scope, nil)
 	rb, bb := newRelay(t, busB, scope, func() { ups <- struct{}{} })
-	waitFor(t, "the relays to subscribe", func() bool { return ra.Up() && rb.Up() })
+	testutil.WaitFor(t, 15*time.Second, "the relays to subscribe", func() bool { return ra.Up() && rb.Up() })
 	<-ups // the first subscription
 
 	srv.Stop()
-	waitFor(t, "the relays to notice the outage", func() bool { return !ra.Up() && !rb.Up() })
+	testutil.WaitFor(t, 15*time.Second, "the relays to notice the outage", func() bool { return !ra.Up() && !rb.Up() })
 	// Local wake-ups do not depend on Redis.
 	w := ba.Wait("c", "", true)
 	ra.Notify(context.Background(), pubsub.Notification{Channel: "c", Seq: 1})
@@ -473,7 +462,7 @@ func TestRelayReconnects(t *testing.T) {
 	}
 
 	redistest.Start(t, port)
-	waitFor(t, "the relays to reconnect", func() bool { return ra.Up() && rb.Up() })
+	testutil.WaitFor(t, 15*time.Second, "the relays to reconnect", func() bool { return ra.Up() && rb.Up() })
 	select {
 	case <-ups:
 	case <-time.After(10 * time.Second):

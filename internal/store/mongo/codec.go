@@ -47,6 +47,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 )
@@ -590,7 +591,7 @@ func rawTime(field string, rv bson.RawValue) (time.Time, error) {
 		return time.UnixMilli(ms).UTC(), nil
 	}
 	if s, ok := rv.StringValueOK(); ok {
-		if t, err := model.ParseTime(s); err == nil {
+		if t, err := isotime.Parse(s); err == nil {
 			return t.Truncate(time.Microsecond), nil
 		}
 	}

@@ -16,13 +16,11 @@ package mongo
 // or double. Field paths are checked again here, whatever built the
 // filter: no empty or '$'-prefixed segment, no NUL, at most
 // query.MaxPathSegments segments; so no path can become an operator.
-// Patterns are limited to query.MaxPatternLen bytes.
+// Patterns are checked by query.CheckPattern (length, RE2 syntax).
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -62,31 +60,16 @@ func compile(f query.Filter) (bson.D, error) {
 	return bson.D{{Key: "$and", Value: parts}}, nil
 }
 
-// checkPath validates a dotted field path and maps "id" to "_id".
+// checkPath validates a dotted field path (query.CheckField) and maps
+// "id" to "_id".
 func checkPath(c query.Cond) (string, error) {
-	field := c.Field
-	if field == "" {
-		return "", condErr(c, "empty field name")
+	if err := query.CheckField(c.Field); err != nil {
+		return "", err
 	}
-	if !utf8.ValidString(field) || strings.IndexByte(field, 0) >= 0 {
-		return "", condErr(c, "invalid field name")
-	}
-	segs := strings.Split(field, ".")
-	if len(segs) > query.MaxPathSegments {
-		return "", condErr(c, "field path has more than %d segments", query.MaxPathSegments)
-	}
-	for _, s := range segs {
-		if s == "" {
-			return "", condErr(c, "empty segment in field path")
-		}
-		if s[0] == '$' {
-			return "", condErr(c, "field path segment %q starts with '$'", s)
-		}
-	}
-	if field == "id" {
+	if c.Field == "id" {
 		return "_id", nil
 	}
-	return field, nil
+	return c.Field, nil
 }
 
 func compileCond(c query.Cond) (bson.D, error) {
@@ -113,17 +96,9 @@ func compileCond(c query.Cond) (bson.D, error) {
 		}
 		val = arr
 	case query.Re:
-		p, ok := c.Value.(string)
-		if !ok {
-			return nil, condErr(c, "re needs a string pattern, not %T", c.Value)
+		if val, err = query.CheckPattern(c); err != nil {
+			return nil, err
 		}
-		if len(p) > query.MaxPatternLen {
-			return nil, condErr(c, "pattern longer than %d bytes", query.MaxPatternLen)
-		}
-		if !utf8.ValidString(p) || strings.IndexByte(p, 0) >= 0 {
-			return nil, condErr(c, "invalid pattern")
-		}
-		val = p
 	default:
 		if val, err = scalar(c.Value); err != nil {
 			return nil, condErr(c, "%v", err)

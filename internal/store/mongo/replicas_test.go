@@ -19,6 +19,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 func TestChannelHeads(t *testing.T) {
@@ -113,7 +114,7 @@ func TestServiceAcrossWriterGap(t *testing.T) {
 		}()
 	}
 	listen()
-	waitUntil(t, "the listener to wait", func() bool { l, _ := svc.Waiters(); return l == 1 })
+	testutil.WaitFor(t, 20*time.Second, "the listener to wait", func() bool { l, _ := svc.Waiters(); return l == 1 })
 	inflight := &model.Event{Channel: "c", Data: "first"}
 	docs, err := st.prepareEvents(ctx, []*model.Event{inflight})
 	if err != nil {
@@ -140,17 +141,6 @@ func TestServiceAcrossWriterGap(t *testing.T) {
 			t.Fatalf("event %d not delivered", want)
 		}
 		listen()
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -201,7 +191,7 @@ func TestTwoReplicas(t *testing.T) {
 		}
 		res <- msg
 	}()
-	waitUntil(t, "the listener on A", func() bool { l, _ := svcA.Waiters(); return l == 1 })
+	testutil.WaitFor(t, 20*time.Second, "the listener on A", func() bool { l, _ := svcA.Waiters(); return l == 1 })
 	ev, err := svcB.Publish(ctx, "walk", "u", "hello", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func countFilters(t *testing.T) []struct {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := query.Parse(v, query.NodeSchema)
+		f, err := query.Parse(v, store.NodeSchema)
 		if err != nil {
 			t.Fatal(err)
 		}

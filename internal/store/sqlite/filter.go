@@ -22,8 +22,9 @@ package sqlite
 //
 // ObjectIds compare as their hex text and time.Time values as their
 // model.FormatTime text (how both are stored in documents), except against
-// colTime columns, which stand for BSON dates: there only time.Time (and
-// null) values can match, never strings or numbers. colTextOnly columns
+// colObjectID and colTime columns, which stand for BSON ObjectIds and
+// dates: there only objectid.ID or time.Time (and null) values can match,
+// never strings, numbers or regular expressions. colTextOnly columns
 // answer only text-valued conditions; others go through the document.
 // Ne and Nin are NOT(Eq) and NOT(In), so they match missing fields.
 //
@@ -181,14 +182,8 @@ func condErr(c query.Cond, format string, a ...any) error {
 }
 
 func compileCond(t table, c query.Cond) (string, []any, error) {
-	if c.Field == "" {
-		return "", nil, condErr(c, "empty field name")
-	}
-	if !utf8.ValidString(c.Field) || strings.IndexByte(c.Field, 0) >= 0 {
-		return "", nil, condErr(c, "invalid field name")
-	}
-	if strings.Count(c.Field, ".") >= query.MaxPathSegments {
-		return "", nil, condErr(c, "field path has more than %d segments", query.MaxPathSegments)
+	if err := query.CheckField(c.Field); err != nil {
+		return "", nil, err
 	}
 	var (
 		pos  query.Op // the positive operator
@@ -223,12 +218,9 @@ func compileCond(t table, c query.Cond) (string, []any, error) {
 			vals = append(vals, nv)
 		}
 	case query.Re:
-		p, ok := c.Value.(string)
-		if !ok {
-			return "", nil, condErr(c, "re needs a string pattern, not %T", c.Value)
-		}
-		if _, err := patterns.get(p); err != nil {
-			return "", nil, condErr(c, "invalid regular expression: %v", err)
+		p, err := query.CheckPattern(c)
+		if err != nil {
+			return "", nil, err
 		}
 		vals = []any{p}
 	default:
@@ -407,6 +399,10 @@ func colCond(t table, col column, op query.Op, vals []any) (string, []any) {
 			case int64, float64:
 				return x, true
 			}
+		case colObjectID:
+			if id, ok := v.(objectid.ID); ok {
+				return id.String(), true
+			}
 		default:
 			return text(v)
 		}
@@ -415,8 +411,8 @@ func colCond(t table, col column, op query.Op, vals []any) (string, []any) {
 	name := col.Name
 	switch op {
 	case query.Re:
-		if col.Type == colTime || col.Type == colInt {
-			return "0", nil // dates and numbers never match a regex
+		if col.Type != colText && col.Type != colTextOnly {
+			return "0", nil // ObjectIds, dates and numbers never match a regex
 		}
 		pat := vals[0].(string)
 		// A pattern anchored at the start with a literal prefix can only

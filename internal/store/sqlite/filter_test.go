@@ -198,231 +198,6 @@ func c(field string, op query.Op, v any) query.Cond {
 	return query.Cond{Field: field, Op: op, Value: v}
 }
 
-func TestCompileFilterNodes(t *testing.T) {
-	db := openTestDB(t)
-	seedNodes(t, db)
-	all := []int{1, 2, 3, 4, 5, 6}
-	tests := []struct {
-		name  string
-		conds []query.Cond
-		want  []int
-	}{
-		{"empty", nil, all},
-
-		// Text columns.
-		{"kind eq", []query.Cond{c("kind", query.Eq, "checkout")}, []int{1, 6}},
-		{"kind eq is case sensitive", []query.Cond{c("kind", query.Eq, "Checkout")}, []int{5}},
-		{"kind ne", []query.Cond{c("kind", query.Ne, "checkout")}, []int{2, 3, 4, 5}},
-		{"kind in", []query.Cond{c("kind", query.In, []any{"checkout", "kbuild"})}, []int{1, 2, 6}},
-		{"kind in one", []query.Cond{c("kind", query.In, []any{"job"})}, []int{3}},
-		{"kind in []string", []query.Cond{c("kind", query.In, []string{"job", "test"})}, []int{3, 4}},
-		{"kind nin", []query.Cond{c("kind", query.Nin, []any{"checkout", "kbuild"})}, []int{3, 4, 5}},
-		{"kind in empty", []query.Cond{c("kind", query.In, []any{})}, []int{}},
-		{"kind nin empty", []query.Cond{c("kind", query.Nin, []any{})}, all},
-		{"kind eq number", []query.Cond{c("kind", query.Eq, int64(5))}, []int{}},
-		{"kind ne number", []query.Cond{c("kind", query.Ne, int64(5))}, all},
-		{"kind eq bool", []query.Cond{c("kind", query.Eq, true)}, []int{}},
-		{"kind eq null", []query.Cond{c("kind", query.Eq, nil)}, []int{}},
-		{"name gt", []query.Cond{c("name", query.Gt, "kbuild")}, []int{2, 5}},
-		{"name lte", []query.Cond{c("name", query.Lte, "baseline.login")}, []int{3, 4}}, // '-' < '.'
-		{"name lt", []query.Cond{c("name", query.Lt, "baseline.login")}, []int{3}},
-		{"name gt number", []query.Cond{c("name", query.Gt, int64(0))}, []int{}},
-		{"result null", []query.Cond{c("result", query.Eq, nil)}, []int{2, 3}},
-		{"result ne null", []query.Cond{c("result", query.Ne, nil)}, []int{1, 4, 5, 6}},
-		{"result ne pass", []query.Cond{c("result", query.Ne, "pass")}, []int{2, 3, 4, 5, 6}},
-		{"result in pass,null", []query.Cond{c("result", query.In, []any{"pass", nil})}, []int{1, 2, 3}},
-		{"result nin pass,null", []query.Cond{c("result", query.Nin, []any{"pass", nil})}, []int{4, 5, 6}},
-		{"result in null", []query.Cond{c("result", query.In, []any{nil})}, []int{2, 3}},
-		{"result lte null", []query.Cond{c("result", query.Lte, nil)}, []int{2, 3}},
-		{"result lt null", []query.Cond{c("result", query.Lt, nil)}, []int{}},
-		{"group eq", []query.Cond{c("group", query.Eq, "baseline-x86")}, []int{3}},
-		{"group null", []query.Cond{c("group", query.Eq, nil)}, []int{1, 4, 5, 6}},
-		{"owner null", []query.Cond{c("owner", query.Eq, nil)}, []int{4}},
-		{"owner ne alice", []query.Cond{c("owner", query.Ne, "alice")}, []int{2, 4}},
-		{"and", []query.Cond{c("kind", query.Eq, "checkout"), c("state", query.Eq, "done"), c("result", query.Eq, "skip")}, []int{6}},
-		{"and contradiction", []query.Cond{c("kind", query.Eq, "checkout"), c("kind", query.Eq, "job")}, []int{}},
-
-		// ObjectIds.
-		{"parent oid", []query.Cond{c("parent", query.Eq, oid(t, 1))}, []int{2}},
-		{"parent oid pointer", []query.Cond{c("parent", query.Eq, ptr(oid(t, 2)))}, []int{3}},
-		{"parent null", []query.Cond{c("parent", query.Eq, nil)}, []int{1, 5, 6}},
-		{"parent ne oid", []query.Cond{c("parent", query.Ne, oid(t, 1))}, []int{1, 3, 4, 5, 6}},
-		{"parent in", []query.Cond{c("parent", query.In, []any{oid(t, 1), oid(t, 3), nil})}, []int{1, 2, 4, 5, 6}},
-		{"parent nin", []query.Cond{c("parent", query.Nin, []any{oid(t, 1), oid(t, 3)})}, []int{1, 3, 5, 6}},
-		{"id oid", []query.Cond{c("id", query.Eq, oid(t, 4))}, []int{4}},
-		{"id gt oid", []query.Cond{c("id", query.Gt, oid(t, 4))}, []int{5, 6}},
-
-		// Times.
-		{"created gte", []query.Cond{c("created", query.Gte, day(3, 0))}, []int{3, 4, 5, 6}},
-		{"created gt", []query.Cond{c("created", query.Gt, day(3, 0))}, []int{4, 5, 6}},
-		{"created range", []query.Cond{c("created", query.Gte, day(2, 0)), c("created", query.Lt, day(4, 12))}, []int{2, 3}},
-		{"created sub-second", []query.Cond{c("created", query.Gt, day(4, 12).Add(499*time.Millisecond))}, []int{4, 5, 6}},
-		{"created eq", []query.Cond{c("created", query.Eq, day(4, 12).Add(500*time.Millisecond))}, []int{4}},
-		{"created eq other zone", []query.Cond{c("created", query.Eq, day(2, 0).In(time.FixedZone("x", 3600)))}, []int{2}},
-		{"created model.Time", []query.Cond{c("created", query.Lte, model.T(day(1, 0)))}, []int{1}},
-		{"created in", []query.Cond{c("created", query.In, []any{day(1, 0), day(6, 0)})}, []int{1, 6}},
-		{"created eq string never matches", []query.Cond{c("created", query.Eq, model.FormatTime(day(1, 0)))}, []int{}},
-		{"created gt string never matches", []query.Cond{c("created", query.Gt, "2000")}, []int{}},
-		{"created re never matches", []query.Cond{c("created", query.Re, "2026")}, []int{}},
-		{"created ne string", []query.Cond{c("created", query.Ne, "x")}, all},
-		{"holdoff null", []query.Cond{c("holdoff", query.Eq, nil)}, []int{1, 4, 5, 6}},
-		{"holdoff ne null", []query.Cond{c("holdoff", query.Ne, nil)}, []int{2, 3}},
-		{"holdoff lt", []query.Cond{c("holdoff", query.Lt, day(3, 0))}, []int{2}},
-		{"timeout lt", []query.Cond{c("state", query.Ne, "done"), c("timeout", query.Lt, day(3, 7))}, []int{2, 3}},
-
-		// colTextOnly generated columns and their fallback to doc.
-		{"tree eq", []query.Cond{c("data.kernel_revision.tree", query.Eq, "mainline")}, []int{1, 3}},
-		{"tree ne", []query.Cond{c("data.kernel_revision.tree", query.Ne, "mainline")}, []int{2, 4, 5, 6}},
-		{"tree in", []query.Cond{c("data.kernel_revision.tree", query.In, []any{"mainline", "next"})}, []int{1, 2, 3}},
-		{"tree nin", []query.Cond{c("data.kernel_revision.tree", query.Nin, []any{"mainline", "next"})}, []int{4, 5, 6}},
-		{"tree re", []query.Cond{c("data.kernel_revision.tree", query.Re, "ain")}, []int{1, 3}},
-		{"tree null (missing or null)", []query.Cond{c("data.kernel_revision.tree", query.Eq, nil)}, []int{5, 6}},
-		{"tree ne null", []query.Cond{c("data.kernel_revision.tree", query.Ne, nil)}, []int{1, 2, 3, 4}},
-		{"tree eq number", []query.Cond{c("data.kernel_revision.tree", query.Eq, int64(7))}, []int{4}},
-		{"tree eq string 7", []query.Cond{c("data.kernel_revision.tree", query.Eq, "7")}, []int{}},
-		{"tree in mixed", []query.Cond{c("data.kernel_revision.tree", query.In, []any{"next", int64(7), nil})}, []int{2, 4, 5, 6}},
-		{"branch eq", []query.Cond{c("data.kernel_revision.branch", query.Eq, "master")}, []int{1, 2}},
-		{"commit null", []query.Cond{c("data.kernel_revision.commit", query.Eq, nil)}, []int{2, 3, 4, 5, 6}},
-		{"platform eq", []query.Cond{c("data.platform", query.Eq, "qemu")}, []int{2, 3}},
-		{"platform eq number", []query.Cond{c("data.platform", query.Eq, int64(3))}, []int{4}},
-		{"runtime gt", []query.Cond{c("data.runtime", query.Gt, "a")}, []int{3}},
-
-		// Type strictness in the document.
-		{"s eq string 5", []query.Cond{c("data.s", query.Eq, "5")}, []int{1}},
-		{"s eq number 5", []query.Cond{c("data.s", query.Eq, int64(5))}, []int{2}},
-		{"s eq float 5", []query.Cond{c("data.s", query.Eq, 5.0)}, []int{2}},
-		{"s eq json.Number", []query.Cond{c("data.s", query.Eq, json.Number("5"))}, []int{2}},
-		{"s null", []query.Cond{c("data.s", query.Eq, nil)}, []int{3, 4, 5}},
-		{"s ne null", []query.Cond{c("data.s", query.Ne, nil)}, []int{1, 2, 6}},
-		{"s ne 5", []query.Cond{c("data.s", query.Ne, "5")}, []int{2, 3, 4, 5, 6}},
-		{"s in strings", []query.Cond{c("data.s", query.In, []any{"5", "five"})}, []int{1, 6}},
-		{"s in mixed", []query.Cond{c("data.s", query.In, []any{"five", int64(5), nil})}, []int{2, 3, 4, 5, 6}},
-		{"s nin mixed", []query.Cond{c("data.s", query.Nin, []any{"five", int64(5), nil})}, []int{1}},
-		{"m eq int equals real", []query.Cond{c("data.m", query.Eq, int64(5))}, []int{2}},
-		{"flag true", []query.Cond{c("data.flag", query.Eq, true)}, []int{1}},
-		{"flag 1", []query.Cond{c("data.flag", query.Eq, int64(1))}, []int{2}},
-		{"flag text true", []query.Cond{c("data.flag", query.Eq, "true")}, []int{3}},
-		{"flag false", []query.Cond{c("data.flag", query.Eq, false)}, []int{}},
-		{"flag ne true", []query.Cond{c("data.flag", query.Ne, true)}, []int{2, 3, 4, 5, 6}},
-		{"flag gte false", []query.Cond{c("data.flag", query.Gte, false)}, []int{1}},
-		{"flag lt true", []query.Cond{c("data.flag", query.Lt, true)}, []int{}},
-		{"flag in bools", []query.Cond{c("data.flag", query.In, []any{true, false})}, []int{1}},
-		{"processed true", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, true)}, []int{2}},
-		{"processed false", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, false)}, []int{1, 3, 4, 5, 6}},
-		{"processed ne false", []query.Cond{c("processed_by_kcidb_bridge", query.Ne, false)}, []int{2}},
-		{"processed ne true", []query.Cond{c("processed_by_kcidb_bridge", query.Ne, true)}, []int{1, 3, 4, 5, 6}},
-		{"processed in bools", []query.Cond{c("processed_by_kcidb_bridge", query.In, []any{true})}, []int{2}},
-		{"processed eq string", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, "false")}, []int{}},
-		{"processed null", []query.Cond{c("processed_by_kcidb_bridge", query.Eq, nil)}, []int{}},
-		{"retry eq", []query.Cond{c("retry_counter", query.Eq, int64(1))}, []int{2}},
-		{"retry lt", []query.Cond{c("retry_counter", query.Lt, int64(2))}, []int{1, 2, 3, 5, 6}},
-		{"retry gte", []query.Cond{c("retry_counter", query.Gte, int64(2))}, []int{4}},
-		{"n gt number", []query.Cond{c("data.n", query.Gt, int64(5))}, []int{2, 6}},
-		{"n gte number", []query.Cond{c("data.n", query.Gte, int64(5))}, []int{1, 2, 6}},
-		{"n lt float", []query.Cond{c("data.n", query.Lt, 5.00005)}, []int{1, 6}},
-		{"n gt string", []query.Cond{c("data.n", query.Gt, "6")}, []int{3}},
-		{"n eq string 7 not 7", []query.Cond{c("data.n", query.Eq, int64(7))}, []int{}},
-		{"n in numbers", []query.Cond{c("data.n", query.In, []any{int64(5), int64(9)})}, []int{1, 6}},
-		{"object is not a value", []query.Cond{c("data.m", query.Eq, nil)}, []int{1, 3, 4, 5}},
-		{"object members are not elements", []query.Cond{c("data.m", query.Eq, int64(5)), c("kind", query.Eq, "checkout")}, []int{}},
-		{"object member by path", []query.Cond{c("data.m.k", query.Eq, int64(5))}, []int{6}},
-		{"path through scalar is missing", []query.Cond{c("data.s.x", query.Eq, nil)}, all},
-		{"path through null data", []query.Cond{c("data.kernel_revision", query.Eq, nil)}, []int{5}},
-		{"data null", []query.Cond{c("data", query.Eq, nil)}, []int{5}},
-		{"missing top-level field", []query.Cond{c("nope", query.Ne, "x")}, all},
-
-		// Arrays.
-		{"path contains", []query.Cond{c("path", query.Eq, "checkout")}, []int{1, 2, 3, 4, 6}},
-		{"path contains kbuild", []query.Cond{c("path", query.Eq, "kbuild-gcc-12-x86")}, []int{2, 3, 4}},
-		{"path contains both", []query.Cond{c("path", query.Eq, "checkout"), c("path", query.Eq, "baseline-x86")}, []int{3, 4}},
-		{"path ne", []query.Cond{c("path", query.Ne, "checkout")}, []int{5}},
-		{"path in", []query.Cond{c("path", query.In, []any{"elsewhere", "baseline.login"})}, []int{4, 5}},
-		{"path nin", []query.Cond{c("path", query.Nin, []any{"elsewhere", "baseline.login"})}, []int{1, 2, 3, 6}},
-		{"path re", []query.Cond{c("path", query.Re, "^baseline")}, []int{3, 4}},
-		{"path gt", []query.Cond{c("path", query.Gt, "e")}, []int{2, 3, 4, 5}},
-		{"user_groups foo", []query.Cond{c("user_groups", query.Eq, "foo")}, []int{1, 4}},
-		{"user_groups ne foo", []query.Cond{c("user_groups", query.Ne, "foo")}, []int{2, 3, 5, 6}},
-		{"user_groups null", []query.Cond{c("user_groups", query.Eq, nil)}, []int{}},
-		{"jobfilter null", []query.Cond{c("jobfilter", query.Eq, nil)}, all},
-		{"tags number", []query.Cond{c("data.tags", query.Eq, int64(3))}, []int{3}},
-		{"tags string 3", []query.Cond{c("data.tags", query.Eq, "3")}, []int{}},
-		{"tags contains null", []query.Cond{c("data.tags", query.Eq, nil)}, []int{1, 2, 3, 4, 5, 6}},
-		{"tags ne null", []query.Cond{c("data.tags", query.Ne, nil)}, []int{}},
-		{"tags nested array not expanded", []query.Cond{c("data.tags", query.Eq, "nested")}, []int{}},
-		{"n array element gt", []query.Cond{c("data.n", query.Gt, int64(8))}, []int{6}},
-
-		// Arrays in the middle of a path, as MongoDB walks them.
-		{"groups.name", []query.Cond{c("groups.name", query.Eq, "kernelci")}, []int{1}},
-		{"groups.name admin", []query.Cond{c("groups.name", query.Eq, "admin")}, []int{1, 2}},
-		{"groups.name ne", []query.Cond{c("groups.name", query.Ne, "kernelci")}, []int{2, 3, 4, 5, 6}},
-		{"groups.name in", []query.Cond{c("groups.name", query.In, []any{"kernelci", "nobody"})}, []int{1}},
-		{"results.name array or object", []query.Cond{c("results.name", query.Eq, "a")}, []int{1, 3}},
-		{"results.name scalars are not objects", []query.Cond{c("results.name", query.Eq, "b")}, []int{1}},
-		{"results.name re", []query.Cond{c("results.name", query.Re, "^[abc]$")}, []int{1, 2, 3}},
-		{"results.name nin", []query.Cond{c("results.name", query.Nin, []any{"a"})}, []int{2, 4, 5, 6}},
-		{"results.name gt", []query.Cond{c("results.name", query.Gt, "a")}, []int{1, 2}},
-		{"results.status null", []query.Cond{c("results.status", query.Eq, nil)}, []int{1, 4, 5}},
-		{"results.status ne null", []query.Cond{c("results.status", query.Ne, nil)}, []int{2, 3, 6}},
-		{"results.status in pass,null", []query.Cond{c("results.status", query.In, []any{"pass", nil})}, []int{1, 3, 4, 5}},
-		{"results.status lte null", []query.Cond{c("results.status", query.Lte, nil)}, []int{1, 4, 5}},
-		{"results.status and name", []query.Cond{c("results.status", query.Eq, "pass"), c("results.name", query.Eq, "b")}, []int{1}},
-		{"deep two arrays", []query.Cond{c("deep.x.y.z", query.Eq, int64(2))}, []int{2}},
-		{"deep gt", []query.Cond{c("deep.x.y.z", query.Gt, int64(1))}, []int{2}},
-		{"deep lt", []query.Cond{c("deep.x.y.z", query.Lt, int64(1))}, []int{}},
-		{"deep null", []query.Cond{c("deep.x.y.z", query.Eq, nil)}, []int{1, 3, 4, 5, 6}},
-		{"deep partial path", []query.Cond{c("deep.x.y", query.Eq, nil)}, []int{1, 3, 4, 5, 6}},
-		{"deep missing leaf", []query.Cond{c("deep.x.y.w", query.Eq, nil)}, all},
-
-		// Regular expressions.
-		{"name re", []query.Cond{c("name", query.Re, "gcc")}, []int{2}},
-		{"name re anchored", []query.Cond{c("name", query.Re, "^baseline")}, []int{3, 4}},
-		{"name re dot escaped", []query.Cond{c("name", query.Re, `\.`)}, []int{4}},
-		{"name re prefix range", []query.Cond{c("name", query.Re, `^baseline\.lo`)}, []int{4}},
-		{"name re prefix then more", []query.Cond{c("name", query.Re, `^kbuild-[a-z]+-12`)}, []int{2}},
-		{"name re prefix \\A", []query.Cond{c("name", query.Re, `\Abase`)}, []int{3, 4}},
-		{"name re prefix whole", []query.Cond{c("name", query.Re, `^five$`)}, []int{6}},
-		{"name re prefix optional char", []query.Cond{c("name", query.Re, `^fivex?`)}, []int{6}},
-		{"name re prefix fold case", []query.Cond{c("name", query.Re, `(?i)^BASELINE`)}, []int{3, 4}},
-		{"name re prefix alternation", []query.Cond{c("name", query.Re, `^baseline-|five`)}, []int{3, 6}},
-		{"name re multiline is not a prefix", []query.Cond{c("name", query.Re, `(?m)^login`)}, []int{}},
-		{"tree re prefix", []query.Cond{c("data.kernel_revision.tree", query.Re, `^main`)}, []int{1, 3}},
-		{"name re case-insensitive", []query.Cond{c("kind", query.Re, "(?i)^checkout$")}, []int{1, 5, 6}},
-		{"doc re", []query.Cond{c("data.s", query.Re, "^f")}, []int{6}},
-		{"doc re skips numbers", []query.Cond{c("data.s", query.Re, "5")}, []int{1}},
-		{"doc re skips bools", []query.Cond{c("data.flag", query.Re, "1|true")}, []int{3}},
-		{"doc re missing", []query.Cond{c("data.none", query.Re, "")}, []int{}},
-		{"id re", []query.Cond{c("id", query.Re, "6$")}, []int{6}},
-		{"retry re", []query.Cond{c("retry_counter", query.Re, "1")}, []int{}},
-
-		// Keys that need quoting.
-		{"quote and space key", []query.Cond{c(`data.a"b.c'd e`, query.Eq, "odd")}, []int{1}},
-		{"backslash key", []query.Cond{c(`data.x\y`, query.Eq, "backslash")}, []int{1}},
-		{"injection key", []query.Cond{c("data.'); DROP TABLE node; --", query.Eq, "inject")}, []int{1}},
-		{"bracket key", []query.Cond{c("data.[0]", query.Eq, "brackets")}, []int{1}},
-		{"control char key", []query.Cond{c("data.u\x01v", query.Eq, "control")}, []int{1}},
-		{"dollar key", []query.Cond{c("data.$x", query.Eq, nil)}, all},
-		{"star key", []query.Cond{c("data.*", query.Eq, nil)}, all},
-		{"injection value", []query.Cond{c("name", query.Eq, "x' OR '1'='1")}, []int{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := queryIDs(t, db, nodeTable, query.Filter{Conds: tt.conds})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				where, args, _ := compile(nodeTable, query.Filter{Conds: tt.conds})
-				t.Errorf("got %v, want %v\nSQL: %s\nargs: %#v", got, tt.want, where, args)
-			}
-		})
-	}
-	// The table survived the injection attempts.
-	var n int
-	if err := db.QueryRow("SELECT count(*) FROM node").Scan(&n); err != nil || n != 6 {
-		t.Fatalf("node count %d, %v", n, err)
-	}
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // TestCompileFilterParsed runs query strings through query.Parse and the
@@ -461,7 +236,7 @@ func TestCompileFilterParsed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := query.Parse(v, query.NodeSchema)
+			f, err := query.Parse(v, store.NodeSchema)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -690,28 +465,6 @@ func TestCompileFilterDepth(t *testing.T) {
 	}
 }
 
-func TestCompileFilterErrors(t *testing.T) {
-	tests := []query.Cond{
-		c("", query.Eq, "x"),
-		c("kind", query.Op("foo"), "x"),
-		c("kind", query.In, "x"),
-		c("kind", query.In, nil),
-		c("kind", query.Re, "("),
-		c("kind", query.Re, int64(1)),
-		c("kind", query.Eq, struct{}{}),
-		c("kind", query.Eq, []any{"x"}),
-		c("kind", query.In, []any{map[string]any{}}),
-		c("data.n", query.Eq, json.Number("x")),
-	}
-	for _, cond := range tests {
-		_, _, err := compile(nodeTable, query.Filter{Conds: []query.Cond{cond}})
-		var qe *query.Error
-		if !errors.As(err, &qe) {
-			t.Errorf("compile(%#v): error %v, want *query.Error", cond, err)
-		}
-	}
-}
-
 func TestCompileFilterRegexpCache(t *testing.T) {
 	rc := &reCache{max: 3, m: map[string]*regexp.Regexp{}}
 	for i := 0; i < 10; i++ {
@@ -747,7 +500,7 @@ func FuzzCompileFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		flt, err := query.Parse(v, query.NodeSchema)
+		flt, err := query.Parse(v, store.NodeSchema)
 		if err != nil {
 			return
 		}

@@ -84,7 +84,7 @@ func TestNodePlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := query.Parse(v, query.NodeSchema)
+			f, err := query.Parse(v, store.NodeSchema)
 			if err != nil {
 				t.Fatal(err)
 			}

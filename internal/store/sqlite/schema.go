@@ -121,6 +121,7 @@ const (
 	colTime                    // naive UTC text; NULL means null or missing
 	colTextOnly                // generated: text values only, NULL otherwise
 	colInt                     // INTEGER NOT NULL
+	colObjectID                // ObjectId as hex text; NULL means null or missing
 )
 
 // column maps a dotted field path to a column.
@@ -141,11 +142,11 @@ var nodeTable = table{
 	Name: "node",
 	Doc:  "doc",
 	Columns: map[string]column{
-		"id":                          {"id", colText},
+		"id":                          {"id", colObjectID},
 		"kind":                        {"kind", colText},
 		"name":                        {"name", colText},
 		"group":                       {"grp", colText},
-		"parent":                      {"parent", colText},
+		"parent":                      {"parent", colObjectID},
 		"state":                       {"state", colText},
 		"result":                      {"result", colText},
 		"owner":                       {"owner", colText},
@@ -166,7 +167,7 @@ var eventTable = table{
 	Name: "eventhistory",
 	Doc:  "doc",
 	Columns: map[string]column{
-		"id":          {"id", colText},
+		"id":          {"id", colObjectID},
 		"sequence_id": {"sequence_id", colInt},
 		"timestamp":   {"timestamp", colTime},
 		"channel":     {"channel", colText},
@@ -182,7 +183,7 @@ var userTable = table{
 	Name: "user",
 	Doc:  "doc",
 	Columns: map[string]column{
-		"id":       {"id", colText},
+		"id":       {"id", colObjectID},
 		"username": {"username", colText},
 		"email":    {"email", colText},
 	},
@@ -193,7 +194,7 @@ var groupTable = table{
 	Name: "usergroup",
 	Doc:  "doc",
 	Columns: map[string]column{
-		"id":   {"id", colText},
+		"id":   {"id", colObjectID},
 		"name": {"name", colText},
 	},
 	Order: "rid",

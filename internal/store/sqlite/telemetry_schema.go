@@ -48,7 +48,7 @@ var telemetryTable = func() table {
 		Name: "telemetry",
 		Doc:  "doc",
 		Columns: map[string]column{
-			"id": {"id", colText},
+			"id": {"id", colObjectID},
 			"ts": {"ts", colTime},
 		},
 		Order: "rid",

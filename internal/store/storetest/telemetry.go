@@ -18,13 +18,13 @@ import (
 )
 
 // runTelemetry runs the contract of store.Telemetry.
-func runTelemetry(t *testing.T, newStore Factory) {
+func runTelemetry(t *testing.T, newStore Factory, opts Options) {
 	tel := func(t *testing.T) store.Telemetry {
 		st := newStore(t)
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	t.Run("RoundTrip", func(t *testing.T) { testTelemetryRoundTrip(t, tel(t)) })
+	t.Run("RoundTrip", func(t *testing.T) { testTelemetryRoundTrip(t, tel(t), opts) })
 	t.Run("InsertAtomic", func(t *testing.T) { testTelemetryInsertAtomic(t, tel(t)) })
 	t.Run("Query", func(t *testing.T) { testTelemetryQuery(t, tel(t)) })
 	t.Run("Group", func(t *testing.T) { testTelemetryGroup(t, tel(t)) })
@@ -47,7 +47,7 @@ func mustInsertTelemetry(t *testing.T, st store.Telemetry, evs ...*model.Telemet
 	}
 }
 
-func testTelemetryRoundTrip(t *testing.T, st store.Telemetry) {
+func testTelemetryRoundTrip(t *testing.T, st store.Telemetry, opts Options) {
 	ctx := context.Background()
 	full := tev("job_result", "lava-collabora", time.Minute, func(e *model.TelemetryEvent) {
 		e.DeviceType, e.DeviceID = model.Str("rk3588-rock-5b"), model.Str("rock-5b-01")
