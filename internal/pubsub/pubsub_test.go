@@ -19,6 +19,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // fixture is a Service over a fresh SQLite store.
@@ -150,18 +151,6 @@ func (f *fixture) cursor(id int64) int64 {
 		f.t.Fatal(err)
 	}
 	return sub.Cursor
-}
-
-// waitFor polls cond (a condition, not a delay) until it holds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestCloudEventShape(t *testing.T) {
@@ -483,7 +472,7 @@ func TestKeepAliveTiming(t *testing.T) {
 	id = f.subscribe("abc", "bob", false, "")
 	done := make(chan received, 1)
 	go func() { done <- f.listen(id, "bob") }()
-	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("abc", "bob", false) })
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("abc", "bob", false) })
 	start = time.Now()
 	ev := f.publish("abc", "bob", map[string]any{"x": 1})
 	r = <-done
@@ -502,7 +491,7 @@ func TestClientGoneLeavesCursor(t *testing.T) {
 		_, err := f.svc.Listen(ctx, id, "bob")
 		errc <- err
 	}()
-	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("abc", "bob", false) })
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("abc", "bob", false) })
 	start := time.Now()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
@@ -633,7 +622,7 @@ func TestDrainEndsWaits(t *testing.T) {
 		_, err := f.svc.Pop(context.Background(), "q")
 		popped <- err
 	}()
-	waitFor(t, "the waits to start", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the waits to start", func() bool {
 		_, lists := f.b.Stats()
 		return f.b.Waiting("abc", "bob", false) && lists == 1
 	})
@@ -683,7 +672,7 @@ func TestPushPop(t *testing.T) {
 		}
 		got <- v
 	}()
-	waitFor(t, "the pop to wait", func() bool { _, l := f.b.Stats(); return l == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the pop to wait", func() bool { _, l := f.b.Stats(); return l == 1 })
 	if err := f.svc.Push(ctx, "q", "late", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -694,7 +683,7 @@ func TestPushPop(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { _, err := f.svc.Pop(cctx, "q"); errc <- err }()
-	waitFor(t, "the pop to wait", func() bool { _, l := f.b.Stats(); return l == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the pop to wait", func() bool { _, l := f.b.Stats(); return l == 1 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled pop = %v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // sharedStore plays a store shared with other processes: EventsAfter
@@ -153,7 +154,7 @@ func TestTailDoesNotSkipEventsBehindAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.listenAsync(sub.ID, "u")
-	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
 
 	// Writer 1 has reserved sequence 1 and not stored it yet (stored but
 	// hidden here, without a notification); writer 2 stores sequence 2
@@ -168,7 +169,7 @@ func TestTailDoesNotSkipEventsBehindAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The listener woke, found nothing visible and waits again.
-	waitFor(t, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
 	select {
 	case r := <-res:
 		t.Fatalf("listen answered %s while the first event was invisible", r.msg)
@@ -201,7 +202,7 @@ func TestPollerFindsOtherProcessesEvents(t *testing.T) {
 	for _, id := range ids {
 		results = append(results, f.listenAsync(id, "u"))
 	}
-	waitFor(t, "the listeners to wait", func() bool { l, _ := f.svc.Waiters(); return l == listeners })
+	testutil.WaitFor(t, 10*time.Second, "the listeners to wait", func() bool { l, _ := f.svc.Waiters(); return l == listeners })
 	ev := &model.Event{Channel: "c", Data: "from another replica"}
 	if err := f.other.AppendEvents(ctx, ev); err != nil { // another process: not announced here
 		t.Fatal(err)
@@ -230,7 +231,7 @@ func TestPollerCatchesEventsVisibleLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.listenAsync(sub.ID, "u")
-	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
 	first := &model.Event{Channel: "c", Data: "first"}
 	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
@@ -242,7 +243,7 @@ func TestPollerCatchesEventsVisibleLater(t *testing.T) {
 	}
 	// Let several polls see the gap, then open it without notifying.
 	before := f.shared.headCalls.Load()
-	waitFor(t, "a few polls", func() bool { return f.shared.headCalls.Load() > before+3 })
+	testutil.WaitFor(t, 10*time.Second, "a few polls", func() bool { return f.shared.headCalls.Load() > before+3 })
 	f.shared.hideFrom.Store(0)
 	expectEvent(t, res, first.SequenceID, 5*time.Second)
 	expectEvent(t, f.listenAsync(sub.ID, "u"), second.SequenceID, 5*time.Second)
@@ -260,7 +261,7 @@ func TestPopPollsSharedStore(t *testing.T) {
 		}
 		res <- v
 	}()
-	waitFor(t, "the pop to wait", func() bool { _, p := f.svc.Waiters(); return p == 1 })
+	testutil.WaitFor(t, 10*time.Second, "the pop to wait", func() bool { _, p := f.svc.Waiters(); return p == 1 })
 	if err := f.raw.PushList(context.Background(), "l", []byte(`{"x":1}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestKeepAliveFindingCatchesUpTheChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := f.listenAsync(sub.ID, "u")
-	waitFor(t, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
 	first := &model.Event{Channel: "c", Data: "first"}
 	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
@@ -323,7 +324,7 @@ func TestKeepAliveFindingCatchesUpTheChannel(t *testing.T) {
 		}
 		rest = append(rest, ev.SequenceID)
 	}
-	waitFor(t, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
 	_, _, before := f.b.State("c")
 	f.shared.hideFrom.Store(0) // the gap closes without a notification
 	expectEvent(t, res, first.SequenceID, 10*keepAlive)
