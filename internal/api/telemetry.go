@@ -19,12 +19,8 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/query"
-	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/telemetry"
 )
-
-// telemetry returns the store's telemetry (every store has it).
-func (s *Server) telemetry() (store.Telemetry, error) { return s.store, nil }
 
 // telemetrySchema is the query schema of GET /telemetry: the string fields
 // stay strings, ts is a datetime, retry an integer, id an ObjectId.
@@ -48,10 +44,7 @@ var telemetrySchema = func() query.Schema {
 // JSON list of objects (422 otherwise, as FastAPI's List[dict]); an empty
 // list or an event the model rejects is a 400.
 func (s *Server) postTelemetry(w http.ResponseWriter, r *http.Request) error {
-	tl, err := s.telemetry()
-	if err != nil {
-		return err
-	}
+	tl := s.store
 	b, err := readBody(w, r, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -136,10 +129,7 @@ func telemetryTimeRange(q url.Values) ([]query.Cond, error) {
 // getTelemetry is the paginated event query: any field filter, since and
 // until on ts, is_infra_error as true or false.
 func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
-	tl, err := s.telemetry()
-	if err != nil {
-		return err
-	}
+	tl := s.store
 	p, err := pageParams(r, 50, 1)
 	if err != nil {
 		return err
@@ -182,10 +172,7 @@ func pySetRepr(names []string) string {
 // the fields, the match fields, lab (the runtime) and since/until filter.
 // Groups come sorted by total, largest first (ties by key).
 func (s *Server) getTelemetryStats(w http.ResponseWriter, r *http.Request) error {
-	tl, err := s.telemetry()
-	if err != nil {
-		return err
-	}
+	tl := s.store
 	q := r.URL.Query()
 	gb, _ := lastQueryValue(q, "group_by")
 	if gb == "" {
@@ -313,10 +300,7 @@ func parseQueryInt64(s string) (int64, error) {
 // with at least min_total events; and runtime + error type groups of
 // runtime errors and job skips with at least min_total events.
 func (s *Server) getTelemetryAnomalies(w http.ResponseWriter, r *http.Request) error {
-	tl, err := s.telemetry()
-	if err != nil {
-		return err
-	}
+	tl := s.store
 	q := r.URL.Query()
 	threshold, minTotal, scope, err := telemetryAnomalyParams(q)
 	if err != nil {
