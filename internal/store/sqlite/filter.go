@@ -55,6 +55,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
 
 	"modernc.org/sqlite"
 )
@@ -175,6 +176,37 @@ func compile(t table, f query.Filter) (string, []any, error) {
 		return "1", nil, nil
 	}
 	return strings.Join(parts, " AND "), args, nil
+}
+
+// findSQL is the statement of a filtered, paged SELECT of cols from t.
+func findSQL(t table, cols string, f query.Filter, p store.Page) (string, []any, error) {
+	where, args, err := compile(t, f)
+	if err != nil {
+		return "", nil, err
+	}
+	if p.Limit <= 0 && p.Offset <= 0 {
+		return fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", cols, t.Name, where, t.Order), args, nil
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	// A page is chosen on row ids first and its documents read after:
+	// when the plan must sort the matches (a range, an IN), the sorter
+	// holds ids only, often straight from an index, instead of every
+	// matching document; when the index already yields id order, the
+	// inner query stops after the page as before.
+	return fmt.Sprintf("SELECT %[1]s FROM %[2]s WHERE %[3]s IN (SELECT %[3]s FROM %[2]s WHERE %[4]s ORDER BY %[3]s LIMIT %[5]d OFFSET %[6]d) ORDER BY %[3]s",
+		cols, t.Name, t.Order, where, limit, max(p.Offset, 0)), args, nil
+}
+
+// countSQL is the statement counting the rows of t that match f.
+func countSQL(t table, f query.Filter) (string, []any, error) {
+	where, args, err := compile(t, f)
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", t.Name, where), args, nil
 }
 
 func condErr(c query.Cond, format string, a ...any) error {
