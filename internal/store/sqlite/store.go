@@ -25,7 +25,8 @@ type Store struct {
 	w *sql.DB // exactly one connection: all writes are serialised here
 	r *sql.DB // read-only pool
 
-	adv advancer // batches subscription cursor moves (pubsub.go)
+	adv advancer  // batches subscription cursor moves (pubsub.go)
+	gc  committer // shares commits between concurrent writes (group.go)
 
 	store.Commits // OnCommit, IDRetries (events.go)
 }
@@ -120,22 +121,6 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("sqlite: migration %d: %w", i+1, err)
 		}
-	}
-	return nil
-}
-
-// inTx runs fn in a write transaction, committing when it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -33,4 +34,35 @@ func BenchmarkWriteNode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkWriteNodeConcurrent is BenchmarkWriteNode from 16 goroutines
+// at once (16 clients writing): group commit (group.go) lets them share
+// commits.
+//
+//	go test ./internal/store/sqlite/ -run '^$' -bench WriteNodeConcurrent -benchtime 4000x
+func BenchmarkWriteNodeConcurrent(b *testing.B) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	now := model.T(time.Now())
+	base := st.gc.commits.Load()
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := &model.Node{ID: objectid.New(), Kind: "test", Name: "baseline", Path: []string{"checkout", "baseline"},
+				State: model.StateRunning, Created: now, Updated: now, Timeout: now,
+				Data: map[string]any{"arch": "x86_64", "platform": "qemu"}}
+			ev := &model.Event{Channel: "node", Data: map[string]any{"op": "created", "id": n.ID.String()}}
+			if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/float64(st.gc.commits.Load()-base), "writes/commit")
 }
