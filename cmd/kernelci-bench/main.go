@@ -8,6 +8,11 @@
 //	go run ./cmd/kernelci-bench -db /tmp/bench/1m.db -nodes 1000000
 //
 // An existing database is reused (generation is skipped) unless -regen.
+//
+// With -http URL it drives a running server instead, over HTTP, and
+// prints each figure next to the machine's floor (http.go):
+//
+//	go run ./cmd/kernelci-bench -http http://127.0.0.1:8001 -password PW
 package main
 
 import (
@@ -20,6 +25,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/query"
@@ -42,6 +49,19 @@ func main() {
 		reOpt   = flag.Bool("optimize", false, "run Store.Optimize on the database before the queries")
 		execSQL = flag.String("exec", "", "SQL to run on a separate connection before the queries (e.g. ANALYZE, for experiments)")
 		cpuProf = flag.String("cpuprofile", "", "write a CPU profile to this file")
+
+		httpURL   = flag.String("http", "", "HTTP mode: base URL of a running kernelci-api (e.g. http://127.0.0.1:8001)")
+		user      = flag.String("user", "admin", "HTTP mode: user to log in as")
+		password  = flag.String("password", "", "HTTP mode: password (or -token)")
+		token     = flag.String("token", "", "HTTP mode: bearer token of a user allowed to create nodes")
+		conns     = flag.Int("conns", 64, "HTTP mode: keep-alive connections of the read figures")
+		dur       = flag.Duration("duration", 10*time.Second, "HTTP mode: duration of each throughput figure")
+		writers   = flag.String("writers", "1,16", "HTTP mode: numbers of concurrent writing clients")
+		hierarchy = flag.Int("hierarchy", 10000, "HTTP mode: nodes of the PUT /nodes/{id} hierarchy (0: skip)")
+		hierReps  = flag.Int("hierarchy-reps", 5, "HTTP mode: hierarchies sent")
+		hierConc  = flag.Int("hierarchy-conc", 1, "HTTP mode: hierarchies sent at once")
+		syncMode  = flag.String("synchronous", "FULL", "HTTP mode: synchronous setting of the raw SQLite insert floor (the server's: FULL)")
+		tmpDir    = flag.String("tmpdir", os.TempDir(), "HTTP mode: directory of the raw SQLite insert floor's file (put it on the server's disk)")
 	)
 	flag.Parse()
 	if *cpuProf != "" {
@@ -55,6 +75,31 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *httpURL != "" {
+		o := httpOpts{base: *httpURL, user: *user, pass: *password, token: *token, conns: *conns, dur: *dur,
+			hierarchy: *hierarchy, hierReps: *hierReps, hierConc: *hierConc, syncMode: *syncMode, tmpDir: *tmpDir}
+		for _, s := range strings.Split(*writers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "kernelci-bench: -writers: %q is not a positive number\n", s)
+				os.Exit(2)
+			}
+			o.writers = append(o.writers, n)
+		}
+		if *only != "" {
+			re, err := regexp.Compile(*only)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "kernelci-bench: -only:", err)
+				os.Exit(2)
+			}
+			o.only = re
+		}
+		if err := runHTTP(ctx, o); err != nil {
+			fmt.Fprintln(os.Stderr, "kernelci-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := bench(ctx, *dbPath, *nodes, *seed, *batch, *regen, *iters, *budget, *only, *genOnly, *explain, *noOpt, *reOpt, *execSQL); err != nil {
 		fmt.Fprintln(os.Stderr, "kernelci-bench:", err)
 		pprof.StopCPUProfile()
