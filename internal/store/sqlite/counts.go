@@ -112,10 +112,11 @@ func countedByCounters(f query.Filter) bool {
 }
 
 // countNodesSQL is the statement CountNodes runs: a sum over node_count
-// when the filter is on its columns only, else a count over node.
-func countNodesSQL(f query.Filter) (string, []any, error) {
+// when the filter is on its columns only, else a count over node (t:
+// nodeTable as planNodes prepared it).
+func countNodesSQL(t table, f query.Filter) (string, []any, error) {
 	if !countedByCounters(f) {
-		return countSQL(nodeTable, f)
+		return countSQL(t, f)
 	}
 	where, args, err := compile(nodeCountTable, f)
 	if err != nil {

@@ -441,6 +441,11 @@ func colCond(t table, col column, op query.Op, vals []any) (string, []any) {
 		return nil, false
 	}
 	name := col.Name
+	demoted := t.demote[name]
+	if demoted {
+		// A unary + keeps the term off the indexes (plan.go).
+		name = "+" + name
+	}
 	switch op {
 	case query.Re:
 		if col.Type != colText && col.Type != colTextOnly {
@@ -501,6 +506,9 @@ func colCond(t table, col column, op query.Op, vals []any) (string, []any) {
 		return "0", nil
 	}
 	expr := name + " " + sqlOp[op] + " ?"
+	if demoted {
+		return expr, []any{a}
+	}
 	if op == query.Eq {
 		expr = rare(t, name, []any{a}, expr)
 	}

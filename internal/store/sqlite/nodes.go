@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
@@ -33,7 +34,11 @@ func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error
 // FindNodes returns matching nodes in insertion (id) order.
 func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
 	out := []*model.Node{}
-	err := s.selectDocs(ctx, nodeTable, "doc", f, p, func(rows *sql.Rows) error {
+	t, err := s.planNodes(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	err = s.selectDocs(ctx, t, "doc", f, p, func(rows *sql.Rows) error {
 		var doc []byte
 		if err := rows.Scan(&doc); err != nil {
 			return fmt.Errorf("sqlite: scan node: %w", err)
@@ -51,7 +56,11 @@ func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]
 // CountNodes counts matching nodes: from the counters of counts.go when
 // the filter is on kind, state and result only, else over the node table.
 func (s *Store) CountNodes(ctx context.Context, f query.Filter) (int64, error) {
-	q, args, err := countNodesSQL(f)
+	t, err := s.planNodes(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	q, args, err := countNodesSQL(t, f)
 	if err != nil {
 		return 0, err
 	}
@@ -95,27 +104,67 @@ const (
 		created = ?, updated = ?, timeout = ?, holdoff = ?, doc = ? WHERE id = ?`
 )
 
-// WriteNodes applies w atomically.
-func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
-	return s.writeEvents(ctx, w.Events, func(tx *sql.Tx) error {
-		if len(w.Insert) > 0 {
-			stmt, err := tx.PrepareContext(ctx, insertNodeSQL)
+// insertChunk is the number of nodes one INSERT statement writes. Inside
+// a transaction, a statement that fires triggers (counts.go) keeps a
+// statement journal of every page it changes; one statement for many
+// rows journals each page once instead of once a row, which made a
+// 10,000-node hierarchy (PUT /nodes/{id}) a third faster. 50 rows are
+// 650 parameters, far below SQLite's limit.
+const insertChunk = 50
+
+var insertChunkSQL = insertNodeSQL + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", insertChunk-1)
+
+// insertNodes inserts nodes, insertChunk at a time; a duplicate id is
+// store.ErrConflict naming the node.
+func insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
+	var stmt *sql.Stmt
+	for len(nodes) > 0 {
+		part := nodes[:min(len(nodes), insertChunk)]
+		nodes = nodes[len(part):]
+		args := make([]any, 0, 13*len(part))
+		for _, n := range part {
+			row, err := nodeRow(n)
 			if err != nil {
-				return fmt.Errorf("sqlite: prepare insert: %w", err)
+				return err
 			}
-			defer stmt.Close()
-			for _, n := range w.Insert {
-				row, err := nodeRow(n)
-				if err != nil {
-					return err
+			args = append(args, row...)
+		}
+		var err error
+		switch {
+		case len(part) < insertChunk:
+			_, err = tx.ExecContext(ctx, insertNodeSQL+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1), args...)
+		default:
+			if stmt == nil {
+				if stmt, err = tx.PrepareContext(ctx, insertChunkSQL); err != nil {
+					return fmt.Errorf("sqlite: prepare insert: %w", err)
 				}
-				if _, err := stmt.ExecContext(ctx, row...); err != nil {
-					if isUniqueViolation(err) {
-						return fmt.Errorf("node %s: %w", n.ID, store.ErrConflict)
-					}
+				defer stmt.Close()
+			}
+			_, err = stmt.ExecContext(ctx, args...)
+		}
+		if isUniqueViolation(err) {
+			// The statement changed nothing; name the culprit.
+			for i, n := range part {
+				if _, err := tx.ExecContext(ctx, insertNodeSQL, args[13*i:13*i+13]...); isUniqueViolation(err) {
+					return fmt.Errorf("node %s: %w", n.ID, store.ErrConflict)
+				} else if err != nil {
 					return fmt.Errorf("sqlite: insert node: %w", err)
 				}
 			}
+			return fmt.Errorf("sqlite: insert node: %w", store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: insert node: %w", err)
+		}
+	}
+	return nil
+}
+
+// WriteNodes applies w atomically.
+func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
+	return s.writeEvents(ctx, w.Events, func(tx *sql.Tx) error {
+		if err := insertNodes(ctx, tx, w.Insert); err != nil {
+			return err
 		}
 		if len(w.Replace) > 0 {
 			stmt, err := tx.PrepareContext(ctx, replaceNodeSQL)

@@ -233,7 +233,11 @@ func queryStrings(ctx context.Context, tx *sql.Tx, q string) ([]string, error) {
 // ExplainFindNodes returns SQLite's query plan of FindNodes(f, p), one
 // line per step, for diagnostics and benchmarks.
 func (s *Store) ExplainFindNodes(ctx context.Context, f query.Filter, p store.Page) ([]string, error) {
-	q, args, err := findSQL(nodeTable, "doc", f, p)
+	t, err := s.planNodes(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	q, args, err := findSQL(t, "doc", f, p)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +246,11 @@ func (s *Store) ExplainFindNodes(ctx context.Context, f query.Filter, p store.Pa
 
 // ExplainCountNodes returns SQLite's query plan of CountNodes(f).
 func (s *Store) ExplainCountNodes(ctx context.Context, f query.Filter) ([]string, error) {
-	q, args, err := countNodesSQL(f)
+	t, err := s.planNodes(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	q, args, err := countNodesSQL(t, f)
 	if err != nil {
 		return nil, err
 	}

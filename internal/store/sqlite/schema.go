@@ -136,6 +136,10 @@ type table struct {
 	Doc     string            // the JSON document column
 	Columns map[string]column // dotted field path -> column
 	Order   string            // stable order for Find
+
+	// demote names columns whose conditions are compiled so that no
+	// index can use them (plan.go): "+col", without planner hints.
+	demote map[string]bool
 }
 
 var nodeTable = table{

@@ -1,0 +1,230 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+)
+
+// Choosing the driving index from measured selectivity.
+//
+// The statistics of optimize.go give one average per index, and the
+// compiler's likelihood() hints say "a lower time bound is a recent
+// window": both are guesses about values they have not seen. When a
+// filter has several conditions an index could drive, a wrong guess
+// reads the wrong one: kind=test&result=fail&...&created__gt=2000-01-01
+// took the (kind, created) index for a window that holds every node and
+// read every test to find a page of failures.
+//
+// So before a node query with two or more such conditions runs, each is
+// measured on the data:
+//
+//   - kind, state, result equalities: exactly, from the node_count
+//     counters (counts.go);
+//   - equalities on other indexed columns (name, group, parent, owner,
+//     tree, branch, commit, runtime, platform): by counting their index
+//     entries, up to the best count so far or probeLimit; past
+//     probeLimit, the statistics' average for the column is used (never
+//     less than probeLimit);
+//   - regexes with a literal prefix on those columns (name__re=^kselftest),
+//     which the compiler turns into a range of the index: likewise;
+//   - lower bounds on created: likewise by counting the window's index
+//     entries; past probeLimit, from the row id of the window's oldest
+//     node (nodes are inserted in creation order, so the ids after it
+//     are about the window);
+//
+// and every measured condition but the most selective is compiled so
+// that no index can use it (a unary +, which changes no result), without
+// its hint. The planner is then left with the most selective condition
+// (alone, or in a composite index with unmeasured conditions) to drive
+// the query, and the cost is bounded by its matches.
+// TestPlanBoundedByMostSelective checks this on generated filters.
+//
+// The probes cost at most probeLimit index entries each (well under a
+// millisecond) and run only for filters with two or more measurable
+// conditions on a table past minStatsRows.
+
+// probeLimit is how many index entries a probe counts at most (a few
+// milliseconds at worst); a probe also stops past the best estimate so
+// far, so that next to a selective condition probes cost little.
+const probeLimit = 20000
+
+// probeColumns are the indexed node columns whose equalities are
+// measured by a probe, with the index that holds each.
+var probeColumns = map[string]string{
+	"name": "node_name", "grp": "node_grp", "parent": "node_parent", "owner": "node_owner",
+	"kr_tree": "node_kr_tree", "kr_branch": "node_kr_branch", "kr_commit": "node_kr_commit",
+	"d_runtime": "node_runtime", "d_platform": "node_platform",
+}
+
+// counterColumns are measured exactly by node_count.
+var counterColumns = map[string]bool{"kind": true, "state": true, "result": true}
+
+// measured is one condition's estimated number of matching nodes.
+type measured struct {
+	col string
+	est int64
+}
+
+// planNodes returns the node table as the compiler should see it for f:
+// nodeTable itself, or a copy whose measured conditions, but the most
+// selective, are kept off the indexes.
+func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
+	var cands []query.Cond
+	seen := map[string]bool{}
+	for _, c := range f.Conds {
+		col, ok := nodeTable.Columns[c.Field]
+		if !ok || seen[col.Name] {
+			continue
+		}
+		v, err := normalize(c.Value)
+		if err != nil {
+			continue // the compiler reports it
+		}
+		if c, ok = measurable(col, c, v); ok {
+			seen[col.Name] = true
+			cands = append(cands, c)
+		}
+	}
+	if len(cands) < 2 {
+		return nodeTable, nil
+	}
+	n, err := s.nodeRows(ctx)
+	if err != nil || n < minStatsRows {
+		return nodeTable, err
+	}
+	// Counters first: exact and free, they bound the probes that follow.
+	slices.SortStableFunc(cands, func(a, b query.Cond) int {
+		return cmpBool(counterColumns[nodeTable.Columns[b.Field].Name], counterColumns[nodeTable.Columns[a.Field].Name])
+	})
+	var ms []measured
+	best := -1
+	for _, c := range cands {
+		limit := int64(probeLimit)
+		if best >= 0 {
+			limit = min(limit, ms[best].est+1)
+		}
+		m, err := s.measure(ctx, c, n, limit)
+		if err != nil {
+			return nodeTable, err
+		}
+		ms = append(ms, m)
+		if best < 0 || m.est < ms[best].est {
+			best = len(ms) - 1
+		}
+	}
+	t := nodeTable
+	t.demote = map[string]bool{}
+	for i, m := range ms {
+		if i != best {
+			t.demote[m.col] = true
+		}
+	}
+	return t, nil
+}
+
+// measurable reports whether c, of normalized value v, is a condition
+// planNodes measures, and returns it with the value as measure wants it:
+// the column's text, or a time.
+func measurable(col column, c query.Cond, v any) (query.Cond, bool) {
+	switch {
+	case c.Op == query.Eq && (counterColumns[col.Name] || probeColumns[col.Name] != ""):
+		if _, isTime := v.(time.Time); isTime {
+			return c, false
+		}
+		s, ok := text(v)
+		c.Value = s
+		return c, ok
+	case (c.Op == query.Gt || c.Op == query.Gte) && col.Name == "created":
+		_, ok := v.(time.Time)
+		c.Value = v
+		return c, ok
+	case c.Op == query.Re && probeColumns[col.Name] != "":
+		// Only a pattern with a literal prefix, which the compiler turns
+		// into a range of the index.
+		pat, _ := v.(string)
+		_, _, ok := prefixRange(pat)
+		return c, ok
+	}
+	return c, false
+}
+
+// nodeRows is the size of the node table as Optimize reckons it (the row
+// id span: two index lookups).
+func (s *Store) nodeRows(ctx context.Context) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, "SELECT (SELECT min(rid) FROM node), (SELECT max(rid) FROM node)").Scan(&lo, &hi); err != nil {
+		return 0, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	if !lo.Valid || !hi.Valid {
+		return 0, nil
+	}
+	return hi.Int64 - lo.Int64 + 1, nil
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// measure estimates the number of nodes matching c (see above), counting
+// at most limit index entries: a count that reaches a limit below
+// probeLimit only says "no better than the best so far".
+func (s *Store) measure(ctx context.Context, c query.Cond, n, limit int64) (measured, error) {
+	col := nodeTable.Columns[c.Field]
+	m := measured{col: col.Name}
+	one := func(q string, args ...any) (int64, error) {
+		var v sql.NullInt64
+		if err := s.r.QueryRowContext(ctx, q, args...).Scan(&v); err != nil {
+			return 0, fmt.Errorf("sqlite: plan: %w", err)
+		}
+		return v.Int64, nil
+	}
+	var err error
+	switch {
+	case counterColumns[col.Name]:
+		m.est, err = one("SELECT coalesce(sum(n), 0) FROM node_count WHERE "+col.Name+" = ?", c.Value)
+	case col.Name == "created":
+		bound := model.FormatTime(c.Value.(time.Time))
+		op := sqlOp[c.Op]
+		m.est, err = one("SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY node_created WHERE created "+op+" ? LIMIT ?)", bound, limit)
+		if err == nil && m.est >= probeLimit {
+			var first int64
+			first, err = one("SELECT rid FROM node INDEXED BY node_created WHERE created "+op+" ? ORDER BY created LIMIT 1", bound)
+			if err == nil {
+				var last int64
+				last, err = one("SELECT max(rid) FROM node")
+				m.est = max(probeLimit, last-first+1)
+			}
+		}
+	case c.Op == query.Re:
+		lo, hi, _ := prefixRange(c.Value.(string))
+		q, args := col.Name+" >= ?", []any{lo}
+		if hi != "" {
+			q, args = q+" AND "+col.Name+" < ?", append(args, hi)
+		}
+		m.est, err = one("SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY "+probeColumns[col.Name]+" WHERE "+q+" LIMIT ?)", append(args, limit)...)
+		if err == nil && m.est >= probeLimit {
+			m.est = max(probeLimit, n/4) // SQLite's own guess for a range
+		}
+	default:
+		m.est, err = one("SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY "+probeColumns[col.Name]+" WHERE "+col.Name+" = ? LIMIT ?)", c.Value, limit)
+		if err == nil && m.est >= probeLimit {
+			m.est = probeLimit
+			if stat, ok := nodeIndexStats[probeColumns[col.Name]]; ok {
+				m.est = max(probeLimit, stat(n)[1])
+			}
+		}
+	}
+	return m, err
+}
