@@ -17,7 +17,7 @@ import (
 // GetNode returns the node with the given id or store.ErrNotFound.
 func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error) {
 	var doc []byte
-	err := s.r.QueryRowContext(ctx, "SELECT doc FROM node WHERE id = ?", id.String()).Scan(&doc)
+	err := s.getNode.QueryRowContext(ctx, id.String()).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}

@@ -29,6 +29,10 @@ type Store struct {
 	gc  committer // shares commits between concurrent writes (group.go)
 
 	store.Commits // OnCommit, IDRetries (events.go)
+
+	// getNode is GetNode's statement, prepared once: preparing it for
+	// every call cost a fifth of a GET /node/{id}.
+	getNode *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,6 +88,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	st := &Store{w: w, r: r}
+	if st.getNode, err = r.PrepareContext(ctx, "SELECT doc FROM node WHERE id = ?"); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	// Planner statistics for the current size (cheap; see Optimize).
 	if err := st.Optimize(ctx); err != nil {
 		st.Close()
@@ -94,7 +102,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var err error
+	if s.getNode != nil {
+		err = s.getNode.Close()
+	}
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
