@@ -54,6 +54,9 @@ import (
 // far, so that next to a selective condition probes cost little.
 const probeLimit = 20000
 
+// probeFirst is the limit of the first round of probes.
+const probeFirst = 1000
+
 // probeColumns are the indexed node columns whose equalities are
 // measured by a probe, with the index that holds each.
 var probeColumns = map[string]string{
@@ -78,6 +81,9 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 	var cands []query.Cond
 	seen := map[string]bool{}
 	for _, c := range f.Conds {
+		if selectiveAlways(c) {
+			return nodeTable, nil
+		}
 		col, ok := nodeTable.Columns[c.Field]
 		if !ok || seen[col.Name] {
 			continue
@@ -102,20 +108,29 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 	slices.SortStableFunc(cands, func(a, b query.Cond) int {
 		return cmpBool(counterColumns[nodeTable.Columns[b.Field].Name], counterColumns[nodeTable.Columns[a.Field].Name])
 	})
+	// Two rounds: probes first count at most probeFirst entries, enough
+	// to find a selective condition cheaply; only when none is, they
+	// count again up to probeLimit.
 	var ms []measured
 	best := -1
-	for _, c := range cands {
-		limit := int64(probeLimit)
-		if best >= 0 {
-			limit = min(limit, ms[best].est+1)
+	for _, cap := range []int64{probeFirst, probeLimit} {
+		ms, best = ms[:0], -1
+		for _, c := range cands {
+			limit := cap
+			if best >= 0 {
+				limit = min(limit, ms[best].est+1)
+			}
+			m, err := s.measure(ctx, c, n, limit, cap)
+			if err != nil {
+				return nodeTable, err
+			}
+			ms = append(ms, m)
+			if best < 0 || m.est < ms[best].est {
+				best = len(ms) - 1
+			}
 		}
-		m, err := s.measure(ctx, c, n, limit)
-		if err != nil {
-			return nodeTable, err
-		}
-		ms = append(ms, m)
-		if best < 0 || m.est < ms[best].est {
-			best = len(ms) - 1
+		if ms[best].est < cap {
+			break
 		}
 	}
 	t := nodeTable
@@ -126,6 +141,21 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 		}
 	}
 	return t, nil
+}
+
+// selectiveAlways reports whether c has an access path that bounds any
+// filter holding it better than a measurement would: the id (unique) and
+// processed_by_kcidb_bridge=false (the partial index node_kcidb_pending,
+// the kcidb bridge's backlog). Filters with one are left as they are.
+func selectiveAlways(c query.Cond) bool {
+	switch {
+	case c.Field == "id" && c.Op == query.Eq:
+		return true
+	case c.Field == "processed_by_kcidb_bridge" && c.Op == query.Eq:
+		b, ok := c.Value.(bool)
+		return ok && !b
+	}
+	return false
 }
 
 // measurable reports whether c, of normalized value v, is a condition
@@ -157,8 +187,12 @@ func measurable(col column, c query.Cond, v any) (query.Cond, bool) {
 // nodeRows is the size of the node table as Optimize reckons it (the row
 // id span: two index lookups).
 func (s *Store) nodeRows(ctx context.Context) (int64, error) {
+	stmt, err := s.readStmt(ctx, "SELECT (SELECT min(rid) FROM node), (SELECT max(rid) FROM node)")
+	if err != nil {
+		return 0, err
+	}
 	var lo, hi sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, "SELECT (SELECT min(rid) FROM node), (SELECT max(rid) FROM node)").Scan(&lo, &hi); err != nil {
+	if err := stmt.QueryRowContext(ctx).Scan(&lo, &hi); err != nil {
 		return 0, fmt.Errorf("sqlite: plan: %w", err)
 	}
 	if !lo.Valid || !hi.Valid {
@@ -180,12 +214,16 @@ func cmpBool(a, b bool) int {
 // measure estimates the number of nodes matching c (see above), counting
 // at most limit index entries: a count that reaches a limit below
 // probeLimit only says "no better than the best so far".
-func (s *Store) measure(ctx context.Context, c query.Cond, n, limit int64) (measured, error) {
+func (s *Store) measure(ctx context.Context, c query.Cond, n, limit, probeLimit int64) (measured, error) {
 	col := nodeTable.Columns[c.Field]
 	m := measured{col: col.Name}
 	one := func(q string, args ...any) (int64, error) {
+		stmt, err := s.readStmt(ctx, q)
+		if err != nil {
+			return 0, err
+		}
 		var v sql.NullInt64
-		if err := s.r.QueryRowContext(ctx, q, args...).Scan(&v); err != nil {
+		if err := stmt.QueryRowContext(ctx, args...).Scan(&v); err != nil {
 			return 0, fmt.Errorf("sqlite: plan: %w", err)
 		}
 		return v.Int64, nil
@@ -227,4 +265,23 @@ func (s *Store) measure(ctx context.Context, c query.Cond, n, limit int64) (meas
 		}
 	}
 	return m, err
+}
+
+// readStmt returns the statement q prepared on the reader pool, preparing
+// it the first time: the planner's probes are a few fixed statements run
+// on every planned query, where preparing them each time would cost more
+// than running them.
+func (s *Store) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.r.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }

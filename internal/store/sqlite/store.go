@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
@@ -33,6 +34,7 @@ type Store struct {
 	// getNode is GetNode's statement, prepared once: preparing it for
 	// every call cost a fifth of a GET /node/{id}.
 	getNode *sql.Stmt
+	stmts   sync.Map // query -> *sql.Stmt on r (readStmt, plan.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -102,11 +104,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	var err error
+	var errs []error
 	if s.getNode != nil {
-		err = s.getNode.Close()
+		errs = append(errs, s.getNode.Close())
 	}
-	return errors.Join(err, s.r.Close(), s.w.Close())
+	s.stmts.Range(func(_, st any) bool {
+		errs = append(errs, st.(*sql.Stmt).Close())
+		return true
+	})
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
