@@ -66,3 +66,35 @@ func BenchmarkWriteNodeConcurrent(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/float64(st.gc.commits.Load()-base), "writes/commit")
 }
+
+// BenchmarkGetNode is the store's part of GET /node/{id}: the read and
+// the decoding of the document.
+//
+//	go test ./internal/store/sqlite/ -run '^$' -bench GetNode -benchtime 20000x
+func BenchmarkGetNode(b *testing.B) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	now := model.T(time.Now())
+	var ids []objectid.ID
+	var nodes []*model.Node
+	for range 1000 {
+		n := &model.Node{ID: objectid.New(), Kind: "test", Name: "baseline", Path: []string{"checkout", "baseline"},
+			State: model.StateRunning, Created: now, Updated: now, Timeout: now,
+			Data: map[string]any{"arch": "x86_64", "platform": "qemu", "kernel_revision": map[string]any{"tree": "mainline", "commit": "2d5404caa8c7bb5c4e0435f94b28834ae5456623"}}}
+		nodes = append(nodes, n)
+		ids = append(ids, n.ID)
+	}
+	if err := st.WriteNodes(ctx, store.NodeWrite{Insert: nodes}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := st.GetNode(ctx, ids[i%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
