@@ -51,7 +51,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		v := vals[0]
 		switch key {
-		case "limit", "recursive", "from", "id", "ids", "path":
+		case "limit", "recursive", "from", "id", "ids", "path", "sort", "after", "fields":
 			continue
 		}
 		if field, ok := eventAliases[key]; ok {
@@ -130,7 +130,11 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	if recursive && (q.Get("limit") == "" || limit == 0 || limit > 1000) {
 		return badRequest("Recursive limit is too large, max is 1000")
 	}
-	evs, err := s.store.FindEvents(r.Context(), f, store.Page{Limit: limit})
+	l, err := parseListing(q, query.EventSort, eventCursorOrder, eventFields)
+	if err != nil {
+		return err
+	}
+	evs, err := s.store.FindEvents(r.Context(), f, store.Page{Limit: limit, Order: l.order, After: l.after})
 	if err != nil {
 		return err
 	}
@@ -139,7 +143,14 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return writeJSON(w, http.StatusOK, evs)
+	if l.cursor && limit > 0 && len(evs) == limit {
+		l.next(w, r, l.order.Values(store.EventKey(evs[len(evs)-1])))
+	}
+	out, err := projectAll(l.fields, evs)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // attachNodesBatch is how many nodes one query of attachNodes reads.

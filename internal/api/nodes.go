@@ -140,9 +140,32 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, n)
 }
 
-// nodeFilter parses the query string of /nodes, /nodes/fast and /count.
+// nodeFilter parses the query string of /nodes, /nodes/fast and /count
+// (sort=, after= and fields= are not filters: listing.go).
 func nodeFilter(r *http.Request) (query.Filter, error) {
-	return query.Parse(r.URL.Query(), store.NodeSchema)
+	return query.Parse(withoutListing(r.URL.Query()), store.NodeSchema)
+}
+
+// nodeListing parses sort=, after= and fields= of /nodes and /nodes/fast.
+func nodeListing(r *http.Request) (listing, error) {
+	return parseListing(r.URL.Query(), query.NodeSort, nodeCursorOrder, nodeFields)
+}
+
+// answerNodes writes a page of nodes: the next cursor's headers when
+// asked for and the page is full, then the items (projected) as body
+// builds them.
+func answerNodes(w http.ResponseWriter, r *http.Request, l listing, items []*model.Node, limit int, body func(items any) any) error {
+	if items == nil {
+		items = []*model.Node{}
+	}
+	if l.cursor && limit > 0 && len(items) == limit {
+		l.next(w, r, l.order.Values(store.NodeKey(items[len(items)-1])))
+	}
+	out, err := projectAll(l.fields, items)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, body(out))
 }
 
 // pageResponse is the paginated list envelope shared with the client.
@@ -202,7 +225,26 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writePage(w, r, f, p, s.store.FindNodes, s.store.CountNodes, nil)
+	l, err := nodeListing(r)
+	if err != nil {
+		return err
+	}
+	p.Order, p.After = l.order, l.after
+	items, err := s.store.FindNodes(r.Context(), f, p)
+	if err != nil {
+		return err
+	}
+	// The total needs no count query when this page is the last one
+	// (and is not after a cursor: the total counts every match).
+	total := int64(p.Offset + len(items))
+	if len(items) == p.Limit || (len(items) == 0 && p.Offset > 0) || l.after != nil {
+		if total, err = s.store.CountNodes(r.Context(), f); err != nil {
+			return err
+		}
+	}
+	return answerNodes(w, r, l, items, p.Limit, func(items any) any {
+		return pageResponse{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset}
+	})
 }
 
 // getNodesFast is the unpaginated list (limit and offset optional).
@@ -215,11 +257,16 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	l, err := nodeListing(r)
+	if err != nil {
+		return err
+	}
+	p.Order, p.After = l.order, l.after
 	items, err := s.store.FindNodes(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, items)
+	return answerNodes(w, r, l, items, p.Limit, func(items any) any { return items })
 }
 
 // getCount answers the number of matching nodes as a bare integer.

@@ -10,11 +10,13 @@ package api
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/openapi"
+	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/telemetry"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
@@ -29,10 +31,11 @@ type opDoc struct {
 	// ok is the success status (default 200) and okDesc/okSchema its
 	// answer; okType is its content type (default application/json;
 	// "-" for no body).
-	ok       string
-	okDesc   string
-	okSchema *openapi.Schema
-	okType   string
+	ok        string
+	okDesc    string
+	okSchema  *openapi.Schema
+	okType    string
+	okHeaders map[string]openapi.Header
 	// errs are the error statuses answered with {"detail": ...}, with
 	// what they mean here; other are responses of another shape.
 	errs  map[string]string
@@ -157,7 +160,7 @@ func operation(pattern string, o opDoc) *openapi.Operation {
 	if status == "" {
 		status = "200"
 	}
-	resp := openapi.Response{Description: o.okDesc}
+	resp := openapi.Response{Description: o.okDesc, Headers: o.okHeaders}
 	if resp.Description == "" {
 		resp.Description = "Success."
 	}
@@ -598,15 +601,19 @@ func describeNodes(d opDocs) {
 			"401": "No valid token, or the user may not edit this node.", "404": "No node with this id.",
 			"409": "The node kept changing while being updated (8 compare-and-set conflicts in a row); try again."}})
 	d.add("GET /nodes", opDoc{tag: "nodes", summary: "Query nodes",
-		desc:     "Nodes matching every filter, in id order, a page at a time.",
-		params:   []*openapi.Parameter{limitParam(50), offsetParam(), filterParams(filterSyntax)},
-		okSchema: ref("NodePage"), errs: map[string]string{"400": "A malformed filter.", "422": "A malformed limit or offset."}})
+		desc: "Nodes matching every filter, in id order (or the order of `sort`), a page at a time. " +
+			"With `fields`, each item has only the fields listed.",
+		params: append([]*openapi.Parameter{limitParam(50), offsetParam()},
+			append(listingDocs(query.NodeSort, nodeFields), filterParams(filterSyntax))...),
+		okSchema: ref("NodePage"), okHeaders: cursorHeaders,
+		errs: map[string]string{"400": "A malformed filter, sort, cursor or fields.", "422": "A malformed limit or offset."}})
 	d.add("GET /nodes/fast", opDoc{tag: "nodes", summary: "Query nodes without paging envelope",
 		desc: "Like GET /nodes, but answers a bare list and has no default limit.",
-		params: []*openapi.Parameter{
+		params: append([]*openapi.Parameter{
 			queryParam("limit", "Maximum number of nodes (0 or absent: no limit).", withDefault(integer(), 0)),
-			offsetParam(), filterParams(filterSyntax)},
-		okSchema: arrayOf(ref("Node")), errs: map[string]string{"400": "A malformed filter.", "422": "A malformed limit or offset."}})
+			offsetParam()}, append(listingDocs(query.NodeSort, nodeFields), filterParams(filterSyntax))...),
+		okSchema: arrayOf(ref("Node")), okHeaders: cursorHeaders,
+		errs: map[string]string{"400": "A malformed filter, sort, cursor or fields.", "422": "A malformed limit or offset."}})
 	d.add("PUT /nodes/{id}", opDoc{tag: "nodes", summary: "Write a node and its subtree",
 		desc: "Replaces the node at {id} and writes its subtree in one transaction; one `updated` event is published, " +
 			"for the root, with is_hierarchy true. The body limit is KCI_MAX_HIERARCHY_BYTES.",
@@ -640,11 +647,15 @@ func describeNodes(d opDocs) {
 		queryParam("path", "RE2 pattern searched in the node path (data.path).", str()),
 		queryParam("limit", "Maximum number of events (0: no limit, not with recursive).", withDefault(integer(), defaultEventsLimit)),
 		queryParam("recursive", "Add each event's node as it is now (limit at most 1000).", withDefault(boolean(), false)),
-		filterParams("Filters on `timestamp`, `sequence_id`, `data.*` and the other event fields, with the operators of GET /nodes."),
 	}
+	evParams = append(evParams, listingDocs(query.EventSort, eventFields)...)
+	evParams = append(evParams,
+		filterParams("Filters on `timestamp`, `sequence_id`, `data.*` and the other event fields, with the operators of GET /nodes."))
 	d.add("GET /events", opDoc{tag: "events", summary: "Query the event history",
-		desc: "Events in sequence order.", params: evParams, okSchema: arrayOf(ref("Event")),
-		errs: map[string]string{"400": "A malformed parameter, both id and ids, or a recursive query without a limit up to 1000."}})
+		desc: "Events in sequence order (or the order of `sort`).", params: evParams, okSchema: arrayOf(ref("Event")),
+		okHeaders: cursorHeaders,
+		errs: map[string]string{"400": "A malformed parameter, both id and ids, a recursive query without a limit up to 1000, " +
+			"or a malformed sort, cursor or fields."}})
 }
 
 func describeUsers(d opDocs) {
@@ -845,4 +856,32 @@ func describeOperations(d opDocs) {
 		desc: "The OpenAPI 3.1 description of every route.", okSchema: object()})
 	d.add("GET /docs", opDoc{tag: "operations", summary: "API reference page",
 		desc: "This document as a web page.", okType: "text/html", okSchema: str(), okDesc: "The page."})
+}
+
+// listingDocs are sort=, after= and fields= (listing.go) of a
+// collection sortable by s whose items have the top-level fields.
+func listingDocs(s query.SortSchema, fields []string) []*openapi.Parameter {
+	var keys []string
+	for f := range s.Fields {
+		keys = append(keys, f)
+	}
+	slices.Sort(keys)
+	return []*openapi.Parameter{
+		queryParam("sort", "Sort keys, comma-separated, each `field` (ascending) or `-field` (descending), at most "+
+			strconv.Itoa(query.MaxSortKeys)+"; ties are broken by `"+s.Unique+"` in the direction of the last key. "+
+			"Sortable (indexed) fields: `"+strings.Join(keys, "`, `")+"`; any other answers 400. "+
+			"The answer carries the next page's cursor (see `after`).", str()),
+		queryParam("after", "Cursor paging: the `X-Next-Cursor` header of the previous page, to read the records after it "+
+			"(its `sort` must be the same). Empty: the first page, in the order of `sort`, or by `"+s.Unique+"` without it. "+
+			"Each page costs what the first costs, and no record is returned twice or skipped while others are added. "+
+			"`offset` then counts from the cursor.", str()),
+		queryParam("fields", "Comma-separated fields to answer (`id` is always there); dotted paths select inside objects "+
+			"(`data.kernel_revision.tree`). Fields: `"+strings.Join(fields, "`, `")+"`.", str()),
+	}
+}
+
+// cursorHeaders are the headers of a full page read with sort= or after=.
+var cursorHeaders = map[string]openapi.Header{
+	"X-Next-Cursor": {Description: "With `sort` or `after`, on a full page: the `after` value of the next page.", Schema: str()},
+	"Link":          {Description: "The same as an RFC 8288 link, relative to the request: `<?...&after=...>; rel=\"next\"`.", Schema: str()},
 }

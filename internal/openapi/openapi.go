@@ -134,7 +134,14 @@ type MediaType struct {
 // Response is one status of an operation.
 type Response struct {
 	Description string               `json:"description"`
+	Headers     map[string]Header    `json:"headers,omitempty"`
 	Content     map[string]MediaType `json:"content,omitempty"`
+}
+
+// Header is a response header.
+type Header struct {
+	Description string  `json:"description,omitempty"`
+	Schema      *Schema `json:"schema,omitempty"`
 }
 
 // Schema is a JSON Schema (draft 2020-12, as OpenAPI 3.1 has it).

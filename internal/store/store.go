@@ -46,9 +46,17 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // Page selects a window of results; Limit 0 means no limit.
+//
+// Order, when set, replaces the backend's default order (nodes: id or
+// insertion order; events: sequence order); its last key is unique (see
+// query.Order). After, when set, holds one value per key of Order and
+// selects the records strictly after that position (keyset paging);
+// Offset then counts from there.
 type Page struct {
 	Limit  int
 	Offset int
+	Order  query.Order
+	After  []any
 }
 
 // NodeWrite is one atomic node write: every insert and replacement and
@@ -62,7 +70,8 @@ type NodeWrite struct {
 	Events  []*model.Event
 }
 
-// Nodes stores nodes. Find results are in stable id order.
+// Nodes stores nodes. Find results are in stable id order, or in
+// Page.Order when it is set.
 type Nodes interface {
 	GetNode(ctx context.Context, id objectid.ID) (*model.Node, error)
 	FindNodes(ctx context.Context, f query.Filter, p Page) ([]*model.Node, error)
@@ -84,7 +93,8 @@ type Events interface {
 	// AppendEvents appends events alone (POST /publish); it is a write
 	// like WriteNodes and announced like it.
 	AppendEvents(ctx context.Context, evs ...*model.Event) error
-	// FindEvents returns matching events in ascending sequence order.
+	// FindEvents returns matching events in ascending sequence order, or
+	// in Page.Order when it is set.
 	FindEvents(ctx context.Context, f query.Filter, p Page) ([]*model.Event, error)
 	// LastSequence is the highest sequence_id assigned so far (0 if none).
 	LastSequence(ctx context.Context) (int64, error)

@@ -291,7 +291,7 @@ func (s *Store) insertEvents(ctx context.Context, docs []any) (int, error) {
 // FindEvents returns matching events in ascending sequence order.
 func (s *Store) FindEvents(ctx context.Context, f query.Filter, p store.Page) ([]*model.Event, error) {
 	out := []*model.Event{}
-	err := s.find(ctx, s.events, f, p, bson.D{{Key: "sequence_id", Value: 1}, {Key: "_id", Value: 1}}, func(raw bson.Raw) error {
+	err := s.findPage(ctx, s.events, f, p, query.EventSort, bson.D{{Key: "sequence_id", Value: 1}, {Key: "_id", Value: 1}}, func(raw bson.Raw) error {
 		ev, err := decodeEvent(raw)
 		if err != nil {
 			return err
@@ -316,10 +316,17 @@ func (s *Store) LastSequence(ctx context.Context) (int64, error) {
 	return rawInt("value", raw.Lookup("value"))
 }
 
-// find runs a filtered, sorted, paged query and calls each for every
+// find runs a filtered, sorted, paged query (in p.Order if set, else in
+// the order of sort) and calls each for every
 // document.
 func (s *Store) find(ctx context.Context, col *mongo.Collection, f query.Filter, p store.Page, sort bson.D, each func(bson.Raw) error) error {
-	filter, err := compile(f)
+	return s.findPage(ctx, col, f, p, query.SortSchema{}, sort, each)
+}
+
+// findPage is find for a collection whose pages may have an Order and a
+// cursor of sort schema ss.
+func (s *Store) findPage(ctx context.Context, col *mongo.Collection, f query.Filter, p store.Page, ss query.SortSchema, sort bson.D, each func(bson.Raw) error) error {
+	filter, sort, err := pageQuery(f, p, ss, sort)
 	if err != nil {
 		return err
 	}

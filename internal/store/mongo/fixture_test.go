@@ -141,7 +141,7 @@ func TestReferenceFixtures(t *testing.T) {
 		"user":         {{Keys: bson.D{{Key: "username", Value: 1}}, Options: options.Index().SetUnique(true)}, {Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true)}},
 		"usergroup":    {{Keys: bson.D{{Key: "name", Value: 1}}, Options: options.Index().SetUnique(true)}},
 		"eventhistory": {{Keys: bson.D{{Key: "channel", Value: 1}, {Key: "sequence_id", Value: 1}}}, {Keys: bson.D{{Key: "data.kind", Value: 1}, {Key: "timestamp", Value: 1}}, Options: options.Index().SetName("kind_timestamp")}},
-		"node":         {{Keys: bson.D{{Key: "kind", Value: 1.0}}, Options: options.Index().SetName("by_kind")}},
+		"node":         {{Keys: bson.D{{Key: "owner", Value: 1.0}}, Options: options.Index().SetName("by_owner")}},
 	} {
 		if _, err := db.Collection(col).Indexes().CreateMany(ctx, ims); err != nil {
 			t.Fatal(err)
@@ -268,13 +268,13 @@ func TestReferenceFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ds := range rep.Declared {
-		if ds.Collection == "node" && ds.Name == "kind_1" && (ds.State != IndexPresent || ds.Existing != "by_kind") {
-			t.Fatalf("node kind index: %+v", ds)
+		if ds.Collection == "node" && ds.Name == "owner_1" && (ds.State != IndexPresent || ds.Existing != "by_owner") {
+			t.Fatalf("node owner index: %+v", ds)
 		}
 	}
 	for _, ix := range rep.Present {
-		if ix.Collection == "node" && ix.Name == "kind_1" {
-			t.Fatal("an index equivalent to by_kind was created")
+		if ix.Collection == "node" && ix.Name == "owner_1" {
+			t.Fatal("an index equivalent to by_owner was created")
 		}
 	}
 

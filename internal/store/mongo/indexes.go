@@ -75,9 +75,17 @@ func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
 	unique := func(sp *IndexSpec) { sp.Unique = true }
 	named := func(n string) func(*IndexSpec) { return func(sp *IndexSpec) { sp.Name = n } }
 
-	for _, f := range []string{"kind", "name", "group", "parent", "state", "result", "owner",
-		"created", "updated", "timeout", "holdoff"} {
+	for _, f := range []string{"group", "parent", "owner", "timeout", "holdoff"} {
 		add(colNode, asc(f))
+	}
+	// The sort fields (query.NodeSort, order.go): {f: 1, _id: 1} gives
+	// sort=f and sort=-f with their id tie-break from the index, in
+	// either direction, and serves every query {f: 1} served (an
+	// equality on f then walks the matches in _id order, the default
+	// order of /nodes). A database made by the reference keeps its
+	// {f: 1} as well, which the planner may still use; it can be dropped.
+	for _, f := range []string{"kind", "name", "state", "result", "created", "updated"} {
+		add(colNode, asc(f, "_id"))
 	}
 	add(colNode, asc("state", "timeout"))
 	add(colNode, asc("state", "holdoff"))

@@ -28,8 +28,8 @@ func TestDeclaredIndexes(t *testing.T) {
 		names[key] = sp
 	}
 	for _, want := range []string{
-		"node.kind_1", "node.name_1", "node.state_1", "node.result_1", "node.parent_1", "node.owner_1",
-		"node.created_1", "node.updated_1", "node.timeout_1", "node.holdoff_1", "node.state_1_timeout_1",
+		"node.kind_1__id_1", "node.name_1__id_1", "node.state_1__id_1", "node.result_1__id_1", "node.parent_1", "node.owner_1",
+		"node.created_1__id_1", "node.updated_1__id_1", "node.timeout_1", "node.holdoff_1", "node.state_1_timeout_1",
 		"node.state_1_holdoff_1", "node.data.kernel_revision.commit_1", "node.data.kernel_revision.tree_1",
 		"node.data.kernel_revision.branch_1", "node.data.runtime_1", "node.data.platform_1",
 		"eventhistory.sequence_id_1", "eventhistory.channel_1_sequence_id_1", "eventhistory.timestamp_1",

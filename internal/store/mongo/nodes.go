@@ -63,7 +63,7 @@ func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error
 // FindNodes returns matching nodes in id order.
 func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
 	out := []*model.Node{}
-	err := s.find(ctx, s.nodes, f, p, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
+	err := s.findPage(ctx, s.nodes, f, p, query.NodeSort, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
 		n, err := decodeNode(raw)
 		if err != nil {
 			return err

@@ -184,6 +184,9 @@ func findSQL(t table, cols string, f query.Filter, p store.Page) (string, []any,
 	if err != nil {
 		return "", nil, err
 	}
+	if len(p.Order) > 0 {
+		return sortedFindSQL(t, cols, where, args, p)
+	}
 	if p.Limit <= 0 && p.Offset <= 0 {
 		return fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", cols, t.Name, where, t.Order), args, nil
 	}

@@ -1,5 +1,7 @@
 package sqlite
 
+import "github.com/kernelci/kernelci-api-go/internal/query"
+
 // The schema. Every collection is a table with the full document as JSON in
 // "doc" (exactly the wire form of the record) plus real or generated columns
 // for the fields that queries hit often, each with an index. Datetimes are
@@ -136,6 +138,7 @@ type table struct {
 	Doc     string            // the JSON document column
 	Columns map[string]column // dotted field path -> column
 	Order   string            // stable order for Find
+	Sort    query.SortSchema  // what store.Page.Order may name (order.go)
 
 	// demote names columns whose conditions are compiled so that no
 	// index can use them (plan.go): "+col", without planner hints.
@@ -165,6 +168,7 @@ var nodeTable = table{
 		"data.platform":               {"d_platform", colTextOnly},
 	},
 	Order: "rid",
+	Sort:  query.NodeSort,
 }
 
 var eventTable = table{
@@ -181,6 +185,7 @@ var eventTable = table{
 		"data.state":  {"d_state", colTextOnly},
 	},
 	Order: "sequence_id",
+	Sort:  query.EventSort,
 }
 
 var userTable = table{

@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore Factory, o ...Options) {
 	t.Run("WriteAtomic", func(t *testing.T) { testWriteAtomic(t, newStore(t)) })
 	t.Run("Semantics", func(t *testing.T) { testSemantics(t, newStore(t), opts) }) // semantics.go
 	t.Run("Paging", func(t *testing.T) { testPaging(t, newStore(t)) })
+	t.Run("Sort", func(t *testing.T) { runSort(t, newStore) }) // sort.go
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore(t)) })
 	t.Run("ConcurrentSequence", func(t *testing.T) { testConcurrentSequence(t, newStore(t)) })
 	t.Run("OnCommit", func(t *testing.T) { testOnCommit(t, newStore(t)) })
