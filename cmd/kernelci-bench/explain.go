@@ -19,6 +19,11 @@ func printPlan(ctx context.Context, st *sqlite.Store, s spec, p *params) {
 	}
 	qs := s.qs(p, 0)
 	v, _ := url.ParseQuery(qs)
+	order, after, err := listing(v)
+	if err != nil {
+		fmt.Printf("%s: %v\n", s.name, err)
+		return
+	}
 	f, err := query.Parse(v, store.NodeSchema)
 	if err != nil {
 		fmt.Printf("%s: %v\n", s.name, err)
@@ -26,7 +31,7 @@ func printPlan(ctx context.Context, st *sqlite.Store, s spec, p *params) {
 	}
 	fmt.Printf("== %s: %s\n", s.name, qs)
 	if s.op != "count" {
-		plan, err := st.ExplainFindNodes(ctx, f, store.Page{Limit: 100})
+		plan, err := st.ExplainFindNodes(ctx, f, store.Page{Limit: 100, Order: order, After: after})
 		fmt.Printf("   find:  %s %v\n", strings.Join(plan, " | "), errOrNil(err))
 	}
 	plan, err := st.ExplainCountNodes(ctx, f)

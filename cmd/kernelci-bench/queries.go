@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/isotime"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
@@ -28,6 +29,8 @@ type params struct {
 	kbuilds   []revNode
 	checkouts []revNode
 	end       time.Time // "now" of the pollers
+	// after are cursors of sort=-created at random places (deep pages).
+	after []string
 }
 
 type revNode struct{ id, commit, tree, branch, name string }
@@ -60,6 +63,12 @@ func sample(ctx context.Context, path string, seed uint64, n int) (*params, erro
 			return nil, err
 		}
 		p.ids = append(p.ids, id)
+		if created, err := one("SELECT created FROM node WHERE id = ?", id); err != nil {
+			return nil, err
+		} else if c, err := isotime.Parse(created); err == nil {
+			oid, _ := objectid.Parse(id)
+			p.after = append(p.after, query.EncodeCursor(newestFirst, []any{c, oid}))
+		}
 		if id, err = one("SELECT id FROM node WHERE kind = 'job' AND rid >= ? ORDER BY rid LIMIT 1", rid); err != nil {
 			return nil, err
 		} else if id != "" {
@@ -112,10 +121,13 @@ func sample(ctx context.Context, path string, seed uint64, n int) (*params, erro
 
 func at[T any](s []T, i int) T { return s[i%len(s)] }
 
+// newestFirst is sort=-created.
+var newestFirst, _ = query.ParseSort("sort", "-created", query.NodeSort)
+
 // spec is one benchmarked request shape.
 type spec struct {
 	name string
-	op   string // nodes: GET /nodes (find + count when the page is full); fast: GET /nodes/fast; count: GET /count; get: GET /node/{id}; pages: every page of GET /nodes
+	op   string // nodes: GET /nodes (find + count when the page is full); fast: GET /nodes/fast; count: GET /count; get: GET /node/{id}; pages: every page of GET /nodes; cursor: 20 pages of /nodes/fast by cursor
 	qs   func(p *params, i int) string
 }
 
@@ -200,6 +212,19 @@ var specs = []spec{
 	{"created_wide", "nodes", func(p *params, i int) string {
 		return "created__gt=" + ts(p.end.Add(-time.Duration(60+i%30)*24*time.Hour)) + "&limit=100&offset=0"
 	}},
+	// Sorting and cursors (docs/paging.md): newest first against the
+	// default order, a deep page by offset against one by cursor.
+	{"default_page", "nodes", func(p *params, i int) string { return "limit=50" }},
+	{"newest_page", "nodes", func(p *params, i int) string { return "sort=-created&limit=50" }},
+	{"newest_fast", "fast", func(p *params, i int) string { return "sort=-created&limit=50" }},
+	{"default_fast", "fast", func(p *params, i int) string { return "limit=50" }},
+	{"newest_kind_job", "nodes", func(p *params, i int) string { return "kind=job&sort=-created&limit=50" }},
+	{"newest_offset_deep", "fast", func(p *params, i int) string {
+		return fmt.Sprintf("sort=-created&limit=50&offset=%d", 100000+(i*7919)%100000)
+	}},
+	{"newest_after_deep", "fast", func(p *params, i int) string { return "sort=-created&limit=50&after=" + at(p.after, i) }},
+	{"newest_after_deep_nodes", "nodes", func(p *params, i int) string { return "sort=-created&limit=50&after=" + at(p.after, i) }},
+	{"newest_cursor_walk", "cursor", func(p *params, i int) string { return "sort=-created&limit=50&after=" + at(p.after, i) }},
 	{"count_kind_test", "count", func(p *params, i int) string { return "kind=test" }},
 	{"count_commit", "count", func(p *params, i int) string { return "data.kernel_revision.commit=" + at(p.checkouts, i).commit }},
 	{"count_name_re", "count", func(p *params, i int) string { return "name__re=rock-pi" }},
@@ -232,6 +257,10 @@ func request(ctx context.Context, st *sqlite.Store, op, qs string) (items int, t
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	order, after, err := listing(v)
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	f, err := query.Parse(v, store.NodeSchema)
 	if err != nil {
 		return 0, 0, 0, err
@@ -246,7 +275,7 @@ func request(ctx context.Context, st *sqlite.Store, op, qs string) (items int, t
 	}
 	fmt.Sscan(v.Get("limit"), &limit)
 	fmt.Sscan(v.Get("offset"), &offset)
-	nodes, err := st.FindNodes(ctx, f, store.Page{Limit: limit, Offset: offset})
+	nodes, err := st.FindNodes(ctx, f, store.Page{Limit: limit, Offset: offset, Order: order, After: after})
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -254,7 +283,7 @@ func request(ctx context.Context, st *sqlite.Store, op, qs string) (items int, t
 		return len(nodes), int64(len(nodes)), 0, nil
 	}
 	total = int64(offset + len(nodes))
-	if len(nodes) == limit || (len(nodes) == 0 && offset > 0) {
+	if len(nodes) == limit || (len(nodes) == 0 && offset > 0) || after != nil {
 		t0 := time.Now()
 		if total, err = st.CountNodes(ctx, f); err != nil {
 			return 0, 0, 0, err
@@ -274,6 +303,27 @@ func run(ctx context.Context, st *sqlite.Store, p *params, s spec, iters int, bu
 			break
 		}
 		qs := s.qs(p, i)
+		if s.op == "cursor" {
+			// 20 pages by cursor, each request timed on its own.
+			for range 20 {
+				t0, c0 := time.Now(), threadCPU()
+				last, n, err := cursorPage(ctx, st, qs)
+				if err != nil {
+					return nil, fmt.Errorf("%s %s: %w", s.name, qs, err)
+				}
+				res.lat = append(res.lat, time.Since(t0))
+				res.cpu = append(res.cpu, threadCPU()-c0)
+				res.rows += int64(n)
+				res.total += int64(n)
+				if last == "" {
+					break
+				}
+				v, _ := url.ParseQuery(qs)
+				v.Set("after", last)
+				qs = v.Encode()
+			}
+			continue
+		}
 		if s.op == "pages" {
 			// Walk every page of the result as a client does.
 			for off := 0; ; off += 100 {
@@ -348,4 +398,51 @@ func printResults(w io.Writer, rs []*result) {
 			fmtDur(pct(r.lat, 0.5)), fmtDur(pct(r.lat, 0.99)), fmtDur(pct(r.lat, 1)), fmtDur(pct(r.cpu, 0.5)), fmtDur(pct(r.countLat, 0.5)),
 			r.rows/max(n, 1), r.total/max(n, 1), strings.ReplaceAll(ex, "|", "\\|"))
 	}
+}
+
+// cursorPage reads one page of qs (sort=, limit=, after=) and returns the
+// cursor of the next one ("" after the last).
+func cursorPage(ctx context.Context, st *sqlite.Store, qs string) (string, int, error) {
+	v, err := url.ParseQuery(qs)
+	if err != nil {
+		return "", 0, err
+	}
+	o, err := query.ParseSort("sort", v.Get("sort"), query.NodeSort)
+	if err != nil {
+		return "", 0, err
+	}
+	after, err := query.DecodeCursor("after", v.Get("after"), o, query.NodeSort)
+	if err != nil {
+		return "", 0, err
+	}
+	limit := 50
+	fmt.Sscan(v.Get("limit"), &limit)
+	nodes, err := st.FindNodes(ctx, query.Filter{}, store.Page{Limit: limit, Order: o, After: after})
+	if err != nil || len(nodes) < limit {
+		return "", len(nodes), err
+	}
+	return query.EncodeCursor(o, o.Values(store.NodeKey(nodes[len(nodes)-1]))), len(nodes), nil
+}
+
+// listing reads sort= and after= as the API does (internal/api/listing.go)
+// and removes them from v.
+func listing(v url.Values) (order query.Order, after []any, err error) {
+	if s := v.Get("sort"); s != "" {
+		if order, err = query.ParseSort("sort", s, query.NodeSort); err != nil {
+			return nil, nil, err
+		}
+	}
+	if a, ok := v["after"]; ok {
+		if order == nil {
+			order = query.Order{{Field: "id"}}
+		}
+		if a[0] != "" {
+			if after, err = query.DecodeCursor("after", a[0], order, query.NodeSort); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	v.Del("sort")
+	v.Del("after")
+	return order, after, nil
 }
