@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -68,7 +70,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		rest[key] = vals
 	}
-	more, err := query.Parse(rest, eventSchema)
+	more, err := s.parseQuery(rest, eventSchema)
 	if err != nil {
 		return err
 	}
@@ -99,6 +101,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		if len(list) == 0 {
 			return badRequest("ids must contain at least one id")
 		}
+		if max := s.queryLimits().MaxListValues; len(list) > max {
+			return badRequest("Invalid 'ids' parameter: more than " + strconv.Itoa(max) + " ids (KCI_QUERY_MAX_LIST_VALUES)")
+		}
 		f = f.And(query.Cond{Field: "id", Op: query.In, Value: list})
 	}
 	if from := q.Get("from"); from != "" {
@@ -109,7 +114,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		f = f.And(query.Cond{Field: "timestamp", Op: query.Gt, Value: t})
 	}
 	if p := q.Get("path"); p != "" {
-		if _, err := query.Parse(url.Values{"path__re": {p}}, query.Schema{}); err != nil {
+		if _, err := s.parseQuery(url.Values{"path__re": {p}}, query.Schema{}); err != nil {
 			return badRequest("Invalid 'path' parameter: " + err.Error())
 		}
 		f = f.And(query.Cond{Field: "data.path", Op: query.Re, Value: p})
@@ -119,6 +124,11 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return badRequest("Invalid 'limit' parameter, must be a non-negative integer")
+		}
+		// limit=0 is "no limit" as in the reference: the answer is
+		// streamed (streamEvents); any other limit is bounded.
+		if n > s.opts.MaxEventsLimit {
+			return badRequest("Invalid 'limit' parameter, must be at most " + strconv.Itoa(s.opts.MaxEventsLimit) + " (KCI_MAX_EVENTS_LIMIT), or 0 for all")
 		}
 		limit = n
 	}
@@ -130,6 +140,14 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	if recursive && (q.Get("limit") == "" || limit == 0 || limit > 1000) {
 		return badRequest("Recursive limit is too large, max is 1000")
 	}
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if limit == 0 {
+		return s.streamEvents(w, r, f)
+	}
 	evs, err := s.store.FindEvents(r.Context(), f, store.Page{Limit: limit})
 	if err != nil {
 		return err
@@ -140,6 +158,60 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, evs)
+}
+
+// eventsChunk is how many events streamEvents reads per store call.
+const eventsChunk = 1000
+
+// streamEvents writes every event matching f, in sequence order, reading
+// them eventsChunk at a time after the last sequence id written, so that
+// the whole history never sits in memory. A store error after the first
+// bytes aborts the connection.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, f query.Filter) error {
+	started, sent := false, 0
+	var after int64 = -1
+	for {
+		cf, ctx, cancel := f, r.Context(), func() {}
+		if after >= 0 {
+			// Each chunk is a query of its own, with its own budget.
+			ctx, cancel = s.nextQueryContext(r)
+			cf = f.And(query.Cond{Field: "sequence_id", Op: query.Gt, Value: after})
+		}
+		evs, err := s.store.FindEvents(ctx, cf, store.Page{Limit: eventsChunk})
+		cancel()
+		if err != nil {
+			if started {
+				s.log.Warn("streamed answer cut: store error after the first bytes", "path", r.URL.Path, "err", err)
+				panic(http.ErrAbortHandler)
+			}
+			return err
+		}
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "[")
+			started = true
+		}
+		for _, ev := range evs {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if sent > 0 {
+				io.WriteString(w, ",")
+			}
+			if _, err := w.Write(b); err != nil {
+				return nil // the client went away
+			}
+			sent++
+			after = ev.SequenceID
+		}
+		if len(evs) < eventsChunk {
+			break
+		}
+	}
+	io.WriteString(w, "]")
+	return nil
 }
 
 // attachNodesBatch is how many nodes one query of attachNodes reads.

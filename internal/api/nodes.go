@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
@@ -141,8 +144,8 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 }
 
 // nodeFilter parses the query string of /nodes, /nodes/fast and /count.
-func nodeFilter(r *http.Request) (query.Filter, error) {
-	return query.Parse(r.URL.Query(), store.NodeSchema)
+func (s *Server) nodeFilter(r *http.Request) (query.Filter, error) {
+	return s.parseQuery(r.URL.Query(), store.NodeSchema)
 }
 
 // pageResponse is the paginated list envelope shared with the client.
@@ -198,36 +201,114 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := nodeFilter(r)
+	if p.Limit > s.opts.MaxPageLimit {
+		return queryError("limit", "less_than_equal", "Input should be less than or equal to "+
+			strconv.Itoa(s.opts.MaxPageLimit)+" (KCI_MAX_PAGE_LIMIT); page with offset", strconv.Itoa(p.Limit))
+	}
+	f, err := s.nodeFilter(r)
 	if err != nil {
 		return err
 	}
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return writePage(w, r, f, p, s.store.FindNodes, s.store.CountNodes, nil)
 }
 
-// getNodesFast is the unpaginated list (limit and offset optional).
+// getNodesFast is the unpaginated list (limit and offset optional). The
+// answer is streamed: nodes are read fastChunk at a time and written as
+// they come, so that a whole collection never sits in memory. A store
+// error after the first bytes are out aborts the connection (the client
+// sees a truncated answer, never a wrong one).
 func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
-	p, err := pageParams(r, 0, 0)
+	limit, err := queryInt(r, "limit", 0, 0)
 	if err != nil {
 		return err
 	}
-	f, err := nodeFilter(r)
+	offset, err := queryInt(r, "offset", 0, 0)
 	if err != nil {
 		return err
 	}
-	items, err := s.store.FindNodes(r.Context(), f, p)
+	f, err := s.nodeFilter(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, items)
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
+	started := false
+	sent := 0
+	var last objectid.ID
+	for {
+		n := fastChunk
+		if limit > 0 {
+			n = min(n, limit-sent)
+		}
+		// After the first chunk, the next one starts after the last id
+		// written (results are in id order): no offset to skip again,
+		// and each chunk is a query of its own, with a budget of its own.
+		ctx, cf, page := r.Context(), f, store.Page{Limit: n, Offset: offset}
+		cancel := func() {}
+		if sent > 0 {
+			ctx, cancel = s.nextQueryContext(r)
+			cf = f.And(query.Cond{Field: "id", Op: query.Gt, Value: last})
+			page = store.Page{Limit: n}
+		}
+		items, err := s.store.FindNodes(ctx, cf, page)
+		cancel()
+		if err != nil {
+			if started {
+				s.log.Warn("streamed answer cut: store error after the first bytes", "path", r.URL.Path, "err", err)
+				panic(http.ErrAbortHandler)
+			}
+			return err
+		}
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "[")
+			started = true
+		}
+		for _, it := range items {
+			b, err := json.Marshal(it)
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if sent > 0 {
+				io.WriteString(w, ",")
+			}
+			if _, err := w.Write(b); err != nil {
+				return nil // the client went away
+			}
+			sent++
+			last = it.ID
+		}
+		if len(items) < n || (limit > 0 && sent >= limit) {
+			break
+		}
+	}
+	_, err = io.WriteString(w, "]")
+	if err != nil {
+		return nil
+	}
+	return nil
 }
 
 // getCount answers the number of matching nodes as a bare integer.
 func (s *Server) getCount(w http.ResponseWriter, r *http.Request) error {
-	f, err := nodeFilter(r)
+	f, err := s.nodeFilter(r)
 	if err != nil {
 		return err
 	}
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
 	n, err := s.store.CountNodes(r.Context(), f)
 	if err != nil {
 		return err

@@ -43,6 +43,9 @@ func decodeObject(w http.ResponseWriter, r *http.Request, limit int64) (map[stri
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, bodyError("missing", "Field required", nil)
 	}
+	if err := checkDepth(r, b); err != nil {
+		return nil, err
+	}
 	var v any
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -116,7 +119,11 @@ func queryError(name, typ, msg string, input any) error {
 
 type ctxKey int
 
-const userKey ctxKey = 0
+const (
+	userKey       ctxKey = iota
+	optsKey              // *Options, set by ServeHTTP
+	requestCtxKey        // the request's context before the query budget (limits.go)
+)
 
 // userFrom returns the authenticated user stored by authenticate.
 func userFrom(ctx context.Context) *model.User {
