@@ -281,6 +281,7 @@ func (s *Server) acceptInvite(ctx context.Context, token, password string) (*mod
 	if u.HashedPassword, err = auth.HashPassword(password); err != nil {
 		return nil, err
 	}
+	u.EndSessions()
 	u.IsVerified = true
 	if err := s.store.UpdateUser(ctx, u); errors.Is(err, store.ErrNotFound) {
 		return nil, errInviteNoUser

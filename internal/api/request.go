@@ -137,7 +137,7 @@ func (s *Server) authenticate(r *http.Request) (*model.User, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	id, err := s.tokens.Verify(tok)
+	id, gen, err := s.tokens.VerifySession(tok)
 	if err != nil {
 		return nil, nil
 	}
@@ -153,6 +153,11 @@ func (s *Server) authenticate(r *http.Request) (*model.User, error) {
 		return nil, err
 	}
 	if !u.IsActive {
+		return nil, nil
+	}
+	// A token of an older generation was issued before the password
+	// changed, the account was deactivated, or its sessions were ended.
+	if gen < u.TokenGeneration {
 		return nil, nil
 	}
 	if info := requestInfoFrom(r.Context()); info != nil {

@@ -68,6 +68,8 @@ func (s *Server) routeTable() []route {
 
 		// Login and accounts (users.go).
 		{"POST", "/user/login", public, s.hashing(s.postLogin)},
+		{"POST", "/user/logout", user, s.postLogout},
+		{"POST", "/user/{id}/logout", admin, s.postUserLogout},
 		{"GET", "/whoami", user, s.getWhoami},
 		{"GET", "/user/me", user, s.getWhoami},
 		{"PATCH", "/user/me", user, s.hashing(s.patchMe)},

@@ -121,11 +121,46 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 	if !u.IsVerified {
 		return badRequest("LOGIN_USER_NOT_VERIFIED")
 	}
-	tok, err := s.tokens.Issue(u.ID.String())
+	tok, err := s.tokens.IssueSession(u.ID.String(), u.TokenGeneration)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, wire.Token{AccessToken: tok, TokenType: "bearer"})
+}
+
+// postLogout ends the caller's tokens (fastapi-users' POST /auth/logout,
+// 204): every token of the account up to now shares its generation.
+func (s *Server) postLogout(w http.ResponseWriter, r *http.Request) error {
+	return s.endSessions(w, r, userFrom(r.Context()).ID)
+}
+
+// postUserLogout is an administrator's revocation of a user's tokens.
+func (s *Server) postUserLogout(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userByPath(r)
+	if err != nil {
+		return err
+	}
+	return s.endSessions(w, r, u.ID)
+}
+
+// endSessions moves the user's token generation on (re-read, so that a
+// concurrent change of the account is not undone), answering 204.
+func (s *Server) endSessions(w http.ResponseWriter, r *http.Request, id objectid.ID) error {
+	u, err := s.store.GetUser(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("User not found")
+	}
+	if err != nil {
+		return err
+	}
+	u.EndSessions()
+	if err := s.store.UpdateUser(r.Context(), u); errors.Is(err, store.ErrNotFound) {
+		return notFound("User not found")
+	} else if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // getWhoami answers the authenticated user.
@@ -266,6 +301,7 @@ func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, ad
 			return err
 		}
 		u.HashedPassword = h
+		u.EndSessions() // tokens issued under the old password end
 	}
 	if p.email != nil && *p.email != u.Email {
 		other, err := s.userByEmail(ctx, *p.email)
@@ -279,6 +315,9 @@ func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, ad
 	}
 	if admin {
 		if p.isActive != nil {
+			if u.IsActive && !*p.isActive {
+				u.EndSessions() // reactivation does not revive old tokens
+			}
 			u.IsActive = *p.isActive
 		}
 		if p.isVerified != nil {
@@ -374,6 +413,7 @@ func (s *Server) postUpdatePassword(w http.ResponseWriter, r *http.Request) erro
 	if u.HashedPassword, err = auth.HashPassword(np); err != nil {
 		return err
 	}
+	u.EndSessions()
 	if err := s.saveUser(r.Context(), u, false); err != nil {
 		return err
 	}

@@ -390,7 +390,7 @@ func userFields(u *model.User) bson.D {
 	for i, g := range u.Groups {
 		groups[i] = groupDoc(g)
 	}
-	return bson.D{
+	d := bson.D{
 		{Key: "email", Value: u.Email},
 		{Key: "hashed_password", Value: u.HashedPassword},
 		{Key: "is_active", Value: u.IsActive},
@@ -399,6 +399,12 @@ func userFields(u *model.User) bson.D {
 		{Key: "username", Value: u.Username},
 		{Key: "groups", Value: groups},
 	}
+	// Ours, not the reference's: only written once it moved on (it
+	// never goes back, so an update never needs to unset it).
+	if u.TokenGeneration != 0 {
+		d = append(d, bson.E{Key: "token_generation", Value: u.TokenGeneration})
+	}
+	return d
 }
 
 // Decoding.
@@ -824,6 +830,12 @@ func decodeUser(raw bson.Raw) (*model.User, error) {
 			u.IsVerified, err = rawBool(k, rv)
 		case "username":
 			u.Username, err = rawString(k, rv)
+		case "token_generation":
+			n, ok := rv.AsInt64OK()
+			if !ok {
+				err = fieldErr(k, rv, "integer")
+			}
+			u.TokenGeneration = n
 		case "groups":
 			if isNull(rv) {
 				continue
