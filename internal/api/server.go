@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -64,6 +65,9 @@ type Options struct {
 	BodyReadTimeout time.Duration
 	MinBodyRate     int64 // bytes a second a large body must keep up
 	WriteTimeout    time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client (users_net.go); none when empty.
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds the dependencies of the handlers.
@@ -133,6 +137,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r2
 	}
 	s.setDeadlines(w, r, path)
+	if info := requestInfoFrom(r.Context()); info != nil {
+		info.Client = s.clientAddr(r) // the access log's client
+	}
 	// The limits travel with the request for the body decoders.
 	r = r.WithContext(context.WithValue(r.Context(), optsKey, &s.opts))
 	s.mux.ServeHTTP(w, r)

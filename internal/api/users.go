@@ -77,15 +77,14 @@ func tooManyAttempts(wait time.Duration) *Error {
 // timing does not tell whether it exists. A bcrypt or weaker argon2 hash
 // is upgraded to the current argon2id parameters.
 func (s *Server) checkCredentials(r *http.Request, username, password string) (*model.User, error) {
-	client := clientAddr(r)
-	lim := s.opts.LoginLimiter
-	if wait := lim.Check(client, username); wait > 0 {
+	client := s.clientAddr(r)
+	wait, attempt := s.opts.LoginLimiter.Begin(client, username)
+	if wait > 0 {
 		return nil, tooManyAttempts(wait)
 	}
 	u, err := s.store.GetUserByUsername(r.Context(), username)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.DummyVerify(password)
-		lim.Fail(client, username)
 		return nil, errBadCredentials
 	}
 	if err != nil {
@@ -93,10 +92,9 @@ func (s *Server) checkCredentials(r *http.Request, username, password string) (*
 	}
 	ok, rehash := auth.VerifyPassword(password, u.HashedPassword)
 	if !ok || !u.IsActive {
-		lim.Fail(client, username)
 		return nil, errBadCredentials
 	}
-	lim.Succeed(username)
+	attempt.Succeed()
 	if rehash {
 		if h, err := auth.HashPassword(password); err == nil {
 			u.HashedPassword = h

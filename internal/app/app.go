@@ -130,6 +130,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		BodyReadTimeout:         cfg.BodyReadTimeout,
 		MinBodyRate:             cfg.MinBodyRate,
 		WriteTimeout:            cfg.WriteTimeout,
+		TrustedProxies:          cfg.TrustedProxies,
 	}, log)
 	a.maxConns = cfg.MaxConnections
 	// Subscriptions and lag are read from the backend, untimed.
