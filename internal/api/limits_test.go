@@ -342,3 +342,22 @@ func TestPasswordHashesBounded(t *testing.T) {
 	(<-done).expect(http.StatusBadRequest)
 	e.login("alice")
 }
+
+func TestHierarchyChildrenNameExistingGroupsOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("alice")
+	e.addGroup("lab-x")
+	root := e.postNode(tok, checkoutBody())
+	before := e.snapshot()
+	child := func(name string, groups ...string) map[string]any {
+		return map[string]any{"node": nodeBody("test", name, map[string]any{"user_groups": groups}), "child_nodes": []any{}}
+	}
+	body := map[string]any{"node": root, "child_nodes": []any{child("ok", "lab-x"),
+		map[string]any{"node": nodeBody("test", "deep", nil), "child_nodes": []any{child("bad", "lab-x", "not-yet-a-group")}}}}
+	e.do("PUT", "/latest/nodes/"+root["id"].(string), tok, body).
+		expectDetail(http.StatusBadRequest, "User group does not exist with name: not-yet-a-group")
+	e.expectUnchanged(before, "a hierarchy with an unknown group")
+	body["child_nodes"] = []any{child("ok", "lab-x")}
+	e.do("PUT", "/latest/nodes/"+root["id"].(string), tok, body).expect(http.StatusOK)
+}

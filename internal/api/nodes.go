@@ -468,6 +468,7 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 		parent *model.Node
 	}
 	stack := []item{{h: h}}
+	knownGroups := map[string]bool{}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -505,6 +506,17 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 			n.Owner = model.Str(user.Username)
 			if err := specializeData(n); err != nil {
 				return err
+			}
+			// As POST /node: a new node names existing groups only (a
+			// group created later must not give its members edit rights
+			// over nodes nobody allowed them). Each name is looked up once.
+			for _, g := range n.UserGroups {
+				if !knownGroups[g] {
+					if err := s.checkUserGroups(r, []string{g}); err != nil {
+						return err
+					}
+					knownGroups[g] = true
+				}
 			}
 			wr.Insert = append(wr.Insert, n)
 		}
