@@ -130,6 +130,9 @@ func (s *Server) postInvite(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("Existing user has a different email")
 		}
 	} else {
+		if err := s.checkNewUsername(ctx, in.Username, objectid.ID{}); err != nil {
+			return err
+		}
 		groups, err := s.resolveGroups(ctx, in.Groups)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,10 +277,12 @@ func (s *Server) decodeUserPatch(w http.ResponseWriter, r *http.Request) (*userP
 // is_superuser, is_verified and groups.
 func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, admin bool) error {
 	if p.username != nil && *p.username != u.Username {
-		if _, err := s.store.GetUserByUsername(ctx, *p.username); err == nil {
-			return badRequest("Username already exists: " + *p.username)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if err := s.checkNewUsername(ctx, *p.username, u.ID); err != nil {
 			return err
+		}
+		// The old name stays reserved to this account.
+		if !slices.Contains(u.PastUsernames, u.Username) {
+			u.PastUsernames = append(u.PastUsernames, u.Username)
 		}
 		u.Username = *p.username
 	}
@@ -323,6 +326,29 @@ func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, ad
 		}
 		if p.isSuperuser != nil {
 			u.IsSuperuser = *p.isSuperuser
+		}
+	}
+	return nil
+}
+
+// checkNewUsername answers 400 when name may not become the username of
+// the account self (zero: a new account): a name that looks like another
+// (model.CheckUsername), or one that another account holds or held,
+// compared Unicode-normalised and case-folded (model.UsernameKey). Names
+// once used stay with their account, so that no account can gain the
+// nodes and subscriptions another owned under that name.
+func (s *Server) checkNewUsername(ctx context.Context, name string, self objectid.ID) error {
+	if err := model.CheckUsername(name); err != nil {
+		return badRequest("Invalid username: " + err.Error())
+	}
+	key := model.UsernameKey(name)
+	users, err := s.store.FindUsers(ctx, query.Filter{}, store.Page{})
+	if err != nil {
+		return err
+	}
+	for _, o := range users {
+		if o.ID != self && o.HoldsUsername(key) {
+			return badRequest("Username already exists: " + name)
 		}
 	}
 	return nil

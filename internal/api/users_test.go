@@ -438,14 +438,15 @@ func TestPatchMe(t *testing.T) {
 		})
 	}
 
-	// Own username and password; the token keeps working (it names the
-	// user by id).
+	// Own username and password: the password change ends the tokens
+	// issued before it (issue 12); a new login gives a working one.
 	u = e.do(http.MethodPatch, "/latest/user/me", tok, map[string]any{"username": "alice2", "password": "fresh pw"}).expect(200).object()
 	if u["username"] != "alice2" {
 		t.Errorf("username %v", u["username"])
 	}
+	e.do(http.MethodGet, "/latest/whoami", tok, nil).expect(401)
+	tok, _ = e.loginWith("alice2", "fresh pw").expect(200).object()["access_token"].(string)
 	e.do(http.MethodGet, "/latest/whoami", tok, nil).expect(200)
-	e.loginWith("alice2", "fresh pw").expect(200)
 	// Own email: the account is unverified again, as fastapi-users does.
 	u = e.do(http.MethodPatch, "/latest/user/me", tok, map[string]any{"email": "alice@new.example.org"}).expect(200).object()
 	if u["email"] != "alice@new.example.org" || u["is_verified"] != false {

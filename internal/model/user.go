@@ -18,6 +18,11 @@ type User struct {
 	// an administrator's revocation move it on (EndSessions). Stored,
 	// never on the wire.
 	TokenGeneration int64 `json:"-"`
+	// PastUsernames are the names the user had before renaming: they
+	// stay reserved to this account, so that nobody else takes a name
+	// nodes and subscriptions still carry as their owner. Stored, never
+	// on the wire.
+	PastUsernames []string `json:"-"`
 }
 
 // EndSessions makes every access token issued to u so far invalid.

@@ -404,6 +404,9 @@ func userFields(u *model.User) bson.D {
 	if u.TokenGeneration != 0 {
 		d = append(d, bson.E{Key: "token_generation", Value: u.TokenGeneration})
 	}
+	if len(u.PastUsernames) > 0 {
+		d = append(d, bson.E{Key: "past_usernames", Value: u.PastUsernames})
+	}
 	return d
 }
 
@@ -830,6 +833,26 @@ func decodeUser(raw bson.Raw) (*model.User, error) {
 			u.IsVerified, err = rawBool(k, rv)
 		case "username":
 			u.Username, err = rawString(k, rv)
+		case "past_usernames":
+			if isNull(rv) {
+				continue
+			}
+			arr, ok := rv.ArrayOK()
+			if !ok {
+				err = fieldErr(k, rv, "array")
+				break
+			}
+			var vals []bson.RawValue
+			if vals, err = arr.Values(); err != nil {
+				break
+			}
+			for _, v := range vals {
+				var name string
+				if name, err = rawString("past_usernames[]", v); err != nil {
+					break
+				}
+				u.PastUsernames = append(u.PastUsernames, name)
+			}
 		case "token_generation":
 			n, ok := rv.AsInt64OK()
 			if !ok {

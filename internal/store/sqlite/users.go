@@ -35,7 +35,8 @@ func (s *Store) getUser(ctx context.Context, col string, val any) (*model.User, 
 // that never go on the wire (the password hash has a column of its own).
 type userRow struct {
 	*model.User
-	TokenGeneration int64 `json:"token_generation,omitempty"`
+	TokenGeneration int64    `json:"token_generation,omitempty"`
+	PastUsernames   []string `json:"past_usernames,omitempty"`
 }
 
 func decodeUserDoc(doc []byte) (*model.User, error) {
@@ -44,6 +45,7 @@ func decodeUserDoc(doc []byte) (*model.User, error) {
 		return nil, fmt.Errorf("sqlite: decode user: %w", err)
 	}
 	row.User.TokenGeneration = row.TokenGeneration
+	row.User.PastUsernames = row.PastUsernames
 	return row.User, nil
 }
 
@@ -91,7 +93,7 @@ func userDoc(u *model.User) (string, error) {
 	if u.Groups == nil {
 		u.Groups = []model.Group{}
 	}
-	b, err := json.Marshal(userRow{User: u, TokenGeneration: u.TokenGeneration})
+	b, err := json.Marshal(userRow{User: u, TokenGeneration: u.TokenGeneration, PastUsernames: u.PastUsernames})
 	if err != nil {
 		return "", fmt.Errorf("sqlite: encode user: %w", err)
 	}
