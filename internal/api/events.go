@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"math"
@@ -153,7 +152,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if recursive {
-		if err := s.attachNodes(r.Context(), evs); err != nil {
+		if err := s.attachNodes(r, evs); err != nil {
 			return err
 		}
 	}
@@ -221,7 +220,7 @@ const attachNodesBatch = 200
 // node as stored now, reading the nodes by id in batches rather than one
 // query per event: a pull lab's poll of 1000 events is 5 queries, not
 // 1000. Events of nodes gone since (purged) keep no node.
-func (s *Server) attachNodes(ctx context.Context, evs []*model.Event) error {
+func (s *Server) attachNodes(r *http.Request, evs []*model.Event) error {
 	ids := make([]objectid.ID, len(evs))
 	var want []any
 	seen := map[objectid.ID]bool{}
@@ -241,8 +240,11 @@ func (s *Server) attachNodes(ctx context.Context, evs []*model.Event) error {
 	byID := make(map[objectid.ID]*model.Node, len(want))
 	for start := 0; start < len(want); start += attachNodesBatch {
 		chunk := want[start:min(start+attachNodesBatch, len(want))]
+		// Each batch is a query of its own, with a budget of its own.
+		ctx, cancel := s.nextQueryContext(r)
 		nodes, err := s.store.FindNodes(ctx, query.Filter{Conds: []query.Cond{{Field: "id", Op: query.In, Value: chunk}}},
 			store.Page{Limit: len(chunk)})
+		cancel()
 		if err != nil {
 			return err
 		}
