@@ -1,7 +1,8 @@
 package api
 
 import (
-	"context"
+	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -68,7 +69,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		rest[key] = vals
 	}
-	more, err := query.Parse(rest, eventSchema)
+	more, err := s.parseQuery(rest, eventSchema)
 	if err != nil {
 		return err
 	}
@@ -99,6 +100,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		if len(list) == 0 {
 			return badRequest("ids must contain at least one id")
 		}
+		if max := s.queryLimits().MaxListValues; len(list) > max {
+			return badRequest("Invalid 'ids' parameter: more than " + strconv.Itoa(max) + " ids (KCI_QUERY_MAX_LIST_VALUES)")
+		}
 		f = f.And(query.Cond{Field: "id", Op: query.In, Value: list})
 	}
 	if from := q.Get("from"); from != "" {
@@ -109,7 +113,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		f = f.And(query.Cond{Field: "timestamp", Op: query.Gt, Value: t})
 	}
 	if p := q.Get("path"); p != "" {
-		if _, err := query.Parse(url.Values{"path__re": {p}}, query.Schema{}); err != nil {
+		if _, err := s.parseQuery(url.Values{"path__re": {p}}, query.Schema{}); err != nil {
 			return badRequest("Invalid 'path' parameter: " + err.Error())
 		}
 		f = f.And(query.Cond{Field: "data.path", Op: query.Re, Value: p})
@@ -119,6 +123,11 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return badRequest("Invalid 'limit' parameter, must be a non-negative integer")
+		}
+		// limit=0 is "no limit" as in the reference: the answer is
+		// streamed (streamEvents); any other limit is bounded.
+		if n > s.opts.MaxEventsLimit {
+			return badRequest("Invalid 'limit' parameter, must be at most " + strconv.Itoa(s.opts.MaxEventsLimit) + " (KCI_MAX_EVENTS_LIMIT), or 0 for all")
 		}
 		limit = n
 	}
@@ -134,12 +143,20 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if limit == 0 {
+		return s.streamEvents(w, r, f, l)
+	}
 	evs, err := s.store.FindEvents(r.Context(), f, store.Page{Limit: limit, Order: l.order, After: l.after})
 	if err != nil {
 		return err
 	}
 	if recursive {
-		if err := s.attachNodes(r.Context(), evs); err != nil {
+		if err := s.attachNodes(r, evs); err != nil {
 			return err
 		}
 	}
@@ -153,6 +170,73 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// eventsChunk is how many events streamEvents reads per store call.
+const eventsChunk = 1000
+
+// streamEvents writes every event matching f, in sequence order, reading
+// them eventsChunk at a time after the last sequence id written, so that
+// the whole history never sits in memory. A store error after the first
+// bytes aborts the connection.
+func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, f query.Filter, l listing) error {
+	started, sent := false, 0
+	var last *model.Event
+	for {
+		cf, ctx, cancel := f, r.Context(), func() {}
+		page := store.Page{Limit: eventsChunk, Order: l.order, After: l.after}
+		if last != nil {
+			// Each chunk is a query of its own, with its own budget, and
+			// starts after the last event written (in the answer's order).
+			ctx, cancel = s.nextQueryContext(r)
+			page.After = nil
+			if l.order != nil {
+				page.After = l.order.Values(store.EventKey(last))
+			} else {
+				cf = f.And(query.Cond{Field: "sequence_id", Op: query.Gt, Value: last.SequenceID})
+			}
+		}
+		evs, err := s.store.FindEvents(ctx, cf, page)
+		cancel()
+		if err != nil {
+			if started {
+				s.log.Warn("streamed answer cut: store error after the first bytes", "path", r.URL.Path, "err", err)
+				panic(http.ErrAbortHandler)
+			}
+			return err
+		}
+		if !started {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "[")
+			started = true
+		}
+		for _, ev := range evs {
+			var b []byte
+			var err error
+			if l.fields != nil {
+				b, err = l.fields.project(ev)
+			} else {
+				b, err = json.Marshal(ev)
+			}
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if sent > 0 {
+				io.WriteString(w, ",")
+			}
+			if _, err := w.Write(b); err != nil {
+				return nil // the client went away
+			}
+			sent++
+			last = ev
+		}
+		if len(evs) < eventsChunk {
+			break
+		}
+	}
+	io.WriteString(w, "]")
+	return nil
+}
+
 // attachNodesBatch is how many nodes one query of attachNodes reads.
 const attachNodesBatch = 200
 
@@ -160,7 +244,7 @@ const attachNodesBatch = 200
 // node as stored now, reading the nodes by id in batches rather than one
 // query per event: a pull lab's poll of 1000 events is 5 queries, not
 // 1000. Events of nodes gone since (purged) keep no node.
-func (s *Server) attachNodes(ctx context.Context, evs []*model.Event) error {
+func (s *Server) attachNodes(r *http.Request, evs []*model.Event) error {
 	ids := make([]objectid.ID, len(evs))
 	var want []any
 	seen := map[objectid.ID]bool{}
@@ -180,8 +264,11 @@ func (s *Server) attachNodes(ctx context.Context, evs []*model.Event) error {
 	byID := make(map[objectid.ID]*model.Node, len(want))
 	for start := 0; start < len(want); start += attachNodesBatch {
 		chunk := want[start:min(start+attachNodesBatch, len(want))]
+		// Each batch is a query of its own, with a budget of its own.
+		ctx, cancel := s.nextQueryContext(r)
 		nodes, err := s.store.FindNodes(ctx, query.Filter{Conds: []query.Cond{{Field: "id", Op: query.In, Value: chunk}}},
 			store.Page{Limit: len(chunk)})
+		cancel()
 		if err != nil {
 			return err
 		}

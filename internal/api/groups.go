@@ -40,7 +40,7 @@ func (s *Server) resolveGroups(ctx context.Context, names []string) ([]model.Gro
 // getGroups lists groups (admin), paginated, filtered by attributes
 // (name, name__re, ...).
 func (s *Server) getGroups(w http.ResponseWriter, r *http.Request) error {
-	f, err := query.Parse(r.URL.Query(), groupSchema)
+	f, err := s.parseQuery(r.URL.Query(), groupSchema)
 	if err != nil {
 		return err
 	}

@@ -130,6 +130,9 @@ func (s *Server) postInvite(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("Existing user has a different email")
 		}
 	} else {
+		if err := s.checkNewUsername(ctx, in.Username, objectid.ID{}); err != nil {
+			return err
+		}
 		groups, err := s.resolveGroups(ctx, in.Groups)
 		if err != nil {
 			return err
@@ -281,6 +284,7 @@ func (s *Server) acceptInvite(ctx context.Context, token, password string) (*mod
 	if u.HashedPassword, err = auth.HashPassword(password); err != nil {
 		return nil, err
 	}
+	u.EndSessions()
 	u.IsVerified = true
 	if err := s.store.UpdateUser(ctx, u); errors.Is(err, store.ErrNotFound) {
 		return nil, errInviteNoUser

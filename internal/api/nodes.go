@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
@@ -141,9 +144,10 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 }
 
 // nodeFilter parses the query string of /nodes, /nodes/fast and /count
-// (sort=, after= and fields= are not filters: listing.go).
-func nodeFilter(r *http.Request) (query.Filter, error) {
-	return query.Parse(withoutListing(r.URL.Query()), store.NodeSchema)
+// (sort=, after= and fields= are not filters: listing.go), within the
+// server's query limits.
+func (s *Server) nodeFilter(r *http.Request) (query.Filter, error) {
+	return s.parseQuery(withoutListing(r.URL.Query()), store.NodeSchema)
 }
 
 // nodeListing parses sort=, after= and fields= of /nodes and /nodes/fast.
@@ -221,7 +225,11 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := nodeFilter(r)
+	if p.Limit > s.opts.MaxPageLimit {
+		return queryError("limit", "less_than_equal", "Input should be less than or equal to "+
+			strconv.Itoa(s.opts.MaxPageLimit)+" (KCI_MAX_PAGE_LIMIT); page with offset", strconv.Itoa(p.Limit))
+	}
+	f, err := s.nodeFilter(r)
 	if err != nil {
 		return err
 	}
@@ -229,6 +237,11 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
 	p.Order, p.After = l.order, l.after
 	items, err := s.store.FindNodes(r.Context(), f, p)
 	if err != nil {
@@ -247,13 +260,21 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// getNodesFast is the unpaginated list (limit and offset optional).
+// getNodesFast is the unpaginated list (limit and offset optional). The
+// answer is streamed: nodes are read fastChunk at a time and written as
+// they come, so that a whole collection never sits in memory. A store
+// error after the first bytes are out aborts the connection (the client
+// sees a truncated answer, never a wrong one).
 func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
-	p, err := pageParams(r, 0, 0)
+	limit, err := queryInt(r, "limit", 0, 0)
 	if err != nil {
 		return err
 	}
-	f, err := nodeFilter(r)
+	offset, err := queryInt(r, "offset", 0, 0)
+	if err != nil {
+		return err
+	}
+	f, err := s.nodeFilter(r)
 	if err != nil {
 		return err
 	}
@@ -261,20 +282,99 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p.Order, p.After = l.order, l.after
-	items, err := s.store.FindNodes(r.Context(), f, p)
+	release, err := s.admitHeavy(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	return answerNodes(w, r, l, items, p.Limit, func(items any) any { return items })
+	defer release()
+	// A cursor page is read whole, so that the next page's cursor can go
+	// in the headers: its size is bounded like a page of /nodes.
+	chunk := fastChunk
+	if l.cursor && limit > 0 {
+		if limit > s.opts.MaxPageLimit {
+			return &query.Error{Param: "limit", Msg: fmt.Sprintf("above %d with sort or after", s.opts.MaxPageLimit)}
+		}
+		chunk = limit
+	}
+	started := false
+	sent := 0
+	var last *model.Node
+	for {
+		n := chunk
+		if limit > 0 {
+			n = min(n, limit-sent)
+		}
+		// After the first chunk, the next one starts after the last node
+		// written (in the answer's order): no offset to skip again, and
+		// each chunk is a query of its own, with a budget of its own.
+		ctx, cf, page := r.Context(), f, store.Page{Limit: n, Offset: offset, Order: l.order, After: l.after}
+		cancel := func() {}
+		if sent > 0 {
+			ctx, cancel = s.nextQueryContext(r)
+			page = store.Page{Limit: n, Order: l.order}
+			if l.order != nil {
+				page.After = l.order.Values(store.NodeKey(last))
+			} else {
+				cf = f.And(query.Cond{Field: "id", Op: query.Gt, Value: last.ID})
+			}
+		}
+		items, err := s.store.FindNodes(ctx, cf, page)
+		cancel()
+		if err != nil {
+			if started {
+				s.log.Warn("streamed answer cut: store error after the first bytes", "path", r.URL.Path, "err", err)
+				panic(http.ErrAbortHandler)
+			}
+			return err
+		}
+		if !started {
+			if l.cursor && limit > 0 && len(items) == limit {
+				l.next(w, r, l.order.Values(store.NodeKey(items[len(items)-1])))
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "[")
+			started = true
+		}
+		for _, it := range items {
+			var b []byte
+			var err error
+			if l.fields != nil {
+				b, err = l.fields.project(it)
+			} else {
+				b, err = json.Marshal(it)
+			}
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if sent > 0 {
+				io.WriteString(w, ",")
+			}
+			if _, err := w.Write(b); err != nil {
+				return nil // the client went away
+			}
+			sent++
+			last = it
+		}
+		if len(items) < n || (limit > 0 && sent >= limit) {
+			break
+		}
+	}
+	io.WriteString(w, "]")
+	return nil
 }
 
 // getCount answers the number of matching nodes as a bare integer.
 func (s *Server) getCount(w http.ResponseWriter, r *http.Request) error {
-	f, err := nodeFilter(r)
+	f, err := s.nodeFilter(r)
 	if err != nil {
 		return err
 	}
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
 	n, err := s.store.CountNodes(r.Context(), f)
 	if err != nil {
 		return err
@@ -434,6 +534,7 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 		parent *model.Node
 	}
 	stack := []item{{h: h}}
+	knownGroups := map[string]bool{}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -471,6 +572,17 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 			n.Owner = model.Str(user.Username)
 			if err := specializeData(n); err != nil {
 				return err
+			}
+			// As POST /node: a new node names existing groups only (a
+			// group created later must not give its members edit rights
+			// over nodes nobody allowed them). Each name is looked up once.
+			for _, g := range n.UserGroups {
+				if !knownGroups[g] {
+					if err := s.checkUserGroups(r, []string{g}); err != nil {
+						return err
+					}
+					knownGroups[g] = true
+				}
 			}
 			wr.Insert = append(wr.Insert, n)
 		}

@@ -666,6 +666,13 @@ func describeUsers(d opDocs) {
 		body: formBody("", ref("LoginForm")), okSchema: ref("Token"),
 		errs: map[string]string{"400": "LOGIN_BAD_CREDENTIALS, or LOGIN_USER_NOT_VERIFIED (invite not accepted).",
 			"422": "A form field is missing.", "429": "LOGIN_TOO_MANY_ATTEMPTS; Retry-After says when to try again."}})
+	d.add("POST /user/logout", opDoc{tag: "users", summary: "Log out",
+		desc: "Ends the calling token, and with it every token of the account issued so far (they share one generation): log in again for a new one.",
+		ok:   "204", okDesc: "Logged out.", okType: "-"})
+	d.add("POST /user/{id}/logout", opDoc{tag: "users", summary: "End a user's sessions",
+		desc:   "Revokes every token issued to the user so far; the account stays usable with a new login.",
+		params: []*openapi.Parameter{uid}, ok: "204", okDesc: "Revoked.", okType: "-",
+		errs: map[string]string{"404": "No user with this id."}})
 	d.add("GET /whoami", opDoc{tag: "users", summary: "The token's user", okSchema: ref("User")})
 	d.add("GET /user/me", opDoc{tag: "users", summary: "The token's user", okSchema: ref("User")})
 	d.add("PATCH /user/me", opDoc{tag: "users", summary: "Update one's own account",

@@ -49,6 +49,8 @@ type RequestInfo struct {
 	// User is the username of the authenticated caller ("" when the
 	// request carried no valid token).
 	User string
+	// Client is the client's address (see ClientAddr).
+	Client string
 }
 
 const requestInfoKey ctxKey = 100
@@ -65,9 +67,18 @@ func requestInfoFrom(ctx context.Context) *RequestInfo {
 	return info
 }
 
-// ClientAddr is the client's address as the login limits see it: the
-// peer, or behind a proxy on a private network the address it forwards.
-func ClientAddr(r *http.Request) string { return clientAddr(r) }
+// ClientAddr is the client's address as the login limits see it (set by
+// ServeHTTP: the peer, or behind a trusted proxy the address it
+// forwards); the peer's address before ServeHTTP ran.
+func ClientAddr(r *http.Request) string {
+	if info := requestInfoFrom(r.Context()); info != nil && info.Client != "" {
+		return info.Client
+	}
+	if ip, ok := peerAddr(r); ok {
+		return ip.String()
+	}
+	return r.RemoteAddr
+}
 
 // getMetrics serves the registry in the Prometheus text format.
 func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) error {

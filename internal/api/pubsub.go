@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -71,6 +72,14 @@ func (s *Server) postSubscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	user := userFrom(r.Context()).Username
 	subscriberID := r.URL.Query().Get("subscriber_id")
+	// The cap is checked and the subscription made under one lock, so
+	// that concurrent subscribes of one user cannot pass it together
+	// (within this process; replicas may each add one more).
+	s.subscribing.Lock()
+	defer s.subscribing.Unlock()
+	if err := s.checkSubscriptionCap(r.Context(), user); err != nil {
+		return err
+	}
 	sub, err := s.pubsub.Subscribe(r.Context(), r.PathValue("channel"), user, promisc, subscriberID)
 	if errors.Is(err, pubsub.ErrSubscriberTaken) {
 		return errorf(http.StatusConflict, "Subscriber "+subscriberID+" owned by different user")
@@ -79,6 +88,28 @@ func (s *Server) postSubscribe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, subscriptionJSON{sub.ID, sub.Channel, sub.User, sub.Promiscuous})
+}
+
+// checkSubscriptionCap answers 429 when user already holds
+// MaxSubscriptionsPerUser subscriptions.
+func (s *Server) checkSubscriptionCap(ctx context.Context, user string) error {
+	subs, err := s.pubsub.Subscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, sub := range subs {
+		if sub.User == user {
+			n++
+		}
+	}
+	if n >= s.opts.MaxSubscriptionsPerUser {
+		return &Error{Status: http.StatusTooManyRequests,
+			Detail: "Too many subscriptions: user " + user + " holds " + strconv.Itoa(n) +
+				", the limit is " + strconv.Itoa(s.opts.MaxSubscriptionsPerUser) +
+				" (KCI_MAX_SUBSCRIPTIONS_PER_USER); unsubscribe unused ones"}
+	}
+	return nil
 }
 
 // postUnsubscribe deletes one of the caller's subscriptions.
@@ -211,6 +242,11 @@ func (s *Server) getPop(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.pubsub.Pop(r.Context(), r.PathValue("list"))
 	if errors.Is(err, pubsub.ErrDraining) {
 		return errorf(http.StatusServiceUnavailable, "Server shutting down, try again")
+	}
+	if errors.Is(err, pubsub.ErrPopTimeout) {
+		// Nothing within the keep-alive period: an empty answer, so that
+		// no wait outlives the clients' 60 s timeout; poll again.
+		return writeJSON(w, http.StatusOK, nil)
 	}
 	if err != nil {
 		return err

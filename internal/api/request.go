@@ -43,6 +43,9 @@ func decodeObject(w http.ResponseWriter, r *http.Request, limit int64) (map[stri
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, bodyError("missing", "Field required", nil)
 	}
+	if err := checkDepth(r, b); err != nil {
+		return nil, err
+	}
 	var v any
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
@@ -116,7 +119,11 @@ func queryError(name, typ, msg string, input any) error {
 
 type ctxKey int
 
-const userKey ctxKey = 0
+const (
+	userKey       ctxKey = iota
+	optsKey              // *Options, set by ServeHTTP
+	requestCtxKey        // the request's context before the query budget (limits.go)
+)
 
 // userFrom returns the authenticated user stored by authenticate.
 func userFrom(ctx context.Context) *model.User {
@@ -130,7 +137,7 @@ func (s *Server) authenticate(r *http.Request) (*model.User, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	id, err := s.tokens.Verify(tok)
+	id, gen, err := s.tokens.VerifySession(tok)
 	if err != nil {
 		return nil, nil
 	}
@@ -146,6 +153,11 @@ func (s *Server) authenticate(r *http.Request) (*model.User, error) {
 		return nil, err
 	}
 	if !u.IsActive {
+		return nil, nil
+	}
+	// A token of an older generation was issued before the password
+	// changed, the account was deactivated, or its sessions were ended.
+	if gen < u.TokenGeneration {
 		return nil, nil
 	}
 	if info := requestInfoFrom(r.Context()); info != nil {

@@ -30,6 +30,9 @@ func (rt route) pattern() string { return rt.method + " " + rt.path }
 // routeTable is every endpoint of the API, in the order of the OpenAPI
 // document. To add one: a row here, and its description in openapi.go
 // (TestOpenAPIMatchesRoutes fails until both are there).
+//
+// Wrappers of limits.go: budgeted reads run under the query time budget;
+// hashing handlers wait for a password-hash slot.
 func (s *Server) routeTable() []route {
 	ps := s.withPubSub // 503 when the server runs without pub/sub
 	return []route{
@@ -37,17 +40,17 @@ func (s *Server) routeTable() []route {
 
 		// Nodes (nodes.go).
 		{"POST", "/node", user, s.postNode},
-		{"GET", "/node/{id}", public, s.getNode},
+		{"GET", "/node/{id}", public, s.budgeted(s.getNode)},
 		{"PUT", "/node/{id}", user, s.putNode},
 		{"PATCH", "/node/{id}", user, s.patchNode},
-		{"GET", "/nodes", public, s.getNodes},
-		{"GET", "/nodes/fast", public, s.getNodesFast},
+		{"GET", "/nodes", public, s.budgeted(s.getNodes)},
+		{"GET", "/nodes/fast", public, s.budgeted(s.getNodesFast)},
 		{"PUT", "/nodes/{id}", user, s.putHierarchy},
-		{"GET", "/count", public, s.getCount},
+		{"GET", "/count", public, s.budgeted(s.getCount)},
 		{"PUT", "/batch/nodeset", user, s.putBatchNodeset},
 
 		// Event history (events.go).
-		{"GET", "/events", public, s.getEvents},
+		{"GET", "/events", public, s.budgeted(s.getEvents)},
 
 		// Pub/sub, lists and key-value (pubsub.go).
 		{"POST", "/subscribe/{channel}", user, ps(s.postSubscribe)},
@@ -64,27 +67,29 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/kv/{namespace}/{key}", user, ps(s.deleteKV)},
 
 		// Login and accounts (users.go).
-		{"POST", "/user/login", public, s.postLogin},
+		{"POST", "/user/login", public, s.hashing(s.postLogin)},
+		{"POST", "/user/logout", user, s.postLogout},
+		{"POST", "/user/{id}/logout", admin, s.postUserLogout},
 		{"GET", "/whoami", user, s.getWhoami},
 		{"GET", "/user/me", user, s.getWhoami},
-		{"PATCH", "/user/me", user, s.patchMe},
-		{"POST", "/user/register", admin, s.postRegister},
-		{"POST", "/user/update-password", public, s.postUpdatePassword},
+		{"PATCH", "/user/me", user, s.hashing(s.patchMe)},
+		{"POST", "/user/register", admin, s.hashing(s.postRegister)},
+		{"POST", "/user/update-password", public, s.hashing(s.postUpdatePassword)},
 		{"GET", "/users", user, s.getUsers},
 		{"GET", "/user/{id}", user, s.getUser},
-		{"PATCH", "/user/{id}", admin, s.patchUser},
+		{"PATCH", "/user/{id}", admin, s.hashing(s.patchUser)},
 		{"DELETE", "/user/{id}", admin, s.deleteUser},
 
 		// Password reset (users_password.go).
 		{"POST", "/user/forgot-password", public, s.postForgotPassword},
-		{"POST", "/user/reset-password", public, s.postResetPassword},
+		{"POST", "/user/reset-password", public, s.hashing(s.postResetPassword)},
 
 		// Invites (invites.go) and their pages (pages.go).
 		{"GET", "/user/invite", public, s.getInvitePage},
-		{"POST", "/user/invite", admin, s.postInvite},
+		{"POST", "/user/invite", admin, s.hashing(s.postInvite)},
 		{"GET", "/user/invite/url", admin, s.getInviteURL},
 		{"GET", "/user/accept-invite", public, s.getAcceptInvitePage},
-		{"POST", "/user/accept-invite", public, s.postAcceptInvite},
+		{"POST", "/user/accept-invite", public, s.hashing(s.postAcceptInvite)},
 
 		// Groups (groups.go).
 		{"GET", "/user-groups", admin, s.getGroups},

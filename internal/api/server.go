@@ -8,12 +8,15 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/email"
 	"github.com/kernelci/kernelci-api-go/internal/metrics"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/ratelimit"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
@@ -45,6 +48,26 @@ type Options struct {
 	// checked by GET /readyz after the store's (see AddReadyCheck).
 	Metrics     *metrics.Metrics
 	ReadyChecks []ReadyCheck
+
+	// Resource limits (limits.go, docs/security.md); zero means the
+	// default.
+	QueryLimits             query.Limits  // conditions, list values, regex repetitions
+	QueryTimeout            time.Duration // time budget of a read query
+	MaxHeavyQueries         int           // regex queries run at once
+	MaxHashes               int           // password hashes computed at once
+	AdmissionWait           time.Duration // queueing for a heavy-query or hash slot
+	MaxJSONDepth            int           // nesting of JSON bodies
+	MaxPageLimit            int           // largest limit of GET /nodes
+	MaxEventsLimit          int           // largest limit of GET /events
+	MaxSubscriptionsPerUser int           // subscriptions one user holds at once
+	// Slow clients (deadlines.go): how long a request may take to send
+	// its body and to read the answer; zero means the default.
+	BodyReadTimeout time.Duration
+	MinBodyRate     int64 // bytes a second a large body must keep up
+	WriteTimeout    time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client (users_net.go); none when empty.
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds the dependencies of the handlers.
@@ -58,6 +81,10 @@ type Server struct {
 	pubsub *pubsub.Service // nil: pub/sub endpoints answer 503
 	table  []route         // routes.go
 	ops    operations      // operations.go: metrics, readiness, shutdown
+	heavy  *gate           // limits.go: regex queries run at once
+	hashes *gate           // limits.go: password hashes computed at once
+
+	subscribing sync.Mutex // pubsub.go: the per-user subscription cap
 }
 
 // New builds the HTTP handler of the API.
@@ -68,6 +95,8 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 	if opts.MaxHierarchyBytes <= 0 {
 		opts.MaxHierarchyBytes = 64 << 20
 	}
+	opts.setLimitDefaults()
+	opts.setDeadlineDefaults()
 	if log == nil {
 		log = slog.Default()
 	}
@@ -80,7 +109,9 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 			opts.Metrics.WatchPubSub(opts.PubSub, st)
 		}
 	}
-	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now, pubsub: opts.PubSub}
+	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now, pubsub: opts.PubSub,
+		heavy:  newGate(opts.MaxHeavyQueries, opts.AdmissionWait, "regular-expression queries"),
+		hashes: newGate(opts.MaxHashes, opts.AdmissionWait, "password checks")}
 	s.ops.ready = append([]ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return st.Ping(ctx) }}},
 		opts.ReadyChecks...)
 	s.table = s.routeTable()
@@ -105,5 +136,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL = &u
 		r = r2
 	}
+	s.setDeadlines(w, r, path)
+	if info := requestInfoFrom(r.Context()); info != nil {
+		info.Client = s.clientAddr(r) // the access log's client
+	}
+	// The limits travel with the request for the body decoders.
+	r = r.WithContext(context.WithValue(r.Context(), optsKey, &s.opts))
 	s.mux.ServeHTTP(w, r)
 }

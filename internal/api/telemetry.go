@@ -52,6 +52,9 @@ func (s *Server) postTelemetry(w http.ResponseWriter, r *http.Request) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return bodyError("missing", "Field required", nil)
 	}
+	if err := checkDepth(r, b); err != nil {
+		return err
+	}
 	var v any
 	if err := model.DecodeJSON(b, &v); err != nil {
 		return bodyError("json_invalid", "JSON decode error: "+err.Error(), nil)
@@ -150,7 +153,7 @@ func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := query.Parse(q, telemetrySchema)
+	f, err := s.parseQuery(q, telemetrySchema)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,15 +78,14 @@ func tooManyAttempts(wait time.Duration) *Error {
 // timing does not tell whether it exists. A bcrypt or weaker argon2 hash
 // is upgraded to the current argon2id parameters.
 func (s *Server) checkCredentials(r *http.Request, username, password string) (*model.User, error) {
-	client := clientAddr(r)
-	lim := s.opts.LoginLimiter
-	if wait := lim.Check(client, username); wait > 0 {
+	client := s.clientAddr(r)
+	wait, attempt := s.opts.LoginLimiter.Begin(client, username)
+	if wait > 0 {
 		return nil, tooManyAttempts(wait)
 	}
 	u, err := s.store.GetUserByUsername(r.Context(), username)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.DummyVerify(password)
-		lim.Fail(client, username)
 		return nil, errBadCredentials
 	}
 	if err != nil {
@@ -93,10 +93,9 @@ func (s *Server) checkCredentials(r *http.Request, username, password string) (*
 	}
 	ok, rehash := auth.VerifyPassword(password, u.HashedPassword)
 	if !ok || !u.IsActive {
-		lim.Fail(client, username)
 		return nil, errBadCredentials
 	}
-	lim.Succeed(username)
+	attempt.Succeed()
 	if rehash {
 		if h, err := auth.HashPassword(password); err == nil {
 			u.HashedPassword = h
@@ -121,11 +120,46 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) error {
 	if !u.IsVerified {
 		return badRequest("LOGIN_USER_NOT_VERIFIED")
 	}
-	tok, err := s.tokens.Issue(u.ID.String())
+	tok, err := s.tokens.IssueSession(u.ID.String(), u.TokenGeneration)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, wire.Token{AccessToken: tok, TokenType: "bearer"})
+}
+
+// postLogout ends the caller's tokens (fastapi-users' POST /auth/logout,
+// 204): every token of the account up to now shares its generation.
+func (s *Server) postLogout(w http.ResponseWriter, r *http.Request) error {
+	return s.endSessions(w, r, userFrom(r.Context()).ID)
+}
+
+// postUserLogout is an administrator's revocation of a user's tokens.
+func (s *Server) postUserLogout(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userByPath(r)
+	if err != nil {
+		return err
+	}
+	return s.endSessions(w, r, u.ID)
+}
+
+// endSessions moves the user's token generation on (re-read, so that a
+// concurrent change of the account is not undone), answering 204.
+func (s *Server) endSessions(w http.ResponseWriter, r *http.Request, id objectid.ID) error {
+	u, err := s.store.GetUser(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("User not found")
+	}
+	if err != nil {
+		return err
+	}
+	u.EndSessions()
+	if err := s.store.UpdateUser(r.Context(), u); errors.Is(err, store.ErrNotFound) {
+		return notFound("User not found")
+	} else if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // getWhoami answers the authenticated user.
@@ -243,10 +277,12 @@ func (s *Server) decodeUserPatch(w http.ResponseWriter, r *http.Request) (*userP
 // is_superuser, is_verified and groups.
 func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, admin bool) error {
 	if p.username != nil && *p.username != u.Username {
-		if _, err := s.store.GetUserByUsername(ctx, *p.username); err == nil {
-			return badRequest("Username already exists: " + *p.username)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		if err := s.checkNewUsername(ctx, *p.username, u.ID); err != nil {
 			return err
+		}
+		// The old name stays reserved to this account.
+		if !slices.Contains(u.PastUsernames, u.Username) {
+			u.PastUsernames = append(u.PastUsernames, u.Username)
 		}
 		u.Username = *p.username
 	}
@@ -266,6 +302,7 @@ func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, ad
 			return err
 		}
 		u.HashedPassword = h
+		u.EndSessions() // tokens issued under the old password end
 	}
 	if p.email != nil && *p.email != u.Email {
 		other, err := s.userByEmail(ctx, *p.email)
@@ -279,6 +316,9 @@ func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, ad
 	}
 	if admin {
 		if p.isActive != nil {
+			if u.IsActive && !*p.isActive {
+				u.EndSessions() // reactivation does not revive old tokens
+			}
 			u.IsActive = *p.isActive
 		}
 		if p.isVerified != nil {
@@ -286,6 +326,29 @@ func (s *Server) applyPatch(ctx context.Context, u *model.User, p *userPatch, ad
 		}
 		if p.isSuperuser != nil {
 			u.IsSuperuser = *p.isSuperuser
+		}
+	}
+	return nil
+}
+
+// checkNewUsername answers 400 when name may not become the username of
+// the account self (zero: a new account): a name that looks like another
+// (model.CheckUsername), or one that another account holds or held,
+// compared Unicode-normalised and case-folded (model.UsernameKey). Names
+// once used stay with their account, so that no account can gain the
+// nodes and subscriptions another owned under that name.
+func (s *Server) checkNewUsername(ctx context.Context, name string, self objectid.ID) error {
+	if err := model.CheckUsername(name); err != nil {
+		return badRequest("Invalid username: " + err.Error())
+	}
+	key := model.UsernameKey(name)
+	users, err := s.store.FindUsers(ctx, query.Filter{}, store.Page{})
+	if err != nil {
+		return err
+	}
+	for _, o := range users {
+		if o.ID != self && o.HoldsUsername(key) {
+			return badRequest("Username already exists: " + name)
 		}
 	}
 	return nil
@@ -374,6 +437,7 @@ func (s *Server) postUpdatePassword(w http.ResponseWriter, r *http.Request) erro
 	if u.HashedPassword, err = auth.HashPassword(np); err != nil {
 		return err
 	}
+	u.EndSessions()
 	if err := s.saveUser(r.Context(), u, false); err != nil {
 		return err
 	}

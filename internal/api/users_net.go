@@ -143,22 +143,32 @@ func (s *Server) publicBaseURL(r *http.Request) string {
 	return scheme + "://" + host
 }
 
-// clientAddr is the client's address for the login limits: the direct
-// peer, or, when that is a proxy, the address the proxy says it serves
-// (the last X-Forwarded-For entry, which the nearest proxy appended, or
-// the for= of the last Forwarded element).
-func clientAddr(r *http.Request) string {
+// clientAddr is the client's address for the login limits and the
+// access log: the direct peer, unless it is one of the trusted proxies
+// (KCI_TRUSTED_PROXIES), in which case the address that proxy forwards
+// for: X-Forwarded-For walked from its end (the entry the nearest proxy
+// appended) past any further trusted proxy, or the for= of the last
+// Forwarded element. A peer that is not a trusted proxy is believed about
+// nothing, so rotating these headers never escapes a per-client limit.
+func (s *Server) clientAddr(r *http.Request) string {
 	ip, ok := peerAddr(r)
 	if !ok {
 		return r.RemoteAddr
 	}
-	if isGlobal(ip) {
+	if !s.trusted(ip) {
 		return ip.String()
 	}
 	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-		parts := strings.Split(xff[len(xff)-1], ",")
-		if a, err := netip.ParseAddr(strings.TrimSpace(parts[len(parts)-1])); err == nil {
-			return a.Unmap().String()
+		parts := strings.Split(strings.Join(xff, ","), ",")
+		for i := len(parts) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[i]))
+			if err != nil {
+				break
+			}
+			a = a.Unmap()
+			if i == 0 || !s.trusted(a) {
+				return a.String()
+			}
 		}
 	}
 	if fwd := r.Header.Values("Forwarded"); len(fwd) > 0 {
@@ -173,4 +183,14 @@ func clientAddr(r *http.Request) string {
 		}
 	}
 	return ip.String()
+}
+
+// trusted reports whether ip is one of the configured proxies.
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

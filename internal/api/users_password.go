@@ -126,6 +126,7 @@ func (s *Server) resetPassword(ctx context.Context, token, password string) (*mo
 	if u.HashedPassword, err = auth.HashPassword(password); err != nil {
 		return nil, err
 	}
+	u.EndSessions()
 	if err := s.store.UpdateUser(ctx, u); errors.Is(err, store.ErrNotFound) {
 		return nil, errResetBadToken
 	} else if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -437,14 +438,15 @@ func TestPatchMe(t *testing.T) {
 		})
 	}
 
-	// Own username and password; the token keeps working (it names the
-	// user by id).
+	// Own username and password: the password change ends the tokens
+	// issued before it (issue 12); a new login gives a working one.
 	u = e.do(http.MethodPatch, "/latest/user/me", tok, map[string]any{"username": "alice2", "password": "fresh pw"}).expect(200).object()
 	if u["username"] != "alice2" {
 		t.Errorf("username %v", u["username"])
 	}
+	e.do(http.MethodGet, "/latest/whoami", tok, nil).expect(401)
+	tok, _ = e.loginWith("alice2", "fresh pw").expect(200).object()["access_token"].(string)
 	e.do(http.MethodGet, "/latest/whoami", tok, nil).expect(200)
-	e.loginWith("alice2", "fresh pw").expect(200)
 	// Own email: the account is unverified again, as fastapi-users does.
 	u = e.do(http.MethodPatch, "/latest/user/me", tok, map[string]any{"email": "alice@new.example.org"}).expect(200).object()
 	if u["email"] != "alice@new.example.org" || u["is_verified"] != false {
@@ -652,7 +654,8 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 	e := newEnvWith(t, api.Options{}, nil)
 	e.addUser("alice")
 	srv := api.New(e.store, e.tokens, api.Options{LoginLimiter: ratelimit.NewLogin(
-		ratelimit.LoginConfig{MaxPerUser: 100, MaxPerClient: 2, Window: time.Minute}, clk.Now)}, nil)
+		ratelimit.LoginConfig{MaxPerUser: 100, MaxPerClient: 2, Window: time.Minute}, clk.Now),
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, nil)
 	login := func(remote string, headers map[string]string, user, pw string) int {
 		form := url.Values{"username": {user}, "password": {pw}}
 		req, _ := http.NewRequest(http.MethodPost, "/latest/user/login", strings.NewReader(form.Encode()))
@@ -692,5 +695,41 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 	}
 	if c := login(proxy, xff("1.1.1.1"), "alice", testPassword); c != 200 {
 		t.Fatalf("%d", c)
+	}
+	// A chain of trusted proxies is walked past; an untrusted private
+	// peer is itself, whatever it forwards.
+	login(proxy, xff("7.7.7.7, 10.9.9.9"), "u7", "x")
+	login(proxy, xff("7.7.7.7"), "u8", "x")
+	if c := login(proxy, xff("7.7.7.7, 10.0.0.2"), "alice", testPassword); c != 429 {
+		t.Fatalf("client behind two trusted proxies not limited: %d", c)
+	}
+}
+
+// Forwarding headers are believed only from the proxies named in
+// KCI_TRUSTED_PROXIES: a client on loopback or a private network
+// rotating X-Forwarded-For stays one client (issue 12, item 4).
+func TestLoginLimitIgnoresForwardedHeadersFromUntrustedPeers(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	e := newEnvWith(t, api.Options{}, nil)
+	e.addUser("alice")
+	srv := api.New(e.store, e.tokens, api.Options{LoginLimiter: ratelimit.NewLogin(
+		ratelimit.LoginConfig{MaxPerUser: 1000, MaxPerClient: 5, Window: time.Minute}, clk.Now)}, nil)
+	for _, peer := range []string{"127.0.0.1:4000", "10.1.2.3:5555", "[::1]:80"} {
+		limited := false
+		for i := 0; i < 55 && !limited; i++ {
+			form := url.Values{"username": {fmt.Sprint("u", i)}, "password": {"x"}}
+			req, _ := http.NewRequest(http.MethodPost, "/latest/user/login", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.%d.%d", i/250, i%250+1))
+			req.Header.Set("Forwarded", fmt.Sprintf("for=198.51.100.%d", i%250+1))
+			req.RemoteAddr = peer
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			limited = rec.Code == http.StatusTooManyRequests
+		}
+		if !limited {
+			t.Errorf("peer %s escaped the per-client limit by rotating forwarding headers", peer)
+		}
 	}
 }

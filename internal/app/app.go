@@ -62,6 +62,9 @@ type App struct {
 	// readyChecks are the dependencies GET /readyz checks besides the
 	// store (Redis): append to it before api.New runs in Open.
 	readyChecks []api.ReadyCheck
+	// maxConns bounds the open client connections (KCI_MAX_CONNECTIONS;
+	// 0: no limit).
+	maxConns int
 }
 
 // Open prepares the data directory and the store. Messages meant for the
@@ -113,7 +116,23 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 
 		Metrics:     a.Metrics,
 		ReadyChecks: a.readyChecks,
+
+		QueryLimits: query.Limits{MaxConds: cfg.QueryMaxConditions, MaxListValues: cfg.QueryMaxListValues,
+			MaxRegexRepeat: cfg.QueryMaxRegexRepeat},
+		QueryTimeout:            cfg.QueryTimeout,
+		MaxHeavyQueries:         cfg.MaxHeavyQueries,
+		MaxHashes:               cfg.MaxConcurrentHashes,
+		AdmissionWait:           cfg.AdmissionWait,
+		MaxJSONDepth:            cfg.MaxJSONDepth,
+		MaxPageLimit:            cfg.MaxPageLimit,
+		MaxEventsLimit:          cfg.MaxEventsLimit,
+		MaxSubscriptionsPerUser: cfg.MaxSubscriptionsPerUser,
+		BodyReadTimeout:         cfg.BodyReadTimeout,
+		MinBodyRate:             cfg.MinBodyRate,
+		WriteTimeout:            cfg.WriteTimeout,
+		TrustedProxies:          cfg.TrustedProxies,
 	}, log)
+	a.maxConns = cfg.MaxConnections
 	// Subscriptions and lag are read from the backend, untimed.
 	a.Metrics.WatchPubSub(a.PubSub, a.backend)
 	return a, nil
@@ -375,6 +394,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(a.API.StartShutdown)
 	if a.PubSub != nil {
 		srv.RegisterOnShutdown(a.PubSub.Drain)
+	}
+	if a.maxConns > 0 {
+		ln = limitListener(ln, a.maxConns)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

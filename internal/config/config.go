@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -85,6 +86,27 @@ type Config struct {
 	LoginMaxFailuresPerUser   int           // KCI_LOGIN_MAX_FAILURES_PER_USER
 	LoginMaxFailuresPerClient int           // KCI_LOGIN_MAX_FAILURES_PER_CLIENT
 	LoginFailureWindow        time.Duration // KCI_LOGIN_FAILURE_WINDOW_SECONDS
+
+	// Resource limits against hostile clients (docs/security.md).
+	QueryTimeout            time.Duration // KCI_QUERY_TIMEOUT_SECONDS
+	QueryMaxConditions      int           // KCI_QUERY_MAX_CONDITIONS
+	QueryMaxListValues      int           // KCI_QUERY_MAX_LIST_VALUES
+	QueryMaxRegexRepeat     int           // KCI_QUERY_MAX_REGEX_REPEAT
+	MaxHeavyQueries         int           // KCI_MAX_HEAVY_QUERIES: 0 = half the cores
+	MaxConcurrentHashes     int           // KCI_MAX_CONCURRENT_HASHES: 0 = the cores
+	AdmissionWait           time.Duration // KCI_ADMISSION_WAIT_SECONDS
+	MaxJSONDepth            int           // KCI_MAX_JSON_DEPTH
+	MaxPageLimit            int           // KCI_MAX_PAGE_LIMIT
+	MaxEventsLimit          int           // KCI_MAX_EVENTS_LIMIT
+	MaxSubscriptionsPerUser int           // KCI_MAX_SUBSCRIPTIONS_PER_USER
+	BodyReadTimeout         time.Duration // KCI_BODY_READ_TIMEOUT_SECONDS
+	MinBodyRate             int64         // KCI_MIN_BODY_RATE
+	WriteTimeout            time.Duration // KCI_WRITE_TIMEOUT_SECONDS
+	MaxConnections          int           // KCI_MAX_CONNECTIONS: 0 = no limit
+	// TrustedProxies is KCI_TRUSTED_PROXIES: the CIDRs of the reverse
+	// proxies whose X-Forwarded-For/X-Real-IP headers name the client;
+	// empty trusts none.
+	TrustedProxies []netip.Prefix
 
 	LogLevel  slog.Level // KCI_LOG_LEVEL: debug, info, warn (or warning) or error
 	LogFormat string     // KCI_LOG_FORMAT: text or json
@@ -230,6 +252,54 @@ var settings = []setting{
 	{flag: "login-failure-window", env: "KCI_LOGIN_FAILURE_WINDOW_SECONDS", def: "900", kind: "seconds",
 		help: "Window of the failed-login limits (default 15 minutes).",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.LoginFailureWindow }), get: getSeconds(func(c *Config) time.Duration { return c.LoginFailureWindow })},
+	{flag: "query-timeout", env: "KCI_QUERY_TIMEOUT_SECONDS", def: "5", kind: "seconds",
+		help: "Time budget of a read query (GET /nodes, /nodes/fast, /count, /events, /node/{id}); past it the query is interrupted and answered 504.",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.QueryTimeout }), get: getSeconds(func(c *Config) time.Duration { return c.QueryTimeout })},
+	{flag: "query-max-conditions", env: "KCI_QUERY_MAX_CONDITIONS", def: "100", kind: "count",
+		help: "Most filter conditions in one query string (400 beyond).",
+		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxConditions }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxConditions) }},
+	{flag: "query-max-list-values", env: "KCI_QUERY_MAX_LIST_VALUES", def: "1000", kind: "count",
+		help: "Most values in one __in/__nin list or /events ids list (400 beyond).",
+		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxListValues }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxListValues) }},
+	{flag: "query-max-regex-repeat", env: "KCI_QUERY_MAX_REGEX_REPEAT", def: "100", kind: "count",
+		help: "Most counted repetition in one __re pattern: the sum of the largest counts of its x{n,m}, nested ones multiplied (400 beyond).",
+		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxRegexRepeat }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxRegexRepeat) }},
+	{flag: "max-heavy-queries", env: "KCI_MAX_HEAVY_QUERIES", def: "0", kind: "count",
+		help: "Regular-expression queries run at once; others queue up to KCI_ADMISSION_WAIT_SECONDS, then 503. 0 means half the cores (at least 1).",
+		set:  countSetting(func(c *Config) *int { return &c.MaxHeavyQueries }), get: func(c *Config) string { return strconv.Itoa(c.MaxHeavyQueries) }},
+	{flag: "max-concurrent-hashes", env: "KCI_MAX_CONCURRENT_HASHES", def: "0", kind: "count",
+		help: "Password hashes (64 MiB each) computed at once by logins and password changes; others queue up to KCI_ADMISSION_WAIT_SECONDS, then 503. 0 means the number of cores.",
+		set:  countSetting(func(c *Config) *int { return &c.MaxConcurrentHashes }), get: func(c *Config) string { return strconv.Itoa(c.MaxConcurrentHashes) }},
+	{flag: "admission-wait", env: "KCI_ADMISSION_WAIT_SECONDS", def: "2", kind: "seconds",
+		help: "How long a request queues for a heavy-query or password-hash slot before 503 with Retry-After.",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.AdmissionWait }), get: getSeconds(func(c *Config) time.Duration { return c.AdmissionWait })},
+	{flag: "max-json-depth", env: "KCI_MAX_JSON_DEPTH", def: "128", kind: "levels",
+		help: "Deepest nesting of arrays and objects in a JSON body (422 beyond).",
+		set:  positiveCount(func(c *Config) *int { return &c.MaxJSONDepth }), get: func(c *Config) string { return strconv.Itoa(c.MaxJSONDepth) }},
+	{flag: "max-page-limit", env: "KCI_MAX_PAGE_LIMIT", def: "10000", kind: "count",
+		help: "Largest limit of GET /nodes (422 beyond; /nodes/fast streams any size).",
+		set:  positiveCount(func(c *Config) *int { return &c.MaxPageLimit }), get: func(c *Config) string { return strconv.Itoa(c.MaxPageLimit) }},
+	{flag: "max-events-limit", env: "KCI_MAX_EVENTS_LIMIT", def: "10000", kind: "count",
+		help: "Largest limit of GET /events (400 beyond; limit=0 streams every match).",
+		set:  positiveCount(func(c *Config) *int { return &c.MaxEventsLimit }), get: func(c *Config) string { return strconv.Itoa(c.MaxEventsLimit) }},
+	{flag: "max-subscriptions-per-user", env: "KCI_MAX_SUBSCRIPTIONS_PER_USER", def: "1000", kind: "count",
+		help: "Pub/sub subscriptions one user may hold at once (429 beyond).",
+		set:  positiveCount(func(c *Config) *int { return &c.MaxSubscriptionsPerUser }), get: func(c *Config) string { return strconv.Itoa(c.MaxSubscriptionsPerUser) }},
+	{flag: "body-read-timeout", env: "KCI_BODY_READ_TIMEOUT_SECONDS", def: "30", kind: "seconds",
+		help: "Time a client has to send a request body, plus its size at KCI_MIN_BODY_RATE; past it the connection is closed.",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.BodyReadTimeout }), get: getSeconds(func(c *Config) time.Duration { return c.BodyReadTimeout })},
+	{flag: "min-body-rate", env: "KCI_MIN_BODY_RATE", def: "102400", kind: "bytes/s",
+		help: "Slowest upload rate a large body is given time for (default 100 KiB/s).",
+		set:  bytesSetting(func(c *Config) *int64 { return &c.MinBodyRate }), get: func(c *Config) string { return strconv.FormatInt(c.MinBodyRate, 10) }},
+	{flag: "write-timeout", env: "KCI_WRITE_TIMEOUT_SECONDS", def: "120", kind: "seconds",
+		help: "Time a client has to read an answer (long-polls get KEEP_ALIVE_PERIOD on top); past it the connection is closed.",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.WriteTimeout }), get: getSeconds(func(c *Config) time.Duration { return c.WriteTimeout })},
+	{flag: "max-connections", env: "KCI_MAX_CONNECTIONS", def: "4096", kind: "count",
+		help: "Open client connections at once; more wait in the listen backlog. 0 means no limit.",
+		set:  countSetting(func(c *Config) *int { return &c.MaxConnections }), get: func(c *Config) string { return strconv.Itoa(c.MaxConnections) }},
+	{flag: "trusted-proxies", env: "KCI_TRUSTED_PROXIES", defDoc: "empty, meaning no proxy is trusted", kind: "cidrs",
+		help: "Comma-separated addresses or CIDRs of the reverse proxies in front of the server: only from these peers are X-Forwarded-For and X-Real-IP believed for the client address (login limits, access log).",
+		set:  setTrustedProxies, get: func(c *Config) string { return formatPrefixes(c.TrustedProxies) }},
 	{flag: "log-level", env: "KCI_LOG_LEVEL", def: "info", kind: "level",
 		help: "Log level: debug, info, warn (or warning) or error.",
 		set:  setLogLevel, get: func(c *Config) string { return strings.ToLower(c.LogLevel.String()) }},
@@ -523,6 +593,48 @@ func countSetting(field func(*Config) *int) func(*Config, string) error {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || n < 0 || n > 1<<30 {
 			return fmt.Errorf("want a whole number from 0 to %d", 1<<30)
+		}
+		*field(c) = int(n)
+		return nil
+	}
+}
+
+// setTrustedProxies parses a comma-separated list of addresses and
+// CIDRs; a bare address is its own /32 or /128.
+func setTrustedProxies(c *Config, v string) error {
+	c.TrustedProxies = nil
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return fmt.Errorf("%q is not an IP address or CIDR", part)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	return nil
+}
+
+func formatPrefixes(ps []netip.Prefix) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ",")
+}
+
+// positiveCount parses a whole number from 1 to 1<<30.
+func positiveCount(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := positiveInt(v, 1<<30)
+		if err != nil {
+			return err
 		}
 		*field(c) = int(n)
 		return nil

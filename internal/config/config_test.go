@@ -51,6 +51,10 @@ func TestDefaults(t *testing.T) {
 		SMTPPort:                587,
 		LoginMaxFailuresPerUser: 10, LoginMaxFailuresPerClient: 50, LoginFailureWindow: 15 * time.Minute,
 		RedisDBNumber: 1,
+		QueryTimeout:  5 * time.Second, QueryMaxConditions: 100, QueryMaxListValues: 1000, QueryMaxRegexRepeat: 100,
+		AdmissionWait: 2 * time.Second, MaxJSONDepth: 128, MaxPageLimit: 10000, MaxEventsLimit: 10000,
+		MaxSubscriptionsPerUser: 1000, BodyReadTimeout: 30 * time.Second, MinBodyRate: 100 << 10,
+		WriteTimeout: 120 * time.Second, MaxConnections: 4096,
 	}
 	got := *c
 	got.sources = nil
@@ -135,6 +139,11 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_LOG_LEVEL": "error", "KCI_LOG_FORMAT": "json",
 		"SMTP_HOST": "smtp.x.example", "SMTP_PORT": "465", "EMAIL_SENDER": "bot@x.example", "EMAIL_PASSWORD": "mailpw",
 		"KCI_LOGIN_MAX_FAILURES_PER_USER": "0", "KCI_LOGIN_MAX_FAILURES_PER_CLIENT": "3", "KCI_LOGIN_FAILURE_WINDOW_SECONDS": "60",
+		"KCI_QUERY_TIMEOUT_SECONDS": "3", "KCI_QUERY_MAX_CONDITIONS": "7", "KCI_QUERY_MAX_LIST_VALUES": "8",
+		"KCI_QUERY_MAX_REGEX_REPEAT": "9", "KCI_MAX_HEAVY_QUERIES": "2", "KCI_MAX_CONCURRENT_HASHES": "3",
+		"KCI_ADMISSION_WAIT_SECONDS": "4", "KCI_MAX_JSON_DEPTH": "12", "KCI_MAX_PAGE_LIMIT": "13", "KCI_MAX_EVENTS_LIMIT": "14",
+		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
+		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
 	}
 	if len(sample) != len(settings) {
 		t.Fatalf("sample has %d entries for %d settings", len(sample), len(settings))

@@ -12,7 +12,21 @@ type User struct {
 	IsVerified     bool        `json:"is_verified"`
 	Username       string      `json:"username"`
 	Groups         []Group     `json:"groups"`
+	// TokenGeneration is the generation of the user's access tokens: a
+	// token carrying an older one (no generation counts as 0) is refused.
+	// Changing the password, deactivating the account, logging out and
+	// an administrator's revocation move it on (EndSessions). Stored,
+	// never on the wire.
+	TokenGeneration int64 `json:"-"`
+	// PastUsernames are the names the user had before renaming: they
+	// stay reserved to this account, so that nobody else takes a name
+	// nodes and subscriptions still carry as their owner. Stored, never
+	// on the wire.
+	PastUsernames []string `json:"-"`
 }
+
+// EndSessions makes every access token issued to u so far invalid.
+func (u *User) EndSessions() { u.TokenGeneration++ }
 
 // Group is a named user group (collection "usergroup").
 type Group struct {

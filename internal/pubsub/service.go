@@ -500,14 +500,22 @@ func (s *Service) Push(ctx context.Context, list string, data any, attrs map[str
 	return nil
 }
 
+// ErrPopTimeout is returned by Pop when no item came within the
+// keep-alive period.
+var ErrPopTimeout = errors.New("pubsub: nothing to pop within the keep-alive period")
+
 // Pop removes and returns the CloudEvent at the head of a list, waiting
-// as long as ctx lives for one to be pushed. It returns ErrDraining when
-// the server shuts down.
+// as long as ctx lives, and at most the keep-alive period, for one to be
+// pushed (ErrPopTimeout past it: the wait ends between two attempts,
+// never in the middle of a store pop, so no item is lost to it). It
+// returns ErrDraining when the server shuts down.
 func (s *Service) Pop(ctx context.Context, list string) ([]byte, error) {
 	s.popping.Add(1)
 	defer s.popping.Add(-1)
+	giveUp := time.NewTimer(s.opts.KeepAlive)
+	defer giveUp.Stop()
 	if s.lists != nil {
-		return s.popBlocking(ctx, list)
+		return s.popBlocking(ctx, list, giveUp.C)
 	}
 	// Wake-ups are the normal path; the periodic re-check covers a lost
 	// one (or, in a store shared with other processes, a push made by
@@ -546,6 +554,16 @@ func (s *Service) Pop(ctx context.Context, list string) ([]byte, error) {
 		case <-wake:
 		case <-recheck.C:
 		case <-s.drain:
+		case <-giveUp.C:
+			// One last look, then give up.
+			v, err := s.st.PopList(ctx, list)
+			if err == nil {
+				return v, nil
+			}
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, ErrPopTimeout
+			}
+			return nil, err
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -560,12 +578,17 @@ const blockingPopWait = time.Second
 // BLPOP), until ctx ends or the server drains. While the store is
 // unreachable it retries with a growing pause, so that a waiting client
 // gets its item once the store is back.
-func (s *Service) popBlocking(ctx context.Context, list string) ([]byte, error) {
+func (s *Service) popBlocking(ctx context.Context, list string, giveUp <-chan time.Time) ([]byte, error) {
 	pause := 100 * time.Millisecond
 	failing := false
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		select {
+		case <-giveUp:
+			return nil, ErrPopTimeout
+		default:
 		}
 		if s.draining() {
 			return nil, ErrDraining

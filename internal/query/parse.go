@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,46 @@ func (t FieldType) String() string {
 type Schema struct {
 	Types map[string]FieldType // dotted field path -> type; absent means TypeAny
 	Skip  []string             // keys that are not filters (e.g. limit, offset)
+	// Limits bounds what Parse accepts; zero fields take DefaultLimits.
+	Limits Limits
+}
+
+// Limits bound the size of a query, so that a hostile query string is
+// refused with a 400 naming the limit instead of reaching the store (where
+// it could exhaust SQLite's limits, answered with a 500, or burn CPU).
+type Limits struct {
+	// MaxConds bounds the number of conditions (one per value of each
+	// filter key).
+	MaxConds int
+	// MaxListValues bounds the values of one in/nin list.
+	MaxListValues int
+	// MaxRegexRepeat bounds the counted repetitions of a re pattern: the
+	// sum over every x{n,m} of its largest count (m, or n when open),
+	// nested repetitions multiplied. Matching costs about the text's
+	// length times this.
+	MaxRegexRepeat int
+}
+
+// DefaultLimits are the limits of a zero Limits field.
+var DefaultLimits = Limits{MaxConds: 100, MaxListValues: 1000, MaxRegexRepeat: 100}
+
+// WithLimits returns s with l as its limits.
+func (s Schema) WithLimits(l Limits) Schema {
+	s.Limits = l
+	return s
+}
+
+func (l Limits) orDefault() Limits {
+	if l.MaxConds <= 0 {
+		l.MaxConds = DefaultLimits.MaxConds
+	}
+	if l.MaxListValues <= 0 {
+		l.MaxListValues = DefaultLimits.MaxListValues
+	}
+	if l.MaxRegexRepeat <= 0 {
+		l.MaxRegexRepeat = DefaultLimits.MaxRegexRepeat
+	}
+	return l
 }
 
 // Limits on what Parse accepts.
@@ -90,6 +131,7 @@ var ops = map[string]Op{
 // in/nin elements stay strings; re values are RE2 patterns (at most
 // MaxPatternLen bytes), allowed on untyped and string fields only.
 func Parse(v url.Values, s Schema) (Filter, error) {
+	lim := s.Limits.orDefault()
 	keys := make([]string, 0, len(v))
 	for k := range v {
 		keys = append(keys, k)
@@ -109,7 +151,10 @@ func Parse(v url.Values, s Schema) (Filter, error) {
 			ft = s.Types[field]
 		}
 		for _, raw := range v[key] {
-			c, err := parseValue(key, field, op, ft, raw)
+			if len(f.Conds) >= lim.MaxConds {
+				return Filter{}, bad(key, "more than %d conditions in the query (the limit of conditions per query)", lim.MaxConds)
+			}
+			c, err := parseValue(key, field, op, ft, raw, lim)
 			if err != nil {
 				return Filter{}, err
 			}
@@ -237,7 +282,7 @@ func fieldProblem(field string) string {
 	return ""
 }
 
-func parseValue(key, field, op string, ft FieldType, raw string) (Cond, error) {
+func parseValue(key, field, op string, ft FieldType, raw string, lim Limits) (Cond, error) {
 	if !utf8.ValidString(raw) {
 		return Cond{}, bad(key, "value is not valid UTF-8")
 	}
@@ -260,6 +305,9 @@ func parseValue(key, field, op string, ft FieldType, raw string) (Cond, error) {
 			if el == "" {
 				continue
 			}
+			if len(list) >= lim.MaxListValues {
+				return Cond{}, bad(key, "more than %d values in the list (the limit of values per in/nin list)", lim.MaxListValues)
+			}
 			val, err := listValue(key, ft, el)
 			if err != nil {
 				return Cond{}, err
@@ -280,6 +328,9 @@ func parseValue(key, field, op string, ft FieldType, raw string) (Cond, error) {
 		if msg := patternProblem(raw); msg != "" {
 			return Cond{}, bad(key, "%s", msg)
 		}
+		if msg := repeatProblem(raw, lim.MaxRegexRepeat); msg != "" {
+			return Cond{}, bad(key, "%s", msg)
+		}
 		return Cond{Field: field, Op: Re, Value: raw}, nil
 	default: // lt lte gt gte ne
 		o := ops[op]
@@ -292,6 +343,42 @@ func parseValue(key, field, op string, ft FieldType, raw string) (Cond, error) {
 		val, err := cmpValue(key, ft, raw)
 		return Cond{Field: field, Op: o, Value: val}, err
 	}
+}
+
+// repeatProblem describes why a valid pattern repeats too much to be
+// matched against large fields ("" when it does not): its counted
+// repetitions add up to more than maxRepeat (see Limits.MaxRegexRepeat).
+func repeatProblem(pat string, maxRepeat int) string {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return fmt.Sprintf("invalid regular expression: %v", err)
+	}
+	if n := repeatWeight(re); n > maxRepeat {
+		return fmt.Sprintf("pattern repeats too much: its counted repetitions {n,m} add up to %d, more than the limit of %d", n, maxRepeat)
+	}
+	return ""
+}
+
+// repeatWeight sums the largest counts of the x{n,m} repetitions of re,
+// multiplying nested ones; saturates well above any limit.
+func repeatWeight(re *syntax.Regexp) int {
+	const ceiling = 1 << 30
+	sum := 0
+	for _, sub := range re.Sub {
+		sum += repeatWeight(sub)
+	}
+	if re.Op == syntax.OpRepeat {
+		n := re.Max
+		if n < 0 {
+			n = re.Min
+		}
+		inner := max(sum, 1)
+		if n > 0 && inner > ceiling/n {
+			return ceiling
+		}
+		sum = inner * n
+	}
+	return min(sum, ceiling)
 }
 
 // eqValue converts the value of a bare field=value.

@@ -318,3 +318,37 @@ var testSchema = Schema{
 	},
 	Skip: []string{"limit", "offset"},
 }
+
+func TestParseLimitsRefuseHostileQueries(t *testing.T) {
+	many := url.Values{}
+	for i := 0; i < 101; i++ {
+		many.Add("kind", "x")
+	}
+	list := url.Values{"kind__in": {strings.Repeat("a,", 1001)}}
+	for _, tc := range []struct {
+		name string
+		v    url.Values
+		s    Schema
+		want string
+	}{
+		{"conditions", many, testSchema, "more than 100 conditions"},
+		{"conditions configured", url.Values{"a": {"1"}, "b": {"2"}}, testSchema.WithLimits(Limits{MaxConds: 1}), "more than 1 conditions"},
+		{"list values", list, testSchema, "more than 1000 values"},
+		{"repeat", url.Values{"name__re": {"[a-z]{1,1000}[a-z]{1,1000}b"}}, testSchema, "add up to 2000, more than the limit of 100"},
+		{"nested repeat", url.Values{"name__re": {"((a{2,10}){1,5}){0,3}"}}, testSchema, "add up to 150"},
+		{"open repeat counts its minimum", url.Values{"name__re": {"a{101,}"}}, testSchema, "add up to 101"},
+	} {
+		_, err := Parse(tc.v, tc.s)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+	for _, ok := range []string{"^mainline$", "a+b*c?", "[a-z]{1,50}[0-9]{1,50}", "(x{2,5}){1,20}", "^(baseline|kselftest)-.*"} {
+		if _, err := Parse(url.Values{"name__re": {ok}}, testSchema); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	if _, err := Parse(many, testSchema.WithLimits(Limits{MaxConds: 101})); err != nil {
+		t.Errorf("101 conditions under a limit of 101: %v", err)
+	}
+}

@@ -86,6 +86,56 @@ func (l *Limiter) Fail(key string) {
 	}
 }
 
+// TryFail counts an attempt of key as a failure unless key is blocked,
+// in one step: concurrent attempts cannot all pass a check made before
+// any of them is counted. It returns how long key stays blocked (0: the
+// attempt was counted and may go ahead).
+func (l *Limiter) TryFail(key string) time.Duration {
+	if l.disabled() {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	e := l.current(key, now)
+	if e != nil && e.failures >= l.max {
+		return e.start.Add(l.window).Sub(now)
+	}
+	if e == nil {
+		if len(l.keys) >= l.maxKeys {
+			l.prune(now)
+		}
+		e = &entry{start: now}
+		l.keys[key] = e
+	}
+	e.failures++
+	return 0
+}
+
+// Unfail takes back one failure of key (an attempt counted beforehand
+// that succeeded).
+func (l *Limiter) Unfail(key string) {
+	if l.disabled() {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.current(key, l.now()); e != nil && e.failures > 0 {
+		e.failures--
+	}
+}
+
+// Failing reports whether key has failures in its current window.
+func (l *Limiter) Failing(key string) bool {
+	if l.disabled() {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.current(key, l.now())
+	return e != nil && e.failures > 0
+}
+
 // Reset forgets the failures of key (after a successful attempt).
 func (l *Limiter) Reset(key string) {
 	if l.disabled() {
@@ -162,6 +212,9 @@ var DefaultLoginConfig = LoginConfig{MaxPerUser: 10, MaxPerClient: 50, Window: 1
 // address. A nil *Login never blocks.
 type Login struct {
 	user, client, reset *Limiter
+	// pair counts failures per (username, client) with the per-user
+	// limit (Begin).
+	pair *Limiter
 }
 
 // NewLogin returns a Login limiter with the given limits and clock (nil:
@@ -171,7 +224,63 @@ func NewLogin(c LoginConfig, now func() time.Time) *Login {
 		user:   New(c.MaxPerUser, c.Window, now),
 		client: New(c.MaxPerClient, c.Window, now),
 		reset:  New(c.MaxResetEmails, c.Window, now),
+		pair:   New(c.MaxPerUser, c.Window, now),
 	}
+}
+
+// Begin counts a login attempt of username from client before its
+// password is checked, and returns how long it must wait instead (0: go
+// ahead). The rules, which stop guessing without locking the owner out:
+//
+//   - a client past MaxPerClient failures waits;
+//   - a (username, client) pair past MaxPerUser failures waits;
+//   - a username past MaxPerUser failures from all clients together
+//     makes clients that have failed recently wait, but a client with no
+//     recent failure (the owner at their usual machine) goes ahead.
+//
+// The attempt is counted as a failure at once, so concurrent guesses
+// cannot all pass a check made before any is counted; on success call
+// Attempt.Succeed, which takes it back.
+func (l *Login) Begin(client, username string) (time.Duration, *Attempt) {
+	if l == nil {
+		return 0, nil
+	}
+	ck, uk := ClientKey(client), userKey(username)
+	pk := uk + "|" + ck
+	if w := l.client.Blocked(ck); w > 0 {
+		return w, nil
+	}
+	if l.client.Failing(ck) {
+		if w := l.user.Blocked(uk); w > 0 {
+			return w, nil
+		}
+	}
+	if w := l.pair.TryFail(pk); w > 0 {
+		return w, nil
+	}
+	if w := l.client.TryFail(ck); w > 0 {
+		l.pair.Unfail(pk)
+		return w, nil
+	}
+	l.user.Fail(uk)
+	return 0, &Attempt{l: l, ck: ck, uk: uk, pk: pk}
+}
+
+// Attempt is a login attempt counted by Begin.
+type Attempt struct {
+	l          *Login
+	ck, uk, pk string
+}
+
+// Succeed takes back the attempt's failure and clears those of its
+// username: a good password ends the guessing of this account.
+func (a *Attempt) Succeed() {
+	if a == nil {
+		return
+	}
+	a.l.client.Unfail(a.ck)
+	a.l.user.Reset(a.uk)
+	a.l.pair.Reset(a.pk)
 }
 
 // Check returns how long an attempt for username from client must wait:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -251,5 +252,72 @@ func TestClientKey(t *testing.T) {
 		if got := ClientKey(in); got != want {
 			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestLoginBeginCountsBeforeThePasswordCheck(t *testing.T) {
+	l := NewLogin(LoginConfig{MaxPerUser: 10, MaxPerClient: 1000, Window: time.Minute}, nil)
+	var wg sync.WaitGroup
+	var passed atomic.Int64
+	start := make(chan struct{})
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if w, _ := l.Begin("192.0.2.1", "alice"); w == 0 {
+				passed.Add(1) // the password would be checked here, and fail
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if n := passed.Load(); n != 10 {
+		t.Fatalf("%d of 20 concurrent guesses reached the password check, want 10", n)
+	}
+}
+
+func TestLoginGuessingDoesNotLockTheOwnerOut(t *testing.T) {
+	l := NewLogin(LoginConfig{MaxPerUser: 10, MaxPerClient: 50, Window: 15 * time.Minute}, nil)
+	for i := 0; i < 10; i++ {
+		if w, _ := l.Begin("203.0.113.7", "alice"); w != 0 {
+			t.Fatalf("guess %d refused early", i)
+		}
+	}
+	if w, _ := l.Begin("203.0.113.7", "alice"); w == 0 {
+		t.Fatal("the guessing client goes on")
+	}
+	// The owner, from a client with no recent failures, logs in.
+	w, a := l.Begin("198.51.100.1", "alice")
+	if w != 0 {
+		t.Fatalf("the owner is locked out for %v", w)
+	}
+	a.Succeed()
+	// A second attacker that already failed elsewhere gets no guess at
+	// the account the first one made hot...
+	for i := 0; i < 10; i++ {
+		l.Begin("203.0.113.9", "bob")
+	}
+	for i := 0; i < 10; i++ {
+		l.Begin("203.0.113.7", "alice") // refused: counts nothing
+	}
+	for i := 0; i < 10; i++ {
+		l.Begin("203.0.113.8", "alice")
+	}
+	if w, _ := l.Begin("203.0.113.9", "alice"); w == 0 {
+		t.Fatal("a client with recent failures guessed at an account past its limit")
+	}
+	// ...and the owner still gets in from a clean client.
+	if w, _ := l.Begin("198.51.100.2", "alice"); w != 0 {
+		t.Fatalf("the owner is locked out for %v", w)
+	}
+	// A success takes its own attempt back from the client's count.
+	l2 := NewLogin(LoginConfig{MaxPerUser: 10, MaxPerClient: 2, Window: time.Minute}, nil)
+	for i := 0; i < 5; i++ {
+		w, a := l2.Begin("192.0.2.5", "carol")
+		if w != 0 {
+			t.Fatalf("successful login %d refused", i)
+		}
+		a.Succeed()
 	}
 }

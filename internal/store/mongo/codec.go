@@ -390,7 +390,7 @@ func userFields(u *model.User) bson.D {
 	for i, g := range u.Groups {
 		groups[i] = groupDoc(g)
 	}
-	return bson.D{
+	d := bson.D{
 		{Key: "email", Value: u.Email},
 		{Key: "hashed_password", Value: u.HashedPassword},
 		{Key: "is_active", Value: u.IsActive},
@@ -399,6 +399,15 @@ func userFields(u *model.User) bson.D {
 		{Key: "username", Value: u.Username},
 		{Key: "groups", Value: groups},
 	}
+	// Ours, not the reference's: only written once it moved on (it
+	// never goes back, so an update never needs to unset it).
+	if u.TokenGeneration != 0 {
+		d = append(d, bson.E{Key: "token_generation", Value: u.TokenGeneration})
+	}
+	if len(u.PastUsernames) > 0 {
+		d = append(d, bson.E{Key: "past_usernames", Value: u.PastUsernames})
+	}
+	return d
 }
 
 // Decoding.
@@ -824,6 +833,32 @@ func decodeUser(raw bson.Raw) (*model.User, error) {
 			u.IsVerified, err = rawBool(k, rv)
 		case "username":
 			u.Username, err = rawString(k, rv)
+		case "past_usernames":
+			if isNull(rv) {
+				continue
+			}
+			arr, ok := rv.ArrayOK()
+			if !ok {
+				err = fieldErr(k, rv, "array")
+				break
+			}
+			var vals []bson.RawValue
+			if vals, err = arr.Values(); err != nil {
+				break
+			}
+			for _, v := range vals {
+				var name string
+				if name, err = rawString("past_usernames[]", v); err != nil {
+					break
+				}
+				u.PastUsernames = append(u.PastUsernames, name)
+			}
+		case "token_generation":
+			n, ok := rv.AsInt64OK()
+			if !ok {
+				err = fieldErr(k, rv, "integer")
+			}
+			u.TokenGeneration = n
 		case "groups":
 			if isNull(rv) {
 				continue

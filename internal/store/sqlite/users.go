@@ -23,12 +23,30 @@ func (s *Store) getUser(ctx context.Context, col string, val any) (*model.User, 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get user: %w", err)
 	}
-	u := new(model.User)
-	if err := decodeDoc(doc, u); err != nil {
-		return nil, fmt.Errorf("sqlite: decode user: %w", err)
+	u, err := decodeUserDoc(doc)
+	if err != nil {
+		return nil, err
 	}
 	u.HashedPassword = hash
 	return u, nil
+}
+
+// userRow is the stored document of a user: its JSON plus the fields
+// that never go on the wire (the password hash has a column of its own).
+type userRow struct {
+	*model.User
+	TokenGeneration int64    `json:"token_generation,omitempty"`
+	PastUsernames   []string `json:"past_usernames,omitempty"`
+}
+
+func decodeUserDoc(doc []byte) (*model.User, error) {
+	row := userRow{User: new(model.User)}
+	if err := decodeDoc(doc, &row); err != nil {
+		return nil, fmt.Errorf("sqlite: decode user: %w", err)
+	}
+	row.User.TokenGeneration = row.TokenGeneration
+	row.User.PastUsernames = row.PastUsernames
+	return row.User, nil
 }
 
 // GetUser returns the user with the given id.
@@ -55,9 +73,9 @@ func (s *Store) FindUsers(ctx context.Context, f query.Filter, p store.Page) ([]
 		if err := rows.Scan(&doc, &hash); err != nil {
 			return fmt.Errorf("sqlite: scan user: %w", err)
 		}
-		u := new(model.User)
-		if err := decodeDoc(doc, u); err != nil {
-			return fmt.Errorf("sqlite: decode user: %w", err)
+		u, err := decodeUserDoc(doc)
+		if err != nil {
+			return err
 		}
 		u.HashedPassword = hash
 		out = append(out, u)
@@ -75,7 +93,7 @@ func userDoc(u *model.User) (string, error) {
 	if u.Groups == nil {
 		u.Groups = []model.Group{}
 	}
-	b, err := json.Marshal(u)
+	b, err := json.Marshal(userRow{User: u, TokenGeneration: u.TokenGeneration, PastUsernames: u.PastUsernames})
 	if err != nil {
 		return "", fmt.Errorf("sqlite: encode user: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -388,6 +389,21 @@ func testUsers(t *testing.T, st store.Store) {
 	}
 	if g, _ := st.GetUserByEmail(ctx, "alice@new.example.org"); g == nil || g.HashedPassword != "new" {
 		t.Fatalf("update not applied")
+	}
+	// The token generation is kept, though never on the wire.
+	u.EndSessions()
+	u.EndSessions()
+	u.PastUsernames = []string{"alice0", "Alice1"}
+	if err := st.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	g1, _ := st.GetUser(ctx, u.ID)
+	g2, _ := st.FindUsers(ctx, query.Where("username", "alice"), store.Page{})
+	if g1 == nil || g1.TokenGeneration != 2 || len(g2) != 1 || g2[0].TokenGeneration != 2 {
+		t.Fatalf("token generation not kept: %+v %+v", g1, g2)
+	}
+	if !reflect.DeepEqual(g1.PastUsernames, u.PastUsernames) || !reflect.DeepEqual(g2[0].PastUsernames, u.PastUsernames) {
+		t.Fatalf("past usernames not kept: %v %v", g1.PastUsernames, g2[0].PastUsernames)
 	}
 	if err := st.DeleteUser(ctx, u.ID); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,363 @@
+package api_test
+
+// Resource limits against hostile clients (issue 12, docs/security.md):
+// each test names what it protects.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/api"
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+	"github.com/kernelci/kernelci-api-go/internal/query"
+	"github.com/kernelci/kernelci-api-go/internal/store"
+)
+
+// newLimitEnv starts a server with opts over a fresh store, wrapped by
+// wrap when not nil.
+func newLimitEnv(t *testing.T, opts api.Options, wrap func(store.Store) store.Store) *env {
+	t.Helper()
+	ctx := context.Background()
+	st := openTestStore(t)
+	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
+		t.Fatal(err)
+	}
+	tokens := &auth.Tokens{Secret: testSecret}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	served := st
+	if wrap != nil {
+		served = wrap(st)
+	}
+	if opts.PubSub == nil {
+		opts.PubSub = pubsub.New(served, pubsub.NewBroker(), pubsub.Options{Log: log})
+	}
+	srv := httptest.NewServer(api.New(served, tokens, opts, log))
+	t.Cleanup(srv.Close)
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &env{t: t, base: srv.URL, client: client, store: st, tokens: tokens}
+}
+
+func TestQueryRefusesTooManyListValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	vals := make([]string, 40000)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("k%d", i)
+	}
+	q := "kind__in=" + strings.Join(vals, ",")
+	for _, path := range []string{"/latest/nodes?", "/latest/count?", "/latest/nodes/fast?"} {
+		e.do("GET", path+q, "", nil).expectDetailPrefix(http.StatusBadRequest, "Invalid query parameter 'kind__in': more than 1000 values")
+	}
+	ids := make([]string, 1001)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%024x", i)
+	}
+	e.do("GET", "/latest/events?ids="+strings.Join(ids, ","), "", nil).
+		expectDetailPrefix(http.StatusBadRequest, "Invalid 'ids' parameter: more than 1000 ids")
+}
+
+func TestQueryRefusesTooManyConditions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	v := url.Values{}
+	for i := 0; i < 1200; i++ {
+		v.Set(fmt.Sprintf("data.f%04d", i), "x")
+	}
+	e.do("GET", "/latest/count?"+v.Encode(), "", nil).expectDetailPrefix(http.StatusBadRequest, "Invalid query parameter")
+	r := e.do("GET", "/latest/nodes?"+v.Encode(), "", nil)
+	r.expect(http.StatusBadRequest)
+	if !strings.Contains(string(r.body), "more than 100 conditions") {
+		t.Errorf("detail does not name the limit: %s", r.body)
+	}
+	// Many values of one key count as many conditions.
+	e.do("GET", "/latest/count?"+strings.Repeat("kind=x&", 101), "", nil).expect(http.StatusBadRequest)
+	e.do("GET", "/latest/count?"+strings.Repeat("kind=x&", 100), "", nil).expect(http.StatusOK)
+}
+
+// nested returns a JSON value nested depth levels deep.
+func nested(depth int) string {
+	return strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
+}
+
+func TestDeepJSONRefusedWith422(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("alice")
+	before := e.snapshot()
+	for _, depth := range []int{1001, 10000} {
+		body := `{"kind":"checkout","name":"n","path":["n"],"data":` + nested(depth) + `}`
+		r := e.do("POST", "/latest/node", tok, body).expect(http.StatusUnprocessableEntity)
+		if !strings.Contains(string(r.body), "nested deeper than 128") {
+			t.Errorf("POST /node depth %d: detail %.300s does not name the limit", depth, r.body)
+		}
+		e.do("POST", "/latest/publish/ch", tok, `{"data":`+nested(depth)+`}`).expect(http.StatusUnprocessableEntity)
+		e.do("POST", "/latest/telemetry", tok, `[`+nested(depth)+`]`).expect(http.StatusUnprocessableEntity)
+	}
+	e.expectUnchanged(before, "deep JSON bodies")
+	// Strings with brackets do not count as nesting.
+	e.do("POST", "/latest/node", tok, map[string]any{"kind": "checkout", "name": "n", "path": []string{"n"},
+		"data": map[string]any{"s": strings.Repeat("[{", 500)}}).expect(http.StatusOK)
+}
+
+func TestRegexRepetitionCapped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	bad := url.QueryEscape("[a-z]{1,1000}[a-z]{1,1000}b")
+	for _, path := range []string{"/latest/count?data.blob__re=", "/latest/nodes?data.blob__re=", "/latest/nodes/fast?name__re="} {
+		r := e.do("GET", path+bad, "", nil)
+		r.expect(http.StatusBadRequest)
+		if !strings.Contains(string(r.body), "more than the limit of 100") {
+			t.Errorf("%s: detail does not name the limit: %s", path, r.body)
+		}
+	}
+	// Nested counts multiply.
+	e.do("GET", "/latest/count?name__re="+url.QueryEscape("(a{1,20}){1,20}"), "", nil).expect(http.StatusBadRequest)
+	e.do("GET", "/latest/count?name__re="+url.QueryEscape("^[a-z]{1,50}[0-9]{1,50}$"), "", nil).expect(http.StatusOK)
+	e.do("GET", "/latest/events?path="+url.QueryEscape("(x{1,200})"), "", nil).expect(http.StatusBadRequest)
+}
+
+func TestQueryTimeBudgetAnswers504(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t, api.Options{QueryTimeout: time.Millisecond}, nil)
+	tok := e.token("alice")
+	blob := strings.Repeat("abcdefghij", 30000)
+	for i := 0; i < 3; i++ {
+		e.postNode(tok, nodeBody("checkout", fmt.Sprintf("big%d", i), map[string]any{"data": map[string]any{"blob": blob}}))
+	}
+	q := url.QueryEscape("[a-z]{1,30}[a-z]{1,30}z")
+	for _, path := range []string{"/latest/count?data.blob__re=", "/latest/nodes/fast?data.blob__re=", "/latest/nodes?data.blob__re="} {
+		e.do("GET", path+q, "", nil).expectDetailPrefix(http.StatusGatewayTimeout, "Query exceeded its time budget")
+	}
+}
+
+// gatedStore blocks the first regex count until released, and counts
+// how many regex counts reached the store.
+type gatedStore struct {
+	store.Store
+	mu      sync.Mutex
+	entered int
+	first   chan struct{} // closed when the first regex count is in the store
+	release chan struct{}
+}
+
+func (g *gatedStore) CountNodes(ctx context.Context, f query.Filter) (int64, error) {
+	for _, c := range f.Conds {
+		if c.Op == query.Re {
+			g.mu.Lock()
+			g.entered++
+			n := g.entered
+			g.mu.Unlock()
+			if n == 1 {
+				close(g.first)
+				<-g.release
+			}
+			break
+		}
+	}
+	return g.Store.CountNodes(ctx, f)
+}
+
+func TestHeavyQueriesDoNotStarveCheapReads(t *testing.T) {
+	t.Parallel()
+	g := &gatedStore{first: make(chan struct{}), release: make(chan struct{})}
+	e := newLimitEnv(t, api.Options{MaxHeavyQueries: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
+		g.Store = st
+		return g
+	})
+	done := make(chan *response)
+	go func() { done <- e.do("GET", "/latest/count?name__re=a", "", nil) }()
+	<-g.first
+	// The one heavy slot is taken: a second regex query is turned away
+	// with Retry-After, a plain read still answers.
+	r := e.do("GET", "/latest/count?name__re=b", "", nil)
+	r.expectDetailPrefix(http.StatusServiceUnavailable, "Too many regular-expression queries")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	e.do("GET", "/latest/nodes?limit=1", "", nil).expect(http.StatusOK)
+	e.do("GET", "/latest/count?kind=checkout", "", nil).expect(http.StatusOK)
+	close(g.release)
+	(<-done).expect(http.StatusOK)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.entered != 1 {
+		t.Errorf("%d regex counts reached the store, want 1", g.entered)
+	}
+}
+
+func TestAnswersAreBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.do("GET", "/latest/nodes?limit=9223372036854775807", "", nil).expect(http.StatusUnprocessableEntity)
+	e.do("GET", "/latest/nodes?limit=10001", "", nil).expect(http.StatusUnprocessableEntity)
+	e.do("GET", "/latest/nodes?limit=10000", "", nil).expect(http.StatusOK)
+	e.do("GET", "/latest/events?limit=10001", "", nil).expectDetailPrefix(http.StatusBadRequest, "Invalid 'limit' parameter")
+	e.do("GET", "/latest/events?limit=0", "", nil).expect(http.StatusOK)
+}
+
+func TestNodesFastStreamsEveryNode(t *testing.T) {
+	t.Parallel()
+	// A budget no loaded test machine reaches: not what is tested here.
+	e := newLimitEnv(t, api.Options{QueryTimeout: 10 * time.Minute}, nil)
+	tok := e.token("alice")
+	// More than two chunks of the stream (500 nodes), in one hierarchy.
+	root := e.postNode(tok, checkoutBody())
+	var children []any
+	for i := 0; i < 1202; i++ {
+		children = append(children, map[string]any{"node": nodeBody("test", fmt.Sprintf("t%04d", i), nil), "child_nodes": []any{}})
+	}
+	root["state"] = "available"
+	e.do("PUT", "/latest/nodes/"+root["id"].(string), tok, map[string]any{"node": root, "child_nodes": children}).expect(http.StatusOK)
+	all := e.do("GET", "/latest/nodes/fast", "", nil).expect(http.StatusOK).list()
+	if len(all) != 1203 {
+		t.Fatalf("/nodes/fast: %d nodes, want 1203", len(all))
+	}
+	paged := e.do("GET", "/latest/nodes?limit=10000", "", nil).expect(http.StatusOK).object()["items"].([]any)
+	sameIDs(t, "streamed vs paged", ids(all), ids(paged))
+	part := e.do("GET", "/latest/nodes/fast?limit=700&offset=2", "", nil).expect(http.StatusOK).list()
+	sameIDs(t, "limit and offset", ids(part), ids(paged[2:702]))
+}
+
+// sameIDs reports the first difference of two id lists.
+func sameIDs(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d ids, want %d", what, len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			t.Errorf("%s: first difference at %d: %s, want %s", what, i, got[i], want[i])
+			return
+		}
+	}
+}
+
+func TestPopWaitEndsWithKeepAlive(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{KeepAlive: 100 * time.Millisecond})
+	tokens := &auth.Tokens{Secret: testSecret}
+	srv := httptest.NewServer(api.New(st, tokens, api.Options{PubSub: svc}, nil))
+	t.Cleanup(srv.Close)
+	client := srv.Client()
+	// A guard against a hang on a failure, not a measured limit.
+	client.Timeout = 30 * time.Second
+	e := &env{t: t, base: srv.URL, client: client, store: st, tokens: tokens}
+	tok := e.token("alice")
+	e.do("GET", "/latest/pop/empty-list", tok, nil).expect(http.StatusOK)
+	e.do("POST", "/latest/push/l", tok, map[string]any{"data": map[string]any{"x": 1}}).expect(http.StatusOK)
+	got := e.do("GET", "/latest/pop/l", tok, nil).expect(http.StatusOK).object()
+	if d, _ := got["data"].(map[string]any); d["x"] != float64(1) {
+		t.Errorf("pop after push = %v", got)
+	}
+}
+
+func TestSubscriptionsPerUserCapped(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t, api.Options{MaxSubscriptionsPerUser: 3}, nil)
+	alice, bob := e.token("alice"), e.token("bob")
+	var first float64
+	for i := 0; i < 3; i++ {
+		r := e.do("POST", "/latest/subscribe/node", alice, nil).expect(http.StatusOK).object()
+		if i == 0 {
+			first = r["id"].(float64)
+		}
+	}
+	r := e.do("POST", "/latest/subscribe/node", alice, nil)
+	r.expectDetailPrefix(http.StatusTooManyRequests, "Too many subscriptions: user alice holds 3, the limit is 3")
+	e.do("POST", "/latest/subscribe/node", bob, nil).expect(http.StatusOK)
+	e.do("POST", fmt.Sprintf("/latest/unsubscribe/%d", int64(first)), alice, nil).expect(http.StatusOK)
+	e.do("POST", "/latest/subscribe/node", alice, nil).expect(http.StatusOK)
+}
+
+func TestSlowBodyConnectionClosed(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t, api.Options{BodyReadTimeout: 100 * time.Millisecond, MinBodyRate: 1 << 30}, nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Declares 100,000 bytes and sends one: the server must give up on
+	// the body and close the connection instead of waiting for ever.
+	fmt.Fprintf(conn, "POST /latest/user/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nu")
+	// A guard against a hang on a failure, not a measured limit.
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	b, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("connection still open after the body timeout: %v (read %q)", err, b)
+	}
+}
+
+// heldLogins blocks the first username lookup (inside a login, so while
+// it holds a password-hash slot) until released.
+type heldLogins struct {
+	store.Store
+	once    sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h *heldLogins) GetUserByUsername(ctx context.Context, name string) (*model.User, error) {
+	h.once.Do(func() {
+		close(h.held)
+		<-h.release
+	})
+	return h.Store.GetUserByUsername(ctx, name)
+}
+
+func TestPasswordHashesBounded(t *testing.T) {
+	t.Parallel()
+	h := &heldLogins{held: make(chan struct{}), release: make(chan struct{})}
+	e := newLimitEnv(t, api.Options{MaxHashes: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
+		h.Store = st
+		return h
+	})
+	e.addUser("alice")
+	form := url.Values{"username": {"nobody"}, "password": {"x"}}
+	done := make(chan *response)
+	go func() { done <- e.postForm("/latest/user/login", form) }()
+	<-h.held
+	// The only hash slot is taken: another login waits briefly, then is
+	// told to come back, without hashing anything.
+	r := e.postForm("/latest/user/login", url.Values{"username": {"alice"}, "password": {testPassword}})
+	r.expectDetailPrefix(http.StatusServiceUnavailable, "Too many password checks")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	close(h.release)
+	(<-done).expect(http.StatusBadRequest)
+	e.login("alice")
+}
+
+func TestHierarchyChildrenNameExistingGroupsOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("alice")
+	e.addGroup("lab-x")
+	root := e.postNode(tok, checkoutBody())
+	before := e.snapshot()
+	child := func(name string, groups ...string) map[string]any {
+		return map[string]any{"node": nodeBody("test", name, map[string]any{"user_groups": groups}), "child_nodes": []any{}}
+	}
+	body := map[string]any{"node": root, "child_nodes": []any{child("ok", "lab-x"),
+		map[string]any{"node": nodeBody("test", "deep", nil), "child_nodes": []any{child("bad", "lab-x", "not-yet-a-group")}}}}
+	e.do("PUT", "/latest/nodes/"+root["id"].(string), tok, body).
+		expectDetail(http.StatusBadRequest, "User group does not exist with name: not-yet-a-group")
+	e.expectUnchanged(before, "a hierarchy with an unknown group")
+	body["child_nodes"] = []any{child("ok", "lab-x")}
+	e.do("PUT", "/latest/nodes/"+root["id"].(string), tok, body).expect(http.StatusOK)
+}
