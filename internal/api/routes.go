@@ -98,6 +98,10 @@ func (s *Server) routeTable() []route {
 		{"GET", "/telemetry/stats", public, s.getTelemetryStats},
 		{"GET", "/telemetry/anomalies", public, s.getTelemetryAnomalies},
 
+		// Web pages and the data they read (pages_web.go, statsnodes.go, stream.go).
+		{"GET", "/stats/nodes", public, s.getStatsNodes},
+		{"GET", "/stream", public, s.getStream}, // the node channel is public; stream.go checks the others
+
 		// Operations (operations.go).
 		{"GET", "/metrics", public, s.getMetrics},
 		{"GET", "/healthz", public, s.getHealthz},

@@ -45,6 +45,10 @@ type Options struct {
 	// checked by GET /readyz after the store's (see AddReadyCheck).
 	Metrics     *metrics.Metrics
 	ReadyChecks []ReadyCheck
+
+	// Web pages and their data (pages*.go, statsnodes.go, stream.go).
+	StatsMaxGroups int // groups GET /stats/nodes answers at most; 0 = DefaultStatsMaxGroups
+	Stream         StreamOptions
 }
 
 // Server holds the dependencies of the handlers.
@@ -58,6 +62,8 @@ type Server struct {
 	pubsub *pubsub.Service // nil: pub/sub endpoints answer 503
 	table  []route         // routes.go
 	ops    operations      // operations.go: metrics, readiness, shutdown
+
+	streams streamCounter // stream.go: open event streams
 }
 
 // New builds the HTTP handler of the API.

@@ -113,10 +113,25 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 
 		Metrics:     a.Metrics,
 		ReadyChecks: a.readyChecks,
+
+		StatsMaxGroups: cfg.StatsMaxGroups,
+		Stream: api.StreamOptions{
+			Heartbeat:    cfg.StreamHeartbeat,
+			MaxPerClient: noLimit(cfg.StreamMaxPerClient),
+			MaxTotal:     noLimit(cfg.StreamMaxTotal),
+		},
 	}, log)
 	// Subscriptions and lag are read from the backend, untimed.
 	a.Metrics.WatchPubSub(a.PubSub, a.backend)
 	return a, nil
+}
+
+// noLimit maps a setting's 0 (no limit) to the API's negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // mailer is the SMTP sender the configuration names, or nil (no email).

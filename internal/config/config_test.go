@@ -47,6 +47,7 @@ func TestDefaults(t *testing.T) {
 		Lifecycle: true, LifecycleInterval: 10 * time.Second,
 		SubscriptionReap: 15 * time.Minute,
 		MaxBodyBytes:     1 << 20, MaxHierarchyBytes: 64 << 20,
+		StatsMaxGroups: 10000, StreamHeartbeat: 15 * time.Second, StreamMaxPerClient: 8, StreamMaxTotal: 1000,
 		LogLevel: slog.LevelInfo, LogFormat: "text",
 		SMTPPort:                587,
 		LoginMaxFailuresPerUser: 10, LoginMaxFailuresPerClient: 50, LoginFailureWindow: 15 * time.Minute,
@@ -135,6 +136,7 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_LOG_LEVEL": "error", "KCI_LOG_FORMAT": "json",
 		"SMTP_HOST": "smtp.x.example", "SMTP_PORT": "465", "EMAIL_SENDER": "bot@x.example", "EMAIL_PASSWORD": "mailpw",
 		"KCI_LOGIN_MAX_FAILURES_PER_USER": "0", "KCI_LOGIN_MAX_FAILURES_PER_CLIENT": "3", "KCI_LOGIN_FAILURE_WINDOW_SECONDS": "60",
+		"KCI_STATS_MAX_GROUPS": "50", "KCI_STREAM_HEARTBEAT_SECONDS": "2", "KCI_STREAM_MAX_PER_CLIENT": "0", "KCI_STREAM_MAX_TOTAL": "7",
 	}
 	if len(sample) != len(settings) {
 		t.Fatalf("sample has %d entries for %d settings", len(sample), len(settings))
