@@ -189,9 +189,16 @@ func TestStreamOrderAndFilters(t *testing.T) {
 			t.Fatalf("filtered stream: event of %q, want %q", got, name)
 		}
 	}
+	// Updates (PUT and PATCH, which replace conditionally) arrive at once,
+	// not at the next heartbeat.
+	n := e.do(http.MethodGet, "/nodes?name=n1-kbuild", "", nil).expect(http.StatusOK).object()["items"].([]any)[0].(map[string]any)
+	e.do(http.MethodPatch, "/node/"+n["id"].(string), tok, map[string]any{"state": "done", "result": "pass"}).expect(http.StatusOK)
+	if ev := all.next(); ev["data"].(map[string]any)["op"] != "updated" || ev["data"].(map[string]any)["result"] != "pass" {
+		t.Fatalf("after PATCH: %v", ev)
+	}
 	// The events are those of /events, in the same order and form.
 	evs := e.events("kind=kbuild")
-	if len(evs) != 2 || evNodeName(evs[0]) != "n1-kbuild" {
+	if len(evs) != 3 || evNodeName(evs[0]) != "n1-kbuild" {
 		t.Fatalf("/events: %v", evs)
 	}
 }
