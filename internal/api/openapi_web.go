@@ -22,6 +22,20 @@ func describeWeb(d opDocs) {
 		okDesc: "The groups and the sum of their counts.",
 		errs: map[string]string{"400": "A malformed filter, a field that cannot be grouped by, or more groups than " +
 			"KCI_STATS_MAX_GROUPS (default " + strconv.Itoa(DefaultStatsMaxGroups) + "): narrow the filter."}})
+	page := func(path, summary, desc string) {
+		d.add("GET "+path, opDoc{tag: "web", summary: summary, desc: desc + " See docs/ui.md.",
+			okType: "text/html", okSchema: str(), okDesc: "The page."})
+	}
+	page("/viewer", "Node viewer page", "A node (`?node_id=`) with its ancestry, fields, artifacts and children, updated live; "+
+		"node search with the query language (`?q=`); a tree's build matrix (`?tree=&branch=`).")
+	page("/dashboard", "Results dashboard page", "Builds, test suites and tests as pass/fail/incomplete grids per commit, "+
+		"for a tree, branch and window (`?tree=&branch=&days=`).")
+	page("/stats", "Node statistics page", "Node results by kind over 24 hours, 48 hours and 7 days.")
+	page("/analytics", "Telemetry analytics page", "Anomalies, result distribution, breakdowns and recent infrastructure errors.")
+	page("/manage", "Manage checkouts page", "With a token: who you are, submit a custom checkout, your recent checkouts.")
+	d.add("GET /static/{file...}", opDoc{tag: "web", summary: "Assets of the web pages",
+		desc: "The pages' stylesheet and scripts, embedded in the server.", okType: "application/octet-stream", okSchema: str(),
+		okDesc: "The file.", errs: map[string]string{"404": "No such file."}})
 	d.add("GET /stream", opDoc{tag: "web", summary: "Live event stream (Server-Sent Events)",
 		desc: "The event history as `text/event-stream`: one message per event, its `id` the event's sequence_id and its " +
 			"`data` the event as GET /events shows it. A reconnect with `Last-Event-ID` (browsers do it themselves) or " +
