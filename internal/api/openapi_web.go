@@ -34,7 +34,8 @@ func describeWeb(d opDocs) {
 	page("/analytics", "Telemetry analytics page", "Anomalies, result distribution, breakdowns and recent infrastructure errors.")
 	page("/manage", "Manage checkouts page", "With a token: who you are, submit a custom checkout, your recent checkouts.")
 	d.add("GET /static/{file...}", opDoc{tag: "web", summary: "Assets of the web pages",
-		desc: "The pages' stylesheet and scripts, embedded in the server.", okType: "application/octet-stream", okSchema: str(),
+		desc:   "The pages' stylesheet and scripts, embedded in the server.",
+		params: []*openapi.Parameter{pathParam("file", "File name, e.g. app.css or viewer.js.", str())}, okType: "application/octet-stream", okSchema: str(),
 		okDesc: "The file.", errs: map[string]string{"404": "No such file."}})
 	d.add("GET /stream", opDoc{tag: "web", summary: "Live event stream (Server-Sent Events)",
 		desc: "The event history as `text/event-stream`: one message per event, its `id` the event's sequence_id and its " +

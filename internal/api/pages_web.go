@@ -69,18 +69,23 @@ func (s *Server) renderWebPage(w http.ResponseWriter, d webPage) error {
 	return webPages.ExecuteTemplate(w, d.Page+".html", d)
 }
 
-// staticFiles serves web/static; the names carry no version, so browsers
+// staticFS is web/static; the names carry no version, so browsers
 // revalidate after a short while.
-var staticFiles = func() http.Handler {
+var staticFS = func() fs.FS {
 	sub, err := fs.Sub(webStatic, "web/static")
 	if err != nil {
 		panic(err)
 	}
-	return http.StripPrefix("/static/", http.FileServerFS(sub))
+	return sub
 }()
+
+var staticFiles = http.StripPrefix("/static/", http.FileServerFS(staticFS))
 
 // getStatic serves the pages' stylesheet and scripts.
 func (s *Server) getStatic(w http.ResponseWriter, r *http.Request) error {
+	if st, err := fs.Stat(staticFS, r.PathValue("file")); err != nil || st.IsDir() {
+		return notFound("Not Found")
+	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	staticFiles.ServeHTTP(w, r)
