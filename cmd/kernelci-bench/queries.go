@@ -127,7 +127,7 @@ var newestFirst, _ = query.ParseSort("sort", "-created", query.NodeSort)
 // spec is one benchmarked request shape.
 type spec struct {
 	name string
-	op   string // nodes: GET /nodes (find + count when the page is full); fast: GET /nodes/fast; count: GET /count; get: GET /node/{id}; pages: every page of GET /nodes; cursor: 20 pages of /nodes/fast by cursor
+	op   string // group: GET /stats/nodes; nodes: GET /nodes (find + count when the page is full); fast: GET /nodes/fast; count: GET /count; get: GET /node/{id}; pages: every page of GET /nodes; cursor: 20 pages of /nodes/fast by cursor
 	qs   func(p *params, i int) string
 }
 
@@ -228,6 +228,29 @@ var specs = []spec{
 	{"count_kind_test", "count", func(p *params, i int) string { return "kind=test" }},
 	{"count_commit", "count", func(p *params, i int) string { return "data.kernel_revision.commit=" + at(p.checkouts, i).commit }},
 	{"count_name_re", "count", func(p *params, i int) string { return "name__re=rock-pi" }},
+	// The web pages' first data (docs/ui.md): GET /stats/nodes as the
+	// stats page, the dashboard and the viewer's trees ask it.
+	{"page_stats_all", "group", func(p *params, i int) string { return "group_by=kind,result" }},
+	{"page_stats_24h", "group", func(p *params, i int) string {
+		return "group_by=kind,result&created__gt=" + ts(p.end.Add(-24*time.Hour))
+	}},
+	{"page_stats_7d", "group", func(p *params, i int) string {
+		return "group_by=kind,result&created__gt=" + ts(p.end.Add(-7*24*time.Hour))
+	}},
+	{"page_dashboard_trees", "group", func(p *params, i int) string {
+		return "kind=checkout&group_by=data.kernel_revision.tree,data.kernel_revision.branch&created__gt=" + ts(p.end.Add(-7*24*time.Hour))
+	}},
+	{"page_dashboard_grid", "group", func(p *params, i int) string {
+		c := at(p.checkouts, i)
+		return "data.kernel_revision.tree=" + url.QueryEscape(c.tree) + "&data.kernel_revision.branch=" + url.QueryEscape(c.branch) +
+			"&kind__in=kbuild,job,test&group_by=data.kernel_revision.commit,kind,result&created__gt=" + ts(p.end.Add(-7*24*time.Hour))
+	}},
+	{"page_trees_matrix", "group", func(p *params, i int) string {
+		c := at(p.checkouts, i)
+		return "kind=kbuild&data.kernel_revision.tree=" + url.QueryEscape(c.tree) + "&data.kernel_revision.branch=" + url.QueryEscape(c.branch) +
+			"&data.kernel_revision.commit__in=" + c.commit + "," + at(p.checkouts, i+1).commit +
+			"&group_by=data.config_full,data.kernel_revision.commit,result"
+	}},
 }
 
 // result of one spec.
@@ -257,6 +280,8 @@ func request(ctx context.Context, st *sqlite.Store, op, qs string) (items int, t
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	groupBy := v.Get("group_by")
+	v.Del("group_by")
 	order, after, err := listing(v)
 	if err != nil {
 		return 0, 0, 0, err
@@ -268,6 +293,13 @@ func request(ctx context.Context, st *sqlite.Store, op, qs string) (items int, t
 	if op == "count" {
 		n, err := st.CountNodes(ctx, f)
 		return 0, n, 0, err
+	}
+	if op == "group" {
+		gs, err := st.GroupNodes(ctx, f, strings.Split(groupBy, ","), 10000)
+		for _, g := range gs {
+			total += g.Count
+		}
+		return len(gs), total, 0, err
 	}
 	limit, offset := 50, 0
 	if op == "fast" {

@@ -260,6 +260,7 @@ func (s *Server) openAPIDocument() (doc *openapi.Document, undescribed []string)
 		{Name: "groups", Description: "User groups (superusers only)."},
 		{Name: "telemetry", Description: "Pipeline telemetry events, their statistics and anomalies."},
 		{Name: "operations", Description: "Metrics, health and readiness probes, this document (docs/operations.md)."},
+		{Name: "web", Description: "Web pages, the grouped node counts and the live event stream they read (docs/ui.md)."},
 	}
 	schemas(doc)
 
@@ -269,6 +270,7 @@ func (s *Server) openAPIDocument() (doc *openapi.Document, undescribed []string)
 	describePubSub(d)
 	describeTelemetry(d)
 	describeOperations(d)
+	describeWeb(d) // openapi_web.go
 	for _, rt := range s.table {
 		o, ok := d[rt.pattern()]
 		if !ok {

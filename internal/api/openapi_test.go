@@ -89,7 +89,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if _, got := s.mux.Handler(req); got != route {
 			t.Errorf("%s %s dispatches to %q, want %q", rt.method, sample, got, route)
 		}
-		if rt.method == http.MethodGet && (rt.path == "/listen/{sub_id}" || rt.path == "/pop/{list}") && rt.access == public {
+		if rt.method == http.MethodGet && (rt.path == "/listen/{sub_id}" || rt.path == "/pop/{list}" || rt.path == "/stream") && rt.access == public {
 			continue // would wait
 		}
 		rec := httptest.NewRecorder()

@@ -14,6 +14,16 @@ var landing = template.Must(template.New("landing").Parse(`<!doctype html>
 </head><body>
 <h1>KernelCI API</h1>
 <p>This is the KernelCI API server{{if .Version}} (version {{.Version}}){{end}}.</p>
+<h2>Pages</h2>
+<ul>
+<li><a href="viewer">Viewer</a> &mdash; a node, its children and a search, live; a tree's build matrix</li>
+<li><a href="dashboard">Dashboard</a> &mdash; builds and tests per commit of a tree and branch</li>
+<li><a href="stats">Stats</a> &mdash; node results by kind over 24 h, 48 h, 7 days</li>
+<li><a href="analytics">Analytics</a> &mdash; telemetry: anomalies, labs, devices, infrastructure errors</li>
+<li><a href="manage">Manage</a> &mdash; your account and custom checkouts (needs a token)</li>
+<li><a href="docs">API documentation</a></li>
+</ul>
+<h2>API</h2>
 <ul>
 <li><a href="/latest/nodes">Nodes</a> &mdash; <code>GET /latest/nodes?kind=checkout</code></li>
 <li><a href="/latest/events">Events</a></li>

@@ -103,6 +103,16 @@ func (s *Server) routeTable() []route {
 		{"GET", "/telemetry/stats", public, s.getTelemetryStats},
 		{"GET", "/telemetry/anomalies", public, s.getTelemetryAnomalies},
 
+		// Web pages and the data they read (pages_web.go, statsnodes.go, stream.go).
+		{"GET", "/stats/nodes", public, s.budgeted(s.getStatsNodes)},
+		{"GET", "/stream", public, s.getStream}, // the node channel is public; stream.go checks the others
+		{"GET", "/viewer", public, s.webPageHandler("viewer", "Viewer")},
+		{"GET", "/dashboard", public, s.webPageHandler("dashboard", "Dashboard")},
+		{"GET", "/stats", public, s.webPageHandler("stats", "Node statistics")},
+		{"GET", "/analytics", public, s.webPageHandler("analytics", "Analytics")},
+		{"GET", "/manage", public, s.webPageHandler("manage", "Manage checkouts")},
+		{"GET", "/static/{file...}", public, s.getStatic},
+
 		// Operations (operations.go).
 		{"GET", "/metrics", public, s.getMetrics},
 		{"GET", "/healthz", public, s.getHealthz},

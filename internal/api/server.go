@@ -68,6 +68,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// Forwarded headers name the client (users_net.go); none when empty.
 	TrustedProxies []netip.Prefix
+	// Web pages and their data (pages*.go, statsnodes.go, stream.go).
+	StatsMaxGroups int // groups GET /stats/nodes answers at most; 0 = DefaultStatsMaxGroups
+	Stream         StreamOptions
 }
 
 // Server holds the dependencies of the handlers.
@@ -85,6 +88,8 @@ type Server struct {
 	hashes *gate           // limits.go: password hashes computed at once
 
 	subscribing sync.Mutex // pubsub.go: the per-user subscription cap
+
+	streams streamCounter // stream.go: open event streams
 }
 
 // New builds the HTTP handler of the API.

@@ -131,11 +131,25 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		MinBodyRate:             cfg.MinBodyRate,
 		WriteTimeout:            cfg.WriteTimeout,
 		TrustedProxies:          cfg.TrustedProxies,
+		StatsMaxGroups:          cfg.StatsMaxGroups,
+		Stream: api.StreamOptions{
+			Heartbeat:    cfg.StreamHeartbeat,
+			MaxPerClient: noLimit(cfg.StreamMaxPerClient),
+			MaxTotal:     noLimit(cfg.StreamMaxTotal),
+		},
 	}, log)
 	a.maxConns = cfg.MaxConnections
 	// Subscriptions and lag are read from the backend, untimed.
 	a.Metrics.WatchPubSub(a.PubSub, a.backend)
 	return a, nil
+}
+
+// noLimit maps a setting's 0 (no limit) to the API's negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // mailer is the SMTP sender the configuration names, or nil (no email).

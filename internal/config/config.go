@@ -76,6 +76,11 @@ type Config struct {
 	MaxBodyBytes      int64 // KCI_MAX_BODY_BYTES
 	MaxHierarchyBytes int64 // KCI_MAX_HIERARCHY_BYTES
 
+	StatsMaxGroups     int           // KCI_STATS_MAX_GROUPS: groups GET /stats/nodes answers at most
+	StreamHeartbeat    time.Duration // KCI_STREAM_HEARTBEAT_SECONDS: comment period of idle GET /stream
+	StreamMaxPerClient int           // KCI_STREAM_MAX_PER_CLIENT: open streams per user or address; 0 = no limit
+	StreamMaxTotal     int           // KCI_STREAM_MAX_TOTAL: open streams per process; 0 = no limit
+
 	// Outgoing email (invites, password resets); off when SMTPHost is "".
 	SMTPHost      string // SMTP_HOST
 	SMTPPort      int    // SMTP_PORT: 465 is SMTPS, anything else STARTTLS when offered
@@ -231,6 +236,18 @@ var settings = []setting{
 	{flag: "max-hierarchy-body", env: "KCI_MAX_HIERARCHY_BYTES", def: "67108864", kind: "bytes",
 		help: "Largest node hierarchy (PUT /nodes/{id}) body accepted, in bytes (default 64 MiB).",
 		set:  bytesSetting(func(c *Config) *int64 { return &c.MaxHierarchyBytes }), get: func(c *Config) string { return strconv.FormatInt(c.MaxHierarchyBytes, 10) }},
+	{flag: "stats-max-groups", env: "KCI_STATS_MAX_GROUPS", def: "10000", kind: "count",
+		help: "Most groups GET /stats/nodes answers; a query with more is refused with 400 (narrow its filter).",
+		set:  positiveCount(func(c *Config) *int { return &c.StatsMaxGroups }), get: func(c *Config) string { return strconv.Itoa(c.StatsMaxGroups) }},
+	{flag: "stream-heartbeat", env: "KCI_STREAM_HEARTBEAT_SECONDS", def: "15", kind: "seconds",
+		help: "Period of the heartbeat comments of an idle GET /stream (keeps proxies from closing it).",
+		set:  durSeconds(func(c *Config) *time.Duration { return &c.StreamHeartbeat }), get: getSeconds(func(c *Config) time.Duration { return c.StreamHeartbeat })},
+	{flag: "stream-max-per-client", env: "KCI_STREAM_MAX_PER_CLIENT", def: "8", kind: "count",
+		help: "Open GET /stream per client (a user, or an address when anonymous) before 429; 0 means no limit.",
+		set:  countSetting(func(c *Config) *int { return &c.StreamMaxPerClient }), get: func(c *Config) string { return strconv.Itoa(c.StreamMaxPerClient) }},
+	{flag: "stream-max-total", env: "KCI_STREAM_MAX_TOTAL", def: "1000", kind: "count",
+		help: "Open GET /stream per server process before 503; 0 means no limit.",
+		set:  countSetting(func(c *Config) *int { return &c.StreamMaxTotal }), get: func(c *Config) string { return strconv.Itoa(c.StreamMaxTotal) }},
 	{flag: "smtp-host", env: "SMTP_HOST", defDoc: "empty, meaning no email is sent", kind: "host",
 		help: "SMTP server for invite and password reset emails.",
 		set:  str(func(c *Config) *string { return &c.SMTPHost }, nil), get: getStr(func(c *Config) string { return c.SMTPHost })},

@@ -47,6 +47,7 @@ func TestDefaults(t *testing.T) {
 		Lifecycle: true, LifecycleInterval: 10 * time.Second,
 		SubscriptionReap: 15 * time.Minute,
 		MaxBodyBytes:     1 << 20, MaxHierarchyBytes: 64 << 20,
+		StatsMaxGroups: 10000, StreamHeartbeat: 15 * time.Second, StreamMaxPerClient: 8, StreamMaxTotal: 1000,
 		LogLevel: slog.LevelInfo, LogFormat: "text",
 		SMTPPort:                587,
 		LoginMaxFailuresPerUser: 10, LoginMaxFailuresPerClient: 50, LoginFailureWindow: 15 * time.Minute,
@@ -144,6 +145,7 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_ADMISSION_WAIT_SECONDS": "4", "KCI_MAX_JSON_DEPTH": "12", "KCI_MAX_PAGE_LIMIT": "13", "KCI_MAX_EVENTS_LIMIT": "14",
 		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
 		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
+		"KCI_STATS_MAX_GROUPS": "50", "KCI_STREAM_HEARTBEAT_SECONDS": "2", "KCI_STREAM_MAX_PER_CLIENT": "0", "KCI_STREAM_MAX_TOTAL": "7",
 	}
 	if len(sample) != len(settings) {
 		t.Fatalf("sample has %d entries for %d settings", len(sample), len(settings))

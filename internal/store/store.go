@@ -161,6 +161,7 @@ type Users interface {
 // internal/store/storetest).
 type Store interface {
 	Nodes
+	NodeStats // nodestats.go
 	Events
 	Users
 	PubSub
