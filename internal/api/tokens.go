@@ -22,6 +22,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
 const (
@@ -157,22 +158,7 @@ func (s *Server) authenticateAPIToken(r *http.Request, tok string) (*model.User,
 	return u, sc, nil
 }
 
-// apiTokenJSON is a token as the API shows it; Token only in the answer
-// of POST /user/tokens.
-type apiTokenJSON struct {
-	ID       string      `json:"id"`
-	Name     string      `json:"name"`
-	Scopes   []string    `json:"scopes"`
-	Prefix   string      `json:"prefix"`
-	UserID   string      `json:"user_id"`
-	Username string      `json:"username"`
-	Created  model.Time  `json:"created"`
-	Expires  *model.Time `json:"expires"`
-	LastUsed *model.Time `json:"last_used"`
-	Token    string      `json:"token,omitempty"`
-}
-
-func tokenJSON(t *store.APIToken, username string) apiTokenJSON {
+func tokenJSON(t *store.APIToken, username string) wire.APIToken {
 	opt := func(p *time.Time) *model.Time {
 		if p == nil {
 			return nil
@@ -180,7 +166,7 @@ func tokenJSON(t *store.APIToken, username string) apiTokenJSON {
 		v := model.T(*p)
 		return &v
 	}
-	return apiTokenJSON{ID: t.ID.String(), Name: t.Name, Scopes: t.Scopes, Prefix: t.Prefix,
+	return wire.APIToken{ID: t.ID.String(), Name: t.Name, Scopes: t.Scopes, Prefix: t.Prefix,
 		UserID: t.UserID.String(), Username: username, Created: model.T(t.Created),
 		Expires: opt(t.Expires), LastUsed: opt(t.LastUsed)}
 }
@@ -378,7 +364,7 @@ func (s *Server) getTokens(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	names := map[objectid.ID]string{caller.ID: caller.Username}
-	out := make([]apiTokenJSON, 0, len(list))
+	out := make([]wire.APIToken, 0, len(list))
 	for _, t := range list {
 		n, ok := names[t.UserID]
 		if !ok {
