@@ -50,7 +50,7 @@ func TestDefaults(t *testing.T) {
 		LogLevel: slog.LevelInfo, LogFormat: "text",
 		SMTPPort:                587,
 		LoginMaxFailuresPerUser: 10, LoginMaxFailuresPerClient: 50, LoginFailureWindow: 15 * time.Minute,
-		RedisDBNumber: 1,
+		RedisDBNumber: 1, MaxAPITokensPerUser: 100,
 	}
 	got := *c
 	got.sources = nil
@@ -126,7 +126,7 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 	sample := map[string]string{
 		"KCI_LISTEN_ADDR": "127.0.0.1:9", "KCI_DATA_DIR": "/d", "SECRET_KEY": "s", "UNIFIED_SECRET": "u",
 		"ALGORITHM": "HS512", "ACCESS_TOKEN_EXPIRE_MINUTES": "5", "ACCESS_TOKEN_EXPIRE_SECONDS": "7.5",
-		"INVITE_TOKEN_EXPIRE_SECONDS": "60", "PUBLIC_BASE_URL": "https://x.example",
+		"INVITE_TOKEN_EXPIRE_SECONDS": "60", "KCI_MAX_API_TOKENS_PER_USER": "7", "PUBLIC_BASE_URL": "https://x.example",
 		"MONGO_SERVICE": "mongodb://db", "REDIS_HOST": "redis", "REDIS_DB_NUMBER": "3", "KCI_SEQUENCE_GAP_GRACE_SECONDS": "5", "KCI_INITIAL_PASSWORD": "pw",
 		"KCI_INITIAL_ADMIN_USERNAME": "root", "KCI_INITIAL_ADMIN_EMAIL": "root@x.example",
 		"KEEP_ALIVE_PERIOD": "3", "EVENT_HISTORY_TTL_SECONDS": "4", "TELEMETRY_TTL_SECONDS": "9", "NODE_PURGE_AGE_DAYS": "5",
