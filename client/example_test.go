@@ -17,6 +17,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/app"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 )
 
@@ -39,7 +40,9 @@ func exampleServer() (string, func()) {
 	if _, err := app.CreateSuperuser(ctx, st, "admin", "admin@kernelci.org", adminPassword); err != nil {
 		log.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(st, &auth.Tokens{Secret: "example"}, api.Options{}, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
+	srv := httptest.NewServer(api.New(st, &auth.Tokens{Secret: "example"}, api.Options{PubSub: svc}, log))
 	return srv.URL + "/latest", func() { srv.Close(); st.Close(); os.RemoveAll(dir) }
 }
 
