@@ -2,6 +2,9 @@
 
 Usage: KCI_CORE_PATH=/path/to/kernelci-core \
        python3 scripts/check-python-client.py http://127.0.0.1:8001 admin PASSWORD
+   or, with an API token (docs/tokens.md; scopes node:write and pubsub
+   suffice) in place of the login JWT:
+       KCI_API_TOKEN=kci_... python3 scripts/check-python-client.py http://127.0.0.1:8001
 
 It logs in, subscribes to "node", creates and updates nodes, submits a
 hierarchy through APIHelper.submit_results and checks the events that a
@@ -13,9 +16,12 @@ import sys
 
 sys.path.insert(0, os.environ.get('KCI_CORE_PATH', '../kernelci-core'))
 import kernelci.config.api, kernelci.api, kernelci.api.helper
-base, user, pw = sys.argv[1], sys.argv[2], sys.argv[3]
 import requests
-tok = requests.post(base + '/latest/user/login', data={'username': user, 'password': pw}).json()['access_token']
+base = sys.argv[1]
+tok = os.environ.get('KCI_API_TOKEN')
+if not tok:
+    user, pw = sys.argv[2], sys.argv[3]
+    tok = requests.post(base + '/latest/user/login', data={'username': user, 'password': pw}).json()['access_token']
 cfg = kernelci.config.api.API('local', base)
 api = kernelci.api.get_api(cfg, tok)
 print('whoami', api.user.whoami()['username'])

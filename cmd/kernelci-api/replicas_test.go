@@ -386,6 +386,8 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("api-token-revocation", func(t *testing.T) { c.tokenRevocation(t, a, b) })
+
 	var plain int64
 	t.Run("stream-and-kill", func(t *testing.T) { plain = c.streamAndKill(t, a, b) })
 
@@ -426,6 +428,63 @@ func TestReplicas(t *testing.T) {
 
 // polled says whether subscription id has been listened to (the listen
 // reached the server: last_poll is set).
+// tokenRevocation: an API token made through A works on B; revoked
+// through A, it answers 401 on B at once (B reads the shared store on
+// every request; no cache to expire).
+func (c *cluster) tokenRevocation(t *testing.T, a, b *replica) {
+	var made struct{ ID, Token string }
+	if err := c.callStatus(a, c.token, "POST", "/user/tokens", map[string]any{"name": "replicas", "scopes": []string{"pubsub"}}, http.StatusCreated, &made); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.callStatus(b, made.Token, "GET", "/whoami", nil, http.StatusOK, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.callStatus(a, c.token, "DELETE", "/user/tokens/"+made.ID, nil, http.StatusNoContent, nil); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	if err := c.callStatus(b, made.Token, "GET", "/whoami", nil, http.StatusUnauthorized, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("revoked through A, refused by B %v later", time.Since(revoked))
+}
+
+// callStatus sends a request with token and wants the given status.
+func (c *cluster) callStatus(r *replica, token, method, path string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = strings.NewReader(string(b))
+	}
+	req, err := http.NewRequest(method, r.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s on %s: %d %s, want %d", method, path, r.name, resp.StatusCode, data, want)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
 func (c *cluster) polled(r *replica, id int64) bool {
 	var stats []struct {
 		ID       int64

@@ -11,7 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/kernelci/kernelci-api-go/internal/client"
+	"github.com/kernelci/kernelci-api-go/client"
 )
 
 // configExample is the sample config file (the seed documentation's).

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	"github.com/kernelci/kernelci-api-go/internal/client"
+	"github.com/kernelci/kernelci-api-go/client"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 )
 

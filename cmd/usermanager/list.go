@@ -5,7 +5,7 @@ import (
 	"flag"
 	"net/url"
 
-	"github.com/kernelci/kernelci-api-go/internal/client"
+	"github.com/kernelci/kernelci-api-go/client"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/kernelci/kernelci-api-go/internal/client"
+	"github.com/kernelci/kernelci-api-go/client"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 )
 

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kernelci/kernelci-api-go/internal/client"
+	"github.com/kernelci/kernelci-api-go/client"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )

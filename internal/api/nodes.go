@@ -45,6 +45,9 @@ func (s *Server) loadEditableNode(r *http.Request) (*model.Node, error) {
 	if !auth.CanEditNode(userFrom(r.Context()), n) {
 		return nil, errCannotEditNode
 	}
+	if err := checkTokenNode(r, n); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -115,6 +118,9 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.checkUserGroups(r, n.UserGroups); err != nil {
+		return err
+	}
+	if err := checkTokenNode(r, n); err != nil {
 		return err
 	}
 	n.Owner = model.Str(userFrom(r.Context()).Username)
@@ -479,6 +485,9 @@ func (s *Server) updateNode(w http.ResponseWriter, r *http.Request, build func(o
 		if err != nil {
 			return err
 		}
+		if err := checkTokenNode(r, n); err != nil {
+			return err
+		}
 		var evs []*model.Event
 		if !noevent {
 			evs = []*model.Event{nodeEvent("updated", n, false, old)}
@@ -557,6 +566,12 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 				if !auth.CanEditNode(user, prev) {
 					return errCannotEditNode
 				}
+				if err := checkTokenNode(r, prev); err != nil {
+					return err
+				}
+			}
+			if err := checkTokenNode(r, n); err != nil {
+				return err
 			}
 			if n.Parent != nil && *n.Parent == n.ID {
 				return badRequest("Parent cannot be the same as the object")
@@ -570,6 +585,13 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 		} else {
 			n.ID = objectid.NewAt(now)
 			n.Owner = model.Str(user.Username)
+			// A new child of a node the token may write may leave
+			// data.runtime out; one it names must be the token's.
+			if _, named := n.Data["runtime"]; named {
+				if err := checkTokenNode(r, n); err != nil {
+					return err
+				}
+			}
 			if err := specializeData(n); err != nil {
 				return err
 			}
@@ -657,7 +679,7 @@ func (s *Server) putBatchNodeset(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if !auth.CanEditNode(user, n) {
+		if !auth.CanEditNode(user, n) || checkTokenNode(r, n) != nil {
 			continue
 		}
 		n.ProcessedByKCIDBBridge = value

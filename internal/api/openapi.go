@@ -180,7 +180,18 @@ func operation(pattern string, o opDoc) *openapi.Operation {
 		errs["401"] = "No token, or a token that is invalid, expired, or of an inactive or deleted user."
 	}
 	if o.access == admin && errs["403"] == "" {
-		errs["403"] = "The user is not a superuser."
+		errs["403"] = "The user is not a superuser, or an API token without the scope admin."
+	}
+	if o.access >= user {
+		// The scope an API token needs (tokens.go, docs/tokens.md).
+		sc := RouteScope(pattern)
+		if errs["403"] == "" {
+			errs["403"] = "An API token without the scope " + sc + "."
+		}
+		if op.Description != "" {
+			op.Description += "\n\n"
+		}
+		op.Description += "API token scope: `" + sc + "`."
 	}
 	if o.body != nil {
 		if _, isJSON := o.body.Content["application/json"]; isJSON && errs["422"] == "" {
@@ -250,7 +261,8 @@ func (s *Server) openAPIDocument() (doc *openapi.Document, undescribed []string)
 	doc.Components.SecuritySchemes = map[string]openapi.SecurityScheme{"bearer": {
 		Type: "http", Scheme: "bearer", BearerFormat: "JWT",
 		Description: "`Authorization: Bearer <token>`, the token from `POST /user/login` " +
-			"(or `usermanager generate-api-token`). Operations marked superuser need the token of a superuser.",
+			"(or `usermanager generate-api-token`), or an API token (`kci_...`, from `POST /user/tokens`, docs/tokens.md) " +
+			"whose scopes allow the operation. Operations marked superuser need the token of a superuser.",
 	}}
 	doc.Tags = []openapi.Tag{
 		{Name: "nodes", Description: "Nodes and their queries. Reading needs no token; writing needs one, and the right to edit the node."},
@@ -263,10 +275,12 @@ func (s *Server) openAPIDocument() (doc *openapi.Document, undescribed []string)
 		{Name: "web", Description: "Web pages, the grouped node counts and the live event stream they read (docs/ui.md)."},
 	}
 	schemas(doc)
+	tokenSchemas(doc) // openapi_tokens.go
 
 	d := opDocs{}
 	describeNodes(d)
 	describeUsers(d)
+	describeTokens(d) // openapi_tokens.go
 	describePubSub(d)
 	describeTelemetry(d)
 	describeOperations(d)

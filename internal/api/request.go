@@ -131,52 +131,69 @@ func userFrom(ctx context.Context) *model.User {
 	return u
 }
 
-// authenticate resolves the bearer token to an active user, or nil.
-func (s *Server) authenticate(r *http.Request) (*model.User, error) {
+// authenticate resolves the bearer token (a JWT or an API token, see
+// tokens.go) to an active user and the scopes of the credentials
+// (auth.Full for a JWT), or a nil user.
+func (s *Server) authenticate(r *http.Request) (*model.User, auth.Scopes, error) {
 	tok := auth.BearerToken(r.Header.Get("Authorization"))
 	if tok == "" {
-		return nil, nil
+		return nil, auth.Full, nil
+	}
+	if auth.IsAPIToken(tok) {
+		u, sc, err := s.authenticateAPIToken(r, tok)
+		if u != nil {
+			if info := requestInfoFrom(r.Context()); info != nil {
+				info.User = u.Username // for the access log (RequestInfo)
+			}
+		}
+		return u, sc, err
 	}
 	id, gen, err := s.tokens.VerifySession(tok)
 	if err != nil {
-		return nil, nil
+		return nil, auth.Full, nil
 	}
 	oid, err := objectid.Parse(id)
 	if err != nil {
-		return nil, nil
+		return nil, auth.Full, nil
 	}
 	u, err := s.store.GetUser(r.Context(), oid)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return nil, auth.Full, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, auth.Full, err
 	}
 	if !u.IsActive {
-		return nil, nil
+		return nil, auth.Full, nil
 	}
 	// A token of an older generation was issued before the password
 	// changed, the account was deactivated, or its sessions were ended.
 	if gen < u.TokenGeneration {
-		return nil, nil
+		return nil, auth.Full, nil
 	}
 	if info := requestInfoFrom(r.Context()); info != nil {
 		info.User = u.Username // for the access log (RequestInfo)
 	}
-	return u, nil
+	return u, auth.Full, nil
 }
 
-// authed wraps h so that it runs only for an active user (401 otherwise).
+// authed wraps h so that it runs only for an active user (401 otherwise)
+// whose credentials allow the route (403 otherwise: an API token's
+// scopes, tokens.go).
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.authenticate(r)
+		u, sc, err := s.authenticate(r)
 		if err != nil {
 			return err
 		}
 		if u == nil {
 			return errUnauthorized
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), userKey, u)))
+		if err := checkRouteScope(r, sc); err != nil {
+			return err
+		}
+		ctx := context.WithValue(context.WithValue(r.Context(), userKey, u), scopesKey, sc)
+		return h(w, r.WithContext(ctx))
 	}
 }
 

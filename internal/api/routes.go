@@ -80,6 +80,11 @@ func (s *Server) routeTable() []route {
 		{"PATCH", "/user/{id}", admin, s.hashing(s.patchUser)},
 		{"DELETE", "/user/{id}", admin, s.deleteUser},
 
+		// API tokens (tokens.go).
+		{"POST", "/user/tokens", user, s.postToken},
+		{"GET", "/user/tokens", user, s.getTokens},
+		{"DELETE", "/user/tokens/{id}", user, s.deleteToken},
+
 		// Password reset (users_password.go).
 		{"POST", "/user/forgot-password", public, s.postForgotPassword},
 		{"POST", "/user/reset-password", public, s.hashing(s.postResetPassword)},

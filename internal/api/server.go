@@ -35,6 +35,9 @@ type Options struct {
 	// Users, invites and emails (users.go).
 	PublicBaseURL       string        // PUBLIC_BASE_URL without trailing slash; "" = from each request
 	InviteTokenLifetime time.Duration // 0 = 7 days
+	// MaxAPITokensPerUser bounds the API tokens of one user (tokens.go);
+	// 0 means no limit.
+	MaxAPITokensPerUser int
 	// Mailer sends invite and password emails; nil means email is not
 	// configured (invites answer email_sent: false).
 	Mailer email.Sender

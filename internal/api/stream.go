@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 )
@@ -195,7 +196,7 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	// owner and its own, or every event when promiscuous.
 	user, promisc := "", true
 	client := s.clientAddr(r)
-	u, err := s.authenticate(r)
+	u, sc, err := s.authenticate(r)
 	if err != nil {
 		return err
 	}
@@ -205,6 +206,11 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	if channel != "node" {
 		if u == nil {
 			return errUnauthorized
+		}
+		// An API token reads other channels as /listen does: with the
+		// pubsub scope.
+		if !sc.Allows(auth.ScopePubSub) {
+			return errorf(http.StatusForbidden, "This API token does not allow GET /stream on channel "+channel+": it needs the scope "+auth.ScopePubSub)
 		}
 		user = u.Username
 		if promisc, err = queryBool(r, "promisc", false); err != nil {

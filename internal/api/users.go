@@ -238,6 +238,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	s.revokeUserTokens(r.Context(), u.ID)
 	s.log.Info("user deleted", "user", u.Username, "id", u.ID.String(), "by", userFrom(r.Context()).Username)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -105,6 +105,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 
 		PublicBaseURL:       cfg.PublicBaseURL,
 		InviteTokenLifetime: cfg.InviteTokenLifetime,
+		MaxAPITokensPerUser: cfg.MaxAPITokensPerUser,
 		Mailer:              mail,
 		LoginLimiter: ratelimit.NewLogin(ratelimit.LoginConfig{
 			MaxPerUser:   cfg.LoginMaxFailuresPerUser,

@@ -47,7 +47,10 @@ type Config struct {
 	AccessTokenExpireSeconds float64 // ACCESS_TOKEN_EXPIRE_SECONDS (a decimal number, as in the reference)
 
 	InviteTokenLifetime time.Duration // INVITE_TOKEN_EXPIRE_SECONDS
-	PublicBaseURL       string        // PUBLIC_BASE_URL: base of links sent to users, without trailing slash; "" = from the request
+	// MaxAPITokensPerUser is KCI_MAX_API_TOKENS_PER_USER: how many API
+	// tokens (docs/tokens.md) one user may hold; 0 means no limit.
+	MaxAPITokensPerUser int
+	PublicBaseURL       string // PUBLIC_BASE_URL: base of links sent to users, without trailing slash; "" = from the request
 
 	MongoService string // MONGO_SERVICE: MongoDB URL; "" selects the embedded SQLite store
 	RedisHost    string // REDIS_HOST: "" keeps kv and lists in the store and wake-ups in the process
@@ -182,6 +185,9 @@ var settings = []setting{
 	{flag: "invite-token-expire-seconds", env: "INVITE_TOKEN_EXPIRE_SECONDS", def: "604800", kind: "seconds",
 		help: "Lifetime of user invite tokens.",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.InviteTokenLifetime }), get: getSeconds(func(c *Config) time.Duration { return c.InviteTokenLifetime })},
+	{flag: "max-api-tokens-per-user", env: "KCI_MAX_API_TOKENS_PER_USER", def: "100", kind: "count",
+		help: "API tokens one user may hold (docs/tokens.md); creating one more answers 400. 0 means no limit.",
+		set:  countSetting(func(c *Config) *int { return &c.MaxAPITokensPerUser }), get: func(c *Config) string { return strconv.Itoa(c.MaxAPITokensPerUser) }},
 	{flag: "public-base-url", env: "PUBLIC_BASE_URL", kind: "url",
 		help: "Public base URL of the API, used in links sent to users; empty means derived from each request.",
 		set:  setBaseURL, get: getStr(func(c *Config) string { return c.PublicBaseURL })},

@@ -168,6 +168,7 @@ type Store interface {
 	Telemetry
 	Lifecycle
 	Transfer
+	APITokens // apitokens.go
 	// Ping answers nil when the backend serves requests, for the
 	// readiness probe (GET /readyz); it must be cheap (no collection
 	// scan) and honour ctx's deadline.

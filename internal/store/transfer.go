@@ -18,13 +18,14 @@ const (
 	CollSubscription    = "subscription"
 	CollKV              = "kv"
 	CollList            = "list"
+	CollAPIToken        = "api_token"
 )
 
 // TransferCollections lists every collection Transfer moves, in the
 // order export writes them.
 var TransferCollections = []string{
 	CollGroup, CollUser, CollNode, CollEvent, CollTelemetry,
-	CollSubscriberState, CollSubscription, CollKV, CollList,
+	CollSubscriberState, CollSubscription, CollKV, CollList, CollAPIToken,
 }
 
 // Transfer is the raw access that moving a whole store to another backend

@@ -93,6 +93,20 @@ type Summary struct {
 	Renumbered int64
 }
 
+// apiTokenRecord is an API token with its hash (docs/tokens.md), which
+// the API never shows.
+type apiTokenRecord struct {
+	ID       objectid.ID `json:"id"`
+	UserID   objectid.ID `json:"user_id"`
+	Name     string      `json:"name"`
+	Scopes   []string    `json:"scopes"`
+	Prefix   string      `json:"prefix"`
+	Hash     string      `json:"hash"`
+	Created  model.Time  `json:"created"`
+	Expires  *model.Time `json:"expires"`
+	LastUsed *model.Time `json:"last_used"`
+}
+
 // userRecord is a user with its password hash, which the API never
 // shows.
 type userRecord struct {
@@ -237,6 +251,16 @@ func Export(ctx context.Context, src store.Store, out io.Writer, source string, 
 			err = src.EachKV(ctx, func(ns, k, v string) error { return w.record(c, kvRecord{ns, k, v}) })
 		case store.CollList:
 			err = src.EachListItem(ctx, func(l string, v []byte) error { return w.record(c, listRecord{l, v}) })
+		case store.CollAPIToken:
+			var list []*store.APIToken
+			if list, err = src.ListAPITokens(ctx, objectid.ID{}); err == nil {
+				for _, t := range list {
+					if err = w.record(c, apiTokenRecord{t.ID, t.UserID, t.Name, t.Scopes, t.Prefix, t.Hash,
+						model.T(t.Created), optTime(t.Expires), optTime(t.LastUsed)}); err != nil {
+						break
+					}
+				}
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("export %s: %w", c, err)
@@ -593,6 +617,13 @@ func (im *importer) record(coll string, raw json.RawMessage) error {
 			return err
 		}
 		return im.done(im.dst.PushList(ctx, r.List, r.Value))
+	case store.CollAPIToken:
+		var r apiTokenRecord
+		if err := decode(raw, &r); err != nil {
+			return err
+		}
+		return im.done(im.dst.InsertAPIToken(ctx, &store.APIToken{ID: r.ID, UserID: r.UserID, Name: r.Name, Scopes: r.Scopes,
+			Prefix: r.Prefix, Hash: r.Hash, Created: r.Created.Time, Expires: fromOptTime(r.Expires), LastUsed: fromOptTime(r.LastUsed)}))
 	}
 	return nil
 }

@@ -144,6 +144,14 @@ func fill(t *testing.T, st store.Store) {
 		t.Fatal(err)
 	}
 	must(st.PushList(ctx, "binary", []byte{0, 1, 2, 0xff}))
+
+	// API tokens, with their hashes (docs/tokens.md).
+	labUser, err := st.GetUserByUsername(ctx, "lab")
+	must(err)
+	ts := st
+	exp, used := base.Add(24*time.Hour), base.Add(time.Hour)
+	must(ts.InsertAPIToken(ctx, &store.APIToken{UserID: labUser.ID, Name: "lava", Scopes: []string{"node:write:lava-collabora", "read"},
+		Prefix: "kci_abcdefgh", Hash: "0f1e2d3c4b5a69780f1e2d3c4b5a69780f1e2d3c4b5a69780f1e2d3c4b5a6978", Created: base, Expires: &exp, LastUsed: &used}))
 }
 
 func export(t *testing.T, st store.Store, source string) (string, *Summary) {
@@ -191,7 +199,7 @@ func TestRoundTrip(t *testing.T) {
 	lastA, _ := a.LastSequence(ctx)
 	file1, sum1 := export(t, a, "sqlite")
 	if sum1.LastSequence != lastA || sum1.Counts[store.CollNode] != 31 || sum1.Counts[store.CollEvent] != 26 ||
-		sum1.Counts[store.CollList] != 4 || sum1.Counts[store.CollSubscription] != 2 {
+		sum1.Counts[store.CollList] != 4 || sum1.Counts[store.CollSubscription] != 2 || sum1.Counts[store.CollAPIToken] != 1 {
 		t.Fatalf("export summary %+v (last sequence %d)", sum1, lastA)
 	}
 	if lastA != 32 {
@@ -242,6 +250,10 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if v, _ := st.GetKV(ctx, "other", "ünïcode"); v != "välue" {
 			t.Errorf("%T: kv = %q", st, v)
+		}
+		tok, err := st.GetAPITokenByHash(ctx, "0f1e2d3c4b5a69780f1e2d3c4b5a69780f1e2d3c4b5a69780f1e2d3c4b5a6978")
+		if err != nil || tok.UserID != orig.ID || tok.Name != "lava" || tok.Expires == nil || tok.LastUsed == nil {
+			t.Errorf("%T: API token %+v, %v", st, tok, err)
 		}
 	}
 }
@@ -395,7 +407,7 @@ func TestProgress(t *testing.T) {
 	if _, err := Export(context.Background(), src, io.Discard, "sqlite", NewProgress(&plain, false, "export")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"export: 98 records to move\n", "export: node                       31 records\n", "export: 98 records in "} {
+	for _, want := range []string{"export: 99 records to move\n", "export: node                       31 records\n", "export: 99 records in "} {
 		if !strings.Contains(plain.String(), want) {
 			t.Errorf("plain progress lacks %q:\n%s", want, plain.String())
 		}

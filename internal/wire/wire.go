@@ -1,6 +1,6 @@
 // Package wire holds the JSON bodies of the API that have no type in
 // internal/model: one definition, used by the server (internal/api) to
-// answer and by the Go client (internal/client) to send and decode.
+// answer and by the Go client (client/, the public Go client) to send and decode.
 // Accounts and groups themselves are model.User and model.Group.
 package wire
 

@@ -125,6 +125,8 @@ func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
 	add(colUser, asc("username"), unique)
 	add(colUser, asc("email"), unique)
 	add(colGroup, asc("name"), unique)
+	add(colAPIToken, asc("hash"), unique)
+	add(colAPIToken, asc("user_id", "name"), unique)
 	return out
 }
 

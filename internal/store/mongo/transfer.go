@@ -33,6 +33,7 @@ var transferCollections = map[string]string{
 	store.CollSubscription:    colSubscription,
 	store.CollKV:              colKV,
 	store.CollList:            colList,
+	store.CollAPIToken:        colAPIToken,
 }
 
 // Counts returns the estimated number of documents of each collection.

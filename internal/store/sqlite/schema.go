@@ -17,6 +17,7 @@ var migrations = []string{
 	schemaTelemetry,  // 3: telemetry (telemetry_schema.go)
 	schemaNodeCounts, // 4: node counters per kind, state, result (counts.go)
 	schemaEventState, // 5: events by kind, state and time
+	schemaAPITokens,  // 6: API tokens (apitokens.go)
 }
 
 // schemaEventState is migration 5: the pull labs' poll of the event

@@ -29,6 +29,7 @@ var transferTables = map[string]string{
 	store.CollSubscription:    "subscription",
 	store.CollKV:              "kv",
 	store.CollList:            "list_item",
+	store.CollAPIToken:        "api_token",
 }
 
 // Counts counts the rows of every table.

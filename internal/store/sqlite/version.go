@@ -16,6 +16,7 @@ var schemaNames = []string{
 	3: "telemetry",
 	4: "node counters per kind, state and result",
 	5: "events by kind, state and time",
+	6: "API tokens",
 }
 
 // SchemaVersion is the schema version of a database file (PRAGMA

@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore Factory, o ...Options) {
 	t.Run("Lifecycle", func(t *testing.T) { runLifecycle(t, newStore) })       // lifecycle.go
 	t.Run("Transfer", func(t *testing.T) { runTransfer(t, newStore) })         // transfer.go
 	t.Run("NodeStats", func(t *testing.T) { runNodeStats(t, newStore) })       // nodestats.go
+	t.Run("APITokens", func(t *testing.T) { runAPITokens(t, newStore) })       // apitokens.go
 }
 
 // exactBase is a datetime at the wire precision (microseconds), for the

@@ -16,11 +16,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kernelci/kernelci-api-go/client"
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/app"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
-	"github.com/kernelci/kernelci-api-go/internal/client"
 	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
@@ -52,7 +53,8 @@ func newAPI(t *testing.T) (*client.Client, store.Store) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(api.New(st, &auth.Tokens{Secret: "client-test"}, api.Options{}, log))
+	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
+	srv := httptest.NewServer(api.New(st, &auth.Tokens{Secret: "client-test"}, api.Options{PubSub: svc}, log))
 	t.Cleanup(srv.Close)
 	c := client.New(srv.URL+"/latest/", "")
 	tok, err := c.Login(ctx, "admin", adminPassword)

@@ -1,7 +1,14 @@
-// Package client is the Go client of the user, group and invite endpoints
-// of the API, used by cmd/usermanager and by tests. Bodies are the
-// server's own types (model.User, model.Group and the wire package), so
-// client and server cannot drift apart.
+// Package client is the Go client of the whole KernelCI API: nodes and
+// their query language (Query), the event history, pub/sub (subscribe,
+// listen, publish, lists, key-value), users, groups, invites and
+// passwords, persistent API tokens, telemetry and the operations
+// endpoints. cmd/usermanager is built on it.
+//
+// Bodies are the server's own types (exported here as Node, User,
+// Event...), so client and server cannot drift apart. Every error
+// answer is an *APIError carrying the status and the server's detail;
+// a request that got no answer is a *ConnError. A Client sends its Token
+// (a login JWT or an API token, kci_...) as "Authorization: Bearer".
 package client
 
 import (
@@ -151,6 +158,23 @@ func (c *Client) url(path string, q url.Values) string {
 // do sends a request and decodes a successful JSON answer into out (when
 // out is not nil and the answer has a body).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in *body, out any) error {
+	data, resp, err := c.send(ctx, method, path, q, in)
+	if err != nil {
+		return err
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: unexpected answer (%d, %s): %w", method, path, resp.StatusCode,
+			resp.Header.Get("Content-Type"), err)
+	}
+	return nil
+}
+
+// send sends a request and returns the body of a successful answer; an
+// error status is an *APIError, no answer a *ConnError.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, in *body) ([]byte, *http.Response, error) {
 	var r io.Reader
 	if in != nil {
 		r = bytes.NewReader(in.data)
@@ -158,7 +182,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in *
 	target := c.url(path, q)
 	req, err := http.NewRequestWithContext(ctx, method, target, r)
 	if err != nil {
-		return fmt.Errorf("bad API URL %q: %w", c.BaseURL, err)
+		return nil, nil, fmt.Errorf("bad API URL %q: %w", c.BaseURL, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
@@ -177,14 +201,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in *
 	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return &ConnError{URL: strings.TrimRight(c.BaseURL, "/"), Err: unwrapURLError(err)}
+		return nil, nil, &ConnError{URL: strings.TrimRight(c.BaseURL, "/"), Err: unwrapURLError(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 400 {
 		ae := &APIError{Method: method, Path: path, Status: resp.StatusCode, Body: data}
@@ -192,16 +216,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in *
 		if json.Unmarshal(data, &er) == nil {
 			ae.Detail = er.Detail
 		}
-		return ae
+		return nil, resp, ae
 	}
-	if out == nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: unexpected answer (%d, %s): %w", method, path, resp.StatusCode,
-			resp.Header.Get("Content-Type"), err)
-	}
-	return nil
+	return data, resp, nil
 }
 
 // unwrapURLError drops the "Get "http://...": " prefix of *url.Error,

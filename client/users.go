@@ -64,6 +64,16 @@ func (c *Client) Whoami(ctx context.Context) (*model.User, error) {
 	return &out, nil
 }
 
+// Me answers the account of the token (GET /user/me, the same as
+// Whoami).
+func (c *Client) Me(ctx context.Context) (*model.User, error) {
+	var out model.User
+	if err := c.do(ctx, http.MethodGet, "/user/me", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListUsers answers one page of GET /users. filter holds attribute
 // filters (username=..., email=..., groups.name=...); limit 0 takes the
 // server's default page length.

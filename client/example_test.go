@@ -1,0 +1,170 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/client"
+	"github.com/kernelci/kernelci-api-go/internal/api"
+	"github.com/kernelci/kernelci-api-go/internal/app"
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+)
+
+// exampleServer starts an API server on an empty store with a superuser
+// admin (password adminPassword) and returns its base URL and a stop
+// function. Real programs point the client at their server instead.
+func exampleServer() (string, func()) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "kci-client-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "kernelci.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := app.CreateSuperuser(ctx, st, "admin", "admin@kernelci.org", adminPassword); err != nil {
+		log.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
+	srv := httptest.NewServer(api.New(st, &auth.Tokens{Secret: "example"}, api.Options{PubSub: svc}, log))
+	return srv.URL + "/latest", func() { srv.Close(); st.Close(); os.RemoveAll(dir) }
+}
+
+// A pipeline service: log in once, make a scoped API token, and work with
+// it from then on.
+func Example() {
+	base, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c := client.New(base, "")
+	login, err := c.Login(ctx, "admin", adminPassword)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Token = login.AccessToken
+	tok, err := c.CreateToken(ctx, client.APITokenRequest{Name: "lab", Scopes: []string{"node:write:lava-lab", "pubsub"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	lab := client.New(base, tok.Token)
+
+	checkout, err := lab.CreateNode(ctx, &client.Node{Kind: "job", Name: "baseline-x86", Path: []string{"checkout", "baseline-x86"},
+		Data: map[string]any{"runtime": "lava-lab"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(checkout.Name, checkout.State, *checkout.Owner)
+
+	n, err := lab.CountNodes(ctx, client.Where().Eq("kind", "job").Eq("data.runtime", "lava-lab"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("jobs:", n)
+	// Output:
+	// baseline-x86 running admin
+	// jobs: 1
+}
+
+func ExampleWhere() {
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	q := client.Where().
+		Eq("kind", "kbuild").
+		Eq("data.kernel_revision.tree", "mainline").
+		Gt("created", since).
+		Re("name", "x86").
+		In("state", "done", "available").
+		Null("result").
+		Limit(100)
+	fmt.Println(q)
+	// Output:
+	// created__gt=2026-01-02T03%3A04%3A05.000000&data.kernel_revision.tree=mainline&kind=kbuild&limit=100&name__re=x86&result=null&state__in=done%2Cavailable
+}
+
+// Listening to node events, as a pipeline service does.
+func ExampleClient_NextEvent() {
+	base, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c := client.New(base, "")
+	login, err := c.Login(ctx, "admin", adminPassword)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Token = login.AccessToken
+
+	sub, err := c.Subscribe(ctx, "node", client.SubscribeOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Unsubscribe(ctx, sub.ID)
+	n, err := c.CreateNode(ctx, &client.Node{Kind: "checkout", Name: "checkout", Path: []string{"checkout"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	n.State = client.StateAvailable
+	if _, err := c.UpdateNode(ctx, n, false); err != nil {
+		log.Fatal(err)
+	}
+	for range 2 {
+		ev, err := c.NextEvent(ctx, sub.ID)
+		if err != nil {
+			log.Fatal(err)
+		}
+		data := ev.Data.(map[string]any)
+		fmt.Println(data["op"], data["name"], data["state"])
+	}
+	// Output:
+	// created checkout running
+	// updated checkout available
+}
+
+// A scoped token is refused outside its scopes: the error carries the
+// status and the server's detail.
+func ExampleAPIError() {
+	base, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c := client.New(base, "")
+	login, err := c.Login(ctx, "admin", adminPassword)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Token = login.AccessToken
+	tok, err := c.CreateToken(ctx, client.APITokenRequest{Name: "dashboard", Scopes: []string{"read"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ro := client.New(base, tok.Token)
+	_, err = ro.CreateNode(ctx, &client.Node{Kind: "checkout", Name: "checkout", Path: []string{"checkout"}})
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		fmt.Println(ae.Status)
+		fmt.Println(ae.Message())
+	}
+	if err := c.RevokeToken(ctx, tok.ID); err != nil {
+		log.Fatal(err)
+	}
+	_, err = ro.Whoami(ctx)
+	fmt.Println(client.StatusOf(err))
+	// Output:
+	// 403
+	// This API token does not allow POST /node: it needs the scope node:write (it has read)
+	// 401
+}
