@@ -55,3 +55,28 @@ func TestOwnershipDoesNotFollowAReusedName(t *testing.T) {
 	e.do("PATCH", "/latest/user/me", e.login("alice2"), map[string]any{"username": "alice"}).expect(http.StatusOK)
 	e.login("alice")
 }
+
+func TestDeletedAccountsNamesStayReserved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.token("admin", superuser)
+	carol := e.token("carol")
+	e.postNode(carol, checkoutBody())
+	e.do("PATCH", "/latest/user/me", carol, map[string]any{"username": "carol2"}).expect(http.StatusOK)
+	me := e.do("GET", "/latest/whoami", e.login("carol2"), nil).expect(http.StatusOK).object()
+	e.do("DELETE", "/latest/user/"+me["id"].(string), admin, nil).expect(http.StatusNoContent)
+	// Neither the deleted account's name nor its earlier one can be taken
+	// again, whatever the case: the nodes owned as "carol" stay out of reach.
+	bob := e.token("bob")
+	for _, name := range []string{"carol", "Carol2", "CAROL2"} {
+		if r := e.do("PATCH", "/latest/user/me", bob, map[string]any{"username": name}); r.status != http.StatusBadRequest {
+			t.Errorf("rename to %q: status %d, want 400 (%s)", name, r.status, r.body)
+		}
+		if r := e.do("POST", "/latest/user/invite", admin, map[string]any{"username": name,
+			"email": name + "@example.org", "send_email": false}); r.status != http.StatusBadRequest {
+			t.Errorf("invite %q: status %d, want 400 (%s)", name, r.status, r.body)
+		}
+	}
+	// A fresh name is still free.
+	e.do("PATCH", "/latest/user/me", bob, map[string]any{"username": "carol3"}).expect(http.StatusOK)
+}

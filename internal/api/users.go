@@ -233,6 +233,13 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The names stay reserved after the account is gone (checkNewUsername):
+	// reserved first, so that a failure leaves the account, not a free name.
+	for _, name := range append([]string{u.Username}, u.PastUsernames...) {
+		if err := s.store.SetKV(r.Context(), reservedUsernames, model.UsernameKey(name), u.ID.String()); err != nil {
+			return err
+		}
+	}
 	if err := s.store.DeleteUser(r.Context(), u.ID); errors.Is(err, store.ErrNotFound) {
 		return notFound("Not Found")
 	} else if err != nil {
@@ -352,8 +359,22 @@ func (s *Server) checkNewUsername(ctx context.Context, name string, self objecti
 			return badRequest("Username already exists: " + name)
 		}
 	}
+	// Names of deleted accounts stay reserved too.
+	switch _, err := s.store.GetKV(ctx, reservedUsernames, key); {
+	case err == nil:
+		return badRequest("Username already exists: " + name + " (it belonged to a deleted account)")
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
 	return nil
 }
+
+// reservedUsernames is the store key-value namespace that keeps the names
+// of deleted accounts (the key is model.UsernameKey of the name, the value
+// the deleted account's id). The '/' keeps it out of reach of the
+// /kv/{namespace}/{key} routes, whose namespace is one path segment;
+// export and import carry it with the other key-value pairs.
+const reservedUsernames = "kernelci/reserved-usernames"
 
 // saveUser stores u; a unique key taken meanwhile answers 400.
 func (s *Server) saveUser(ctx context.Context, u *model.User, emailChanged bool) error {
