@@ -131,10 +131,11 @@ func (s *server) addGroup(name string) *model.Group {
 	return g
 }
 
-// tokenFor issues a bearer token for u.
+// tokenFor issues a session token of u's current token generation (a
+// token of an older one answers 401, as after a password change).
 func (s *server) tokenFor(u *model.User) string {
 	s.t.Helper()
-	tok, err := s.tokens.Issue(u.ID.String())
+	tok, err := s.tokens.IssueSession(u.ID.String(), s.user(u.Username).TokenGeneration)
 	if err != nil {
 		s.t.Fatal(err)
 	}
