@@ -211,14 +211,19 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		return nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 400 {
-		ae := &APIError{Method: method, Path: path, Status: resp.StatusCode, Body: data}
-		var er wire.ErrorResponse
-		if json.Unmarshal(data, &er) == nil {
-			ae.Detail = er.Detail
-		}
-		return nil, resp, ae
+		return nil, resp, apiError(method, path, resp.StatusCode, data)
 	}
 	return data, resp, nil
+}
+
+// apiError is the *APIError of an error answer with body data.
+func apiError(method, path string, status int, data []byte) *APIError {
+	ae := &APIError{Method: method, Path: path, Status: status, Body: data}
+	var er wire.ErrorResponse
+	if json.Unmarshal(data, &er) == nil {
+		ae.Detail = er.Detail
+	}
+	return ae
 }
 
 // unwrapURLError drops the "Get "http://...": " prefix of *url.Error,
