@@ -59,9 +59,9 @@ func (g NodeGroup) MarshalJSON() ([]byte, error) {
 }
 
 // NodeStats counts the nodes matching q (the filters of FindNodes) per
-// value of the groupBy fields (GET /stats/nodes). No groupBy answers
-// one group, the total. Too many groups is an *APIError with status 400:
-// narrow the filter or group by fewer fields.
+// value of the groupBy fields (GET /stats/nodes); at least one field is
+// needed. An unknown field, or too many groups (narrow the filter or
+// group by fewer fields), is an *APIError with status 400.
 func (c *Client) NodeStats(ctx context.Context, q *Query, groupBy ...string) (*NodeStats, error) {
 	v := q.Values()
 	v.Del("group_by")
