@@ -1,8 +1,9 @@
-// Package client is the Go client of the whole KernelCI API: nodes and
-// their query language (Query), the event history, pub/sub (subscribe,
-// listen, publish, lists, key-value), users, groups, invites and
-// passwords, persistent API tokens, telemetry and the operations
-// endpoints. cmd/usermanager is built on it.
+// Package client is the Go client of the whole KernelCI API: nodes, their
+// query language (Query) and grouped counts, the event history and its
+// Server-Sent Events stream, pub/sub (subscribe, listen, publish, lists,
+// key-value), users, sessions, groups, invites and passwords, persistent
+// API tokens, telemetry and the operations endpoints. cmd/usermanager is
+// built on it.
 //
 // Bodies are the server's own types (exported here as Node, User,
 // Event...), so client and server cannot drift apart. Every error

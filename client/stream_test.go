@@ -2,7 +2,11 @@ package client_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +156,47 @@ func TestLogout(t *testing.T) {
 	}
 	if _, err := c.Login(ctx, "admin", adminPassword); err != nil {
 		t.Fatalf("login after LogoutUser: %v", err)
+	}
+}
+
+// TestStreamParsing feeds Next the parts of SSE a server may send:
+// comments, the retry hint, id-only messages of filtered events, CRLF
+// line ends, an error message, and the end of the stream.
+func TestStreamParsing(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Last-Event-ID") != "5" {
+			http.Error(w, `{"detail":"want Last-Event-ID 5"}`, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "retry: 2000\n: stream of channel node after 5\n\n"+
+			": keep-alive\n\n"+
+			"id: 6\ndata: {\"sequence_id\": 6, \"channel\": \"node\", \"data\": {\"op\": \"created\"}}\n\n"+
+			"id: 9\n: filtered\n\n"+
+			"id: 10\r\ndata: {\"sequence_id\": 10,\r\ndata: \"channel\": \"node\"}\r\n\r\n"+
+			"event: error\ndata: {\"detail\": \"reading the event history failed; reconnect to resume\"}\n\n")
+	}))
+	defer srv.Close()
+	s, err := client.New(srv.URL, "").Stream(context.Background(), client.StreamOptions{Resume: true, LastID: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ev, err := s.Next(); err != nil || ev.SequenceID != 6 || s.LastID != 6 {
+		t.Fatalf("first: %+v, %v (LastID %d)", ev, err, s.LastID)
+	}
+	if ev, err := s.Next(); err != nil || ev.SequenceID != 10 || ev.Channel != "node" || s.LastID != 10 {
+		t.Fatalf("second (two data lines): %+v, %v (LastID %d)", ev, err, s.LastID)
+	}
+	var se *client.StreamError
+	if _, err := s.Next(); !errors.As(err, &se) || !strings.Contains(se.Detail, "reconnect") {
+		t.Fatalf("error message: %v", err)
+	}
+	if _, err := s.Next(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	if _, err := client.New(srv.URL, "").Stream(context.Background(), client.StreamOptions{}); client.StatusOf(err) != http.StatusBadRequest {
+		t.Fatalf("error answer: %v", err)
 	}
 }
