@@ -1,8 +1,9 @@
-// Package client is the Go client of the whole KernelCI API: nodes and
-// their query language (Query), the event history, pub/sub (subscribe,
-// listen, publish, lists, key-value), users, groups, invites and
-// passwords, persistent API tokens, telemetry and the operations
-// endpoints. cmd/usermanager is built on it.
+// Package client is the Go client of the whole KernelCI API: nodes, their
+// query language (Query) and grouped counts, the event history and its
+// Server-Sent Events stream, pub/sub (subscribe, listen, publish, lists,
+// key-value), users, sessions, groups, invites and passwords, persistent
+// API tokens, telemetry and the operations endpoints. cmd/usermanager is
+// built on it.
 //
 // Bodies are the server's own types (exported here as Node, User,
 // Event...), so client and server cannot drift apart. Every error
@@ -211,14 +212,19 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		return nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 400 {
-		ae := &APIError{Method: method, Path: path, Status: resp.StatusCode, Body: data}
-		var er wire.ErrorResponse
-		if json.Unmarshal(data, &er) == nil {
-			ae.Detail = er.Detail
-		}
-		return nil, resp, ae
+		return nil, resp, apiError(method, path, resp.StatusCode, data)
 	}
 	return data, resp, nil
+}
+
+// apiError is the *APIError of an error answer with body data.
+func apiError(method, path string, status int, data []byte) *APIError {
+	ae := &APIError{Method: method, Path: path, Status: status, Body: data}
+	var er wire.ErrorResponse
+	if json.Unmarshal(data, &er) == nil {
+		ae.Detail = er.Detail
+	}
+	return ae
 }
 
 // unwrapURLError drops the "Get "http://...": " prefix of *url.Error,

@@ -27,6 +27,8 @@ var routeMethods = map[string]string{
 	"GET /count":         "CountNodes",
 	"PUT /batch/nodeset": "SetProcessedByKCIDBBridge",
 	"GET /events":        "Events",
+	"GET /stats/nodes":   "NodeStats",
+	"GET /stream":        "Stream",
 
 	"POST /subscribe/{channel}":    "Subscribe",
 	"POST /unsubscribe/{sub_id}":   "Unsubscribe",
@@ -41,6 +43,8 @@ var routeMethods = map[string]string{
 	"DELETE /kv/{namespace}/{key}": "DeleteKV",
 
 	"POST /user/login":           "Login",
+	"POST /user/logout":          "Logout",
+	"POST /user/{id}/logout":     "LogoutUser",
 	"GET /whoami":                "Whoami",
 	"GET /user/me":               "Me",
 	"PATCH /user/me":             "UpdateMe",
@@ -81,6 +85,14 @@ var notForClients = map[string]string{
 	"GET /user/accept-invite": "web page",
 	"GET /docs":               "web page",
 	"POST /user/register":     "disabled",
+	// The browser pages (docs/ui.md) and their scripts and styles: they
+	// read the API with the calls the client already has.
+	"GET /viewer":           "web page",
+	"GET /dashboard":        "web page",
+	"GET /stats":            "web page",
+	"GET /analytics":        "web page",
+	"GET /manage":           "web page",
+	"GET /static/{file...}": "web page asset",
 }
 
 // TestEveryRouteHasAMethod: every route of the server's table is called

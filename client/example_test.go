@@ -168,3 +168,51 @@ func ExampleAPIError() {
 	// This API token does not allow POST /node: it needs the scope node:write (it has read)
 	// 401
 }
+
+// Follow node events as Server-Sent Events; after a dropped connection,
+// open the stream again from the last id read, and nothing is lost.
+func ExampleClient_Stream() {
+	base, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+	c := client.New(base, "")
+	login, err := c.Login(ctx, "admin", adminPassword)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c.Token = login.AccessToken
+
+	s, err := c.Stream(ctx, client.StreamOptions{}) // the node channel, from now on
+	if err != nil {
+		log.Fatal(err)
+	}
+	n, err := c.CreateNode(ctx, &client.Node{Kind: "checkout", Name: "checkout", Path: []string{"checkout"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ev, err := s.Next()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ev.Data.(map[string]any)["op"])
+	s.Close() // as if the connection dropped
+
+	n.State = client.StateDone
+	if _, err := c.UpdateNode(ctx, n, false); err != nil {
+		log.Fatal(err)
+	}
+	s, err = c.Stream(ctx, client.StreamOptions{Resume: true, LastID: s.LastID})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	ev, err = s.Next()
+	if err != nil {
+		log.Fatal(err)
+	}
+	data := ev.Data.(map[string]any)
+	fmt.Println(data["op"], data["state"])
+	// Output:
+	// created
+	// updated done
+}

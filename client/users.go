@@ -186,3 +186,17 @@ func (c *Client) ResetPassword(ctx context.Context, token, password string) erro
 	}
 	return c.do(ctx, http.MethodPost, "/user/reset-password", nil, in, nil)
 }
+
+// Logout ends the caller's sessions (POST /user/logout): the token, and
+// every token of the account issued so far, answer 401 from now on; log
+// in again for a new one.
+func (c *Client) Logout(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/user/logout", nil, nil, nil)
+}
+
+// LogoutUser revokes every token issued to a user so far
+// (POST /user/{id}/logout, admin); the account stays usable with a new
+// login.
+func (c *Client) LogoutUser(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/user/"+url.PathEscape(id)+"/logout", nil, nil, nil)
+}
