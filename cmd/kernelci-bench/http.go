@@ -12,10 +12,16 @@ package main
 //   - a PUT /nodes/{id} hierarchy of -hierarchy nodes;
 //   - a query mix over HTTP (shapes dashboards and pipelines send).
 //
+// API calls go through the public client package (login, node
+// creation, updates, the hierarchy, the query mix), as a pipeline's
+// would. The point reads (GET /node/{id}, GET /) and their floor keep
+// raw net/http on purpose: both sides of that ratio must pay the same
+// per-request client cost (read the body, no decoding), otherwise the
+// client's JSON decoding of a Node would be counted against the server.
+//
 // Ratios matter more than absolutes: both sides share the machine.
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -33,6 +39,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kernelci/kernelci-api-go/client"
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
 )
 
 type httpOpts struct {
@@ -66,17 +75,22 @@ func (r *httpResult) rate() float64 { return float64(r.ops) / r.elapsed.Seconds(
 
 type httpBench struct {
 	o      httpOpts
-	client *http.Client
-	api    string
+	client *http.Client   // shared transport of kc and the raw point reads
+	api    string         // base URL with /latest
+	kc     *client.Client // API calls other than the point reads
 }
 
 func runHTTP(ctx context.Context, o httpOpts) error {
 	tr := &http.Transport{MaxIdleConns: o.conns * 2, MaxIdleConnsPerHost: o.conns * 2, IdleConnTimeout: time.Minute}
-	b := &httpBench{o: o, client: &http.Client{Transport: tr, Timeout: 120 * time.Second}, api: strings.TrimSuffix(o.base, "/") + "/latest"}
+	hc := &http.Client{Transport: tr, Timeout: 120 * time.Second}
+	b := &httpBench{o: o, client: hc, api: strings.TrimSuffix(o.base, "/") + "/latest"}
+	b.kc = &client.Client{BaseURL: b.api, Token: o.token, HTTP: hc}
 	if b.o.token == "" {
-		if err := b.login(); err != nil {
-			return err
+		tok, err := b.kc.Login(ctx, o.user, o.pass)
+		if err != nil {
+			return fmt.Errorf("login as %s: %w", o.user, err)
 		}
+		b.o.token, b.kc.Token = tok.AccessToken, tok.AccessToken
 	}
 	ids, sample, err := b.seedReads(ctx, 1000)
 	if err != nil {
@@ -91,11 +105,11 @@ func runHTTP(ctx context.Context, o httpOpts) error {
 			return err
 		}
 		out = append(out, static)
-		rd := b.load(ctx, "get_node", o.conns, o.dur, "req", func(r *rand.Rand) (string, string, []byte) {
-			return "GET", "/node/" + ids[r.IntN(len(ids))], nil
+		rd := b.load(ctx, "get_node", o.conns, o.dur, "req", func(r *rand.Rand) string {
+			return "/node/" + ids[r.IntN(len(ids))]
 		})
 		rd.floor, rd.floorName = static.rate(), static.name
-		root := b.load(ctx, "get_root", o.conns, o.dur, "req", func(*rand.Rand) (string, string, []byte) { return "GET", "/", nil })
+		root := b.load(ctx, "get_root", o.conns, o.dur, "req", func(*rand.Rand) string { return "/" })
 		root.floor, root.floorName = static.rate(), static.name
 		out = append(out, rd, root)
 	}
@@ -125,35 +139,12 @@ func runHTTP(ctx context.Context, o httpOpts) error {
 	return nil
 }
 
-func (b *httpBench) login() error {
-	resp, err := b.client.PostForm(b.api+"/user/login", url.Values{"username": {b.o.user}, "password": {b.o.pass}})
-	if err != nil {
-		return fmt.Errorf("login: %w", err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
-		return fmt.Errorf("login as %s: status %d", b.o.user, resp.StatusCode)
-	}
-	b.o.token = tok.AccessToken
-	return nil
-}
-
-// do sends one request and returns the status and body.
-func (b *httpBench) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, b.api+path, rd)
+// do sends one GET and returns the status and body: the raw request of
+// the point reads and their floor (see the package comment above).
+func (b *httpBench) get(ctx context.Context, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.api+path, nil)
 	if err != nil {
 		return 0, nil, err
-	}
-	if method != "GET" {
-		req.Header.Set("Authorization", "Bearer "+b.o.token)
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -167,17 +158,13 @@ func (b *httpBench) do(ctx context.Context, method, path string, body []byte) (i
 // seedReads returns up to n node ids to read (creating nodes when the
 // server has fewer) and the body of one GET /node/{id}.
 func (b *httpBench) seedReads(ctx context.Context, n int) ([]string, []byte, error) {
-	code, body, err := b.do(ctx, "GET", "/nodes/fast?limit="+strconv.Itoa(n), nil)
-	if err != nil || code != http.StatusOK {
-		return nil, nil, fmt.Errorf("GET /nodes/fast: %d %v", code, err)
-	}
-	var nodes []struct{ ID string }
-	if err := json.Unmarshal(body, &nodes); err != nil {
+	nodes, err := b.kc.FindNodesFast(ctx, client.Where().Limit(n))
+	if err != nil {
 		return nil, nil, err
 	}
 	var ids []string
 	for _, x := range nodes {
-		ids = append(ids, x.ID)
+		ids = append(ids, x.ID.String())
 	}
 	for i := len(ids); i < n; i++ {
 		id, err := b.create(ctx, fmt.Sprintf("bench-read-%d", i))
@@ -186,7 +173,7 @@ func (b *httpBench) seedReads(ctx context.Context, n int) ([]string, []byte, err
 		}
 		ids = append(ids, id)
 	}
-	code, sample, err := b.do(ctx, "GET", "/node/"+ids[len(ids)/2], nil)
+	code, sample, err := b.get(ctx, "/node/"+ids[len(ids)/2])
 	if err != nil || code != http.StatusOK {
 		return nil, nil, fmt.Errorf("GET /node: %d %v", code, err)
 	}
@@ -195,11 +182,11 @@ func (b *httpBench) seedReads(ctx context.Context, n int) ([]string, []byte, err
 
 // benchNode is a node as a pipeline creates it: a test of a job with the
 // usual data fields (about 1 kB of JSON stored).
-func benchNode(name string) map[string]any {
-	return map[string]any{
-		"kind": "test", "name": name, "path": []string{"checkout", "kbuild-gcc-12-x86", "baseline-x86", name},
-		"group": "baseline-x86", "state": "running",
-		"data": map[string]any{
+func benchNode(name string) *client.Node {
+	return &client.Node{
+		Kind: "test", Name: name, Path: []string{"checkout", "kbuild-gcc-12-x86", "baseline-x86", name},
+		Group: strPtr("baseline-x86"), State: client.StateRunning,
+		Data: map[string]any{
 			"kernel_revision": map[string]any{
 				"tree": "mainline", "branch": "master", "commit": "2d5404caa8c7bb5c4e0435f94b28834ae5456623",
 				"url": "https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git", "describe": "v6.12-rc3-123-g2d5404caa8c7",
@@ -210,24 +197,23 @@ func benchNode(name string) map[string]any {
 	}
 }
 
+func strPtr(s string) *string { return &s }
+
+// done marks n finished with a pass, as a pipeline does.
+func done(n *client.Node) {
+	n.State, n.Result = client.StateDone, strPtr("pass")
+}
+
 func (b *httpBench) create(ctx context.Context, name string) (string, error) {
-	body, _ := json.Marshal(benchNode(name))
-	code, out, err := b.do(ctx, "POST", "/node", body)
+	n, err := b.kc.CreateNode(ctx, benchNode(name))
 	if err != nil {
 		return "", err
 	}
-	if code != http.StatusOK {
-		return "", fmt.Errorf("POST /node: %d %s", code, out)
-	}
-	var n struct{ ID string }
-	if err := json.Unmarshal(out, &n); err != nil {
-		return "", err
-	}
-	return n.ID, nil
+	return n.ID.String(), nil
 }
 
 // load runs conns clients for dur, each sending the requests next gives.
-func (b *httpBench) load(ctx context.Context, name string, conns int, dur time.Duration, unit string, next func(*rand.Rand) (method, path string, body []byte)) *httpResult {
+func (b *httpBench) load(ctx context.Context, name string, conns int, dur time.Duration, unit string, next func(*rand.Rand) (path string)) *httpResult {
 	res := &httpResult{name: name, unit: unit}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -242,13 +228,13 @@ func (b *httpBench) load(ctx context.Context, name string, conns int, dur time.D
 			r := rand.New(rand.NewPCG(uint64(c), 99))
 			var lat []time.Duration
 			for ctx.Err() == nil {
-				m, p, body := next(r)
+				p := next(r)
 				t0 := time.Now()
-				code, out, err := b.do(context.Background(), m, p, body)
+				code, out, err := b.get(context.Background(), p)
 				if err != nil || code != http.StatusOK {
 					if errs.Add(1) == 1 {
 						mu.Lock()
-						res.firstErrMsg = fmt.Sprintf("%s %s: %d %v %.200s", m, p, code, err, out)
+						res.firstErrMsg = fmt.Sprintf("GET %s: %d %v %.200s", p, code, err, out)
 						mu.Unlock()
 					}
 					continue
@@ -282,8 +268,8 @@ func (b *httpBench) staticFloor(ctx context.Context, body []byte) (*httpResult, 
 	go srv.Serve(ln)
 	defer srv.Close()
 	floor := &httpBench{o: b.o, client: b.client, api: "http://" + ln.Addr().String()}
-	r := floor.load(ctx, "floor_static_handler", b.o.conns, b.o.dur, "req", func(*rand.Rand) (string, string, []byte) {
-		return "GET", "/node/x", nil
+	r := floor.load(ctx, "floor_static_handler", b.o.conns, b.o.dur, "req", func(*rand.Rand) string {
+		return "/node/x"
 	})
 	return r, nil
 }
@@ -341,24 +327,13 @@ func (b *httpBench) writes(ctx context.Context, w int, dur time.Duration) *httpR
 			for i := 0; time.Since(start) < dur; i++ {
 				t0 := time.Now()
 				err := func() error {
-					node := benchNode(fmt.Sprintf("bench-w%d-%d-%d", c, start.UnixNano(), i))
-					body, _ := json.Marshal(node)
-					code, out, err := b.do(ctx, "POST", "/node", body)
-					if err != nil || code != http.StatusOK {
-						return fmt.Errorf("POST /node: %d %v %.200s", code, err, out)
-					}
-					var n map[string]any
-					if err := json.Unmarshal(out, &n); err != nil {
+					n, err := b.kc.CreateNode(ctx, benchNode(fmt.Sprintf("bench-w%d-%d-%d", c, start.UnixNano(), i)))
+					if err != nil {
 						return err
 					}
-					n["state"] = "done"
-					n["result"] = "pass"
-					body, _ = json.Marshal(n)
-					code, out, err = b.do(ctx, "PUT", "/node/"+n["id"].(string), body)
-					if err != nil || code != http.StatusOK {
-						return fmt.Errorf("PUT /node: %d %v %.200s", code, err, out)
-					}
-					return nil
+					done(n)
+					_, err = b.kc.UpdateNode(ctx, n, false)
+					return err
 				}()
 				if err != nil {
 					if errs.Add(1) == 1 {
@@ -387,34 +362,41 @@ func (b *httpBench) writes(ctx context.Context, w int, dur time.Duration) *httpR
 // jobs of 100 tests under it), conc at a time.
 func (b *httpBench) hierarchies(ctx context.Context, n, reps, conc int) (*httpResult, error) {
 	res := &httpResult{name: fmt.Sprintf("hierarchy_%d_nodes_x%d", n, conc), unit: "hierarchies"}
-	bodies := make([][]byte, reps)
-	roots := make([]string, reps)
+	hiers := make([]*client.Hierarchy, reps)
 	for i := range reps {
 		root, err := b.create(ctx, fmt.Sprintf("bench-hier-root-%d", i))
 		if err != nil {
 			return nil, err
 		}
-		roots[i] = root
 		rootNode := benchNode(fmt.Sprintf("bench-hier-root-%d", i))
-		rootNode["kind"], rootNode["state"], rootNode["result"] = "job", "done", "pass"
-		var jobs []any
+		if rootNode.ID, err = objectid.Parse(root); err != nil {
+			return nil, err
+		}
+		rootNode.Kind = "job"
+		done(rootNode)
+		var jobs []*client.Hierarchy
 		left := n - 1
 		for j := 0; left > 0; j++ {
 			job := benchNode(fmt.Sprintf("suite-%d", j))
-			job["state"], job["result"] = "done", "pass"
+			done(job)
 			left--
-			var tests []any
+			var tests []*client.Hierarchy
 			for k := 0; k < 99 && left > 0; k++ {
 				t := benchNode(fmt.Sprintf("suite-%d.case-%d", j, k))
-				t["state"], t["result"] = "done", "pass"
-				tests = append(tests, map[string]any{"node": t, "child_nodes": []any{}})
+				done(t)
+				tests = append(tests, &client.Hierarchy{Node: t, ChildNodes: []*client.Hierarchy{}})
 				left--
 			}
-			jobs = append(jobs, map[string]any{"node": job, "child_nodes": tests})
+			jobs = append(jobs, &client.Hierarchy{Node: job, ChildNodes: tests})
 		}
-		bodies[i], _ = json.Marshal(map[string]any{"node": rootNode, "child_nodes": jobs})
+		hiers[i] = &client.Hierarchy{Node: rootNode, ChildNodes: jobs}
 	}
-	fmt.Fprintf(os.Stderr, "  hierarchy body: %.1f MB\n", float64(len(bodies[0]))/1e6)
+	// The client encodes the body inside SubmitHierarchy, so the timed
+	// call includes that client-side encoding (a pipeline pays it too).
+	t0 := time.Now()
+	sz, _ := json.Marshal(hiers[0])
+	fmt.Fprintf(os.Stderr, "  hierarchy body: ~%.1f MB as JSON with nulls (json.Marshal %s, a lower bound of the client's encoding in each timed call)\n",
+		float64(len(sz))/1e6, fmtDur(time.Since(t0)))
 	var next atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -430,12 +412,12 @@ func (b *httpBench) hierarchies(ctx context.Context, n, reps, conc int) (*httpRe
 					return
 				}
 				t0 := time.Now()
-				code, out, err := b.do(ctx, "PUT", "/nodes/"+roots[i], bodies[i])
+				_, err := b.kc.SubmitHierarchy(ctx, hiers[i])
 				d := time.Since(t0)
 				mu.Lock()
-				if err != nil || code != http.StatusOK {
+				if err != nil {
 					if firstErr == nil {
-						firstErr = fmt.Errorf("PUT /nodes: %d %v %.300s", code, err, out)
+						firstErr = fmt.Errorf("%.300s", err)
 					}
 				} else {
 					res.lat = append(res.lat, d)
@@ -454,17 +436,22 @@ func (b *httpBench) hierarchies(ctx context.Context, n, reps, conc int) (*httpRe
 	return res, nil
 }
 
-// httpQueries are shapes of GET /nodes and /count that dashboards and
-// pipelines send, with parameters that need no sampling.
-var httpQueries = []struct{ name, path string }{
-	{"cliff_created_wide", "/nodes?kind=test&result=fail&data.kernel_revision.tree=mainline&created__gt=2000-01-01T00:00:00&limit=50"},
-	{"cliff_no_window", "/nodes?kind=test&result=fail&data.kernel_revision.tree=mainline&limit=50"},
-	{"kind_test_limit1", "/nodes?kind=test&limit=1"},
-	{"created_wide", "/nodes?created__gt=2000-01-01T00:00:00&limit=100"},
-	{"kind_job_name_re", "/nodes?kind=job&name__re=rock-pi&limit=100"},
-	{"kbuild_arch", "/nodes?kind=kbuild&data.arch=x86_64&limit=100"},
-	{"count_name_re", "/count?name__re=rock-pi"},
-	{"count_kind_test", "/count?kind=test"},
+// httpQueries are shapes of GET /nodes (FindNodes) and /count
+// (CountNodes) that dashboards and pipelines send, with parameters that
+// need no sampling.
+var httpQueries = []struct {
+	name  string
+	count bool
+	q     *client.Query
+}{
+	{"cliff_created_wide", false, client.Where().Eq("kind", "test").Eq("result", "fail").Eq("data.kernel_revision.tree", "mainline").Gt("created", "2000-01-01T00:00:00").Limit(50)},
+	{"cliff_no_window", false, client.Where().Eq("kind", "test").Eq("result", "fail").Eq("data.kernel_revision.tree", "mainline").Limit(50)},
+	{"kind_test_limit1", false, client.Where().Eq("kind", "test").Limit(1)},
+	{"created_wide", false, client.Where().Gt("created", "2000-01-01T00:00:00").Limit(100)},
+	{"kind_job_name_re", false, client.Where().Eq("kind", "job").Re("name", "rock-pi").Limit(100)},
+	{"kbuild_arch", false, client.Where().Eq("kind", "kbuild").Eq("data.arch", "x86_64").Limit(100)},
+	{"count_name_re", true, client.Where().Re("name", "rock-pi")},
+	{"count_kind_test", true, client.Where().Eq("kind", "test")},
 }
 
 func (b *httpBench) queries(ctx context.Context) []*httpResult {
@@ -474,11 +461,16 @@ func (b *httpBench) queries(ctx context.Context) []*httpResult {
 		start := time.Now()
 		for i := 0; i < 200 && (i < 5 || time.Since(start) < b.o.dur); i++ {
 			t0 := time.Now()
-			code, body, err := b.do(ctx, "GET", q.path, nil)
-			if err != nil || code != http.StatusOK {
+			var err error
+			if q.count {
+				_, err = b.kc.CountNodes(ctx, q.q)
+			} else {
+				_, err = b.kc.FindNodes(ctx, q.q)
+			}
+			if err != nil {
 				res.errors++
 				if res.firstErrMsg == "" {
-					res.firstErrMsg = fmt.Sprintf("%d %v %.200s", code, err, body)
+					res.firstErrMsg = fmt.Sprintf("%.300s", err)
 				}
 				continue
 			}
