@@ -1,8 +1,7 @@
 package api
 
 import (
-	"encoding/json"
-	"io"
+	"context"
 	"math"
 	"net/http"
 	"net/url"
@@ -178,15 +177,11 @@ const eventsChunk = 1000
 // the whole history never sits in memory. A store error after the first
 // bytes aborts the connection.
 func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, f query.Filter, l listing) error {
-	started, sent := false, 0
-	var last *model.Event
-	for {
-		cf, ctx, cancel := f, r.Context(), func() {}
-		page := store.Page{Limit: eventsChunk, Order: l.order, After: l.after}
-		if last != nil {
-			// Each chunk is a query of its own, with its own budget, and
-			// starts after the last event written (in the answer's order).
-			ctx, cancel = s.nextQueryContext(r)
+	return streamArray(s, w, r, l.fields, func(ctx context.Context, sent int, last *model.Event) ([]*model.Event, bool, error) {
+		cf, page := f, store.Page{Limit: eventsChunk, Order: l.order, After: l.after}
+		if sent > 0 {
+			// After the first chunk, the next one starts after the last
+			// event written (in the answer's order).
 			page.After = nil
 			if l.order != nil {
 				page.After = l.order.Values(store.EventKey(last))
@@ -195,46 +190,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, f query.Fi
 			}
 		}
 		evs, err := s.store.FindEvents(ctx, cf, page)
-		cancel()
-		if err != nil {
-			if started {
-				s.log.Warn("streamed answer cut: store error after the first bytes", "path", r.URL.Path, "err", err)
-				panic(http.ErrAbortHandler)
-			}
-			return err
-		}
-		if !started {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
-			io.WriteString(w, "[")
-			started = true
-		}
-		for _, ev := range evs {
-			var b []byte
-			var err error
-			if l.fields != nil {
-				b, err = l.fields.project(ev)
-			} else {
-				b, err = json.Marshal(ev)
-			}
-			if err != nil {
-				panic(http.ErrAbortHandler)
-			}
-			if sent > 0 {
-				io.WriteString(w, ",")
-			}
-			if _, err := w.Write(b); err != nil {
-				return nil // the client went away
-			}
-			sent++
-			last = ev
-		}
-		if len(evs) < eventsChunk {
-			break
-		}
-	}
-	io.WriteString(w, "]")
-	return nil
+		return evs, len(evs) == eventsChunk, err
+	}, nil)
 }
 
 // attachNodesBatch is how many nodes one query of attachNodes reads.

@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -302,21 +300,15 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 		}
 		chunk = limit
 	}
-	started := false
-	sent := 0
-	var last *model.Node
-	for {
+	read := func(ctx context.Context, sent int, last *model.Node) ([]*model.Node, bool, error) {
 		n := chunk
 		if limit > 0 {
 			n = min(n, limit-sent)
 		}
 		// After the first chunk, the next one starts after the last node
-		// written (in the answer's order): no offset to skip again, and
-		// each chunk is a query of its own, with a budget of its own.
-		ctx, cf, page := r.Context(), f, store.Page{Limit: n, Offset: offset, Order: l.order, After: l.after}
-		cancel := func() {}
+		// written (in the answer's order): no offset to skip again.
+		cf, page := f, store.Page{Limit: n, Offset: offset, Order: l.order, After: l.after}
 		if sent > 0 {
-			ctx, cancel = s.nextQueryContext(r)
 			page = store.Page{Limit: n, Order: l.order}
 			if l.order != nil {
 				page.After = l.order.Values(store.NodeKey(last))
@@ -325,49 +317,14 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		items, err := s.store.FindNodes(ctx, cf, page)
-		cancel()
-		if err != nil {
-			if started {
-				s.log.Warn("streamed answer cut: store error after the first bytes", "path", r.URL.Path, "err", err)
-				panic(http.ErrAbortHandler)
-			}
-			return err
-		}
-		if !started {
-			if l.cursor && limit > 0 && len(items) == limit {
-				l.next(w, r, l.order.Values(store.NodeKey(items[len(items)-1])))
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
-			io.WriteString(w, "[")
-			started = true
-		}
-		for _, it := range items {
-			var b []byte
-			var err error
-			if l.fields != nil {
-				b, err = l.fields.project(it)
-			} else {
-				b, err = json.Marshal(it)
-			}
-			if err != nil {
-				panic(http.ErrAbortHandler)
-			}
-			if sent > 0 {
-				io.WriteString(w, ",")
-			}
-			if _, err := w.Write(b); err != nil {
-				return nil // the client went away
-			}
-			sent++
-			last = it
-		}
-		if len(items) < n || (limit > 0 && sent >= limit) {
-			break
-		}
+		more := len(items) == n && (limit == 0 || sent+len(items) < limit)
+		return items, more, err
 	}
-	io.WriteString(w, "]")
-	return nil
+	return streamArray(s, w, r, l.fields, read, func(first []*model.Node) {
+		if l.cursor && limit > 0 && len(first) == limit {
+			l.next(w, r, l.order.Values(store.NodeKey(first[len(first)-1])))
+		}
+	})
 }
 
 // getCount answers the number of matching nodes as a bare integer.
