@@ -31,6 +31,22 @@ func (c *Client) FindNodes(ctx context.Context, q *Query) (*Page[[]Node], error)
 	return &out, nil
 }
 
+// FindNodesAfter returns one page of the nodes matching q like FindNodes,
+// with the cursor of the next page (the X-Next-Cursor header): "" when
+// this page is the last. Reading page 10,000 by cursor costs what page 1
+// costs. Give q a Sort, or After("") for id order.
+func (c *Client) FindNodesAfter(ctx context.Context, q *Query) (page *Page[[]Node], next string, err error) {
+	data, resp, err := c.send(ctx, http.MethodGet, "/nodes", q.Values(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	var out Page[[]Node]
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, "", fmt.Errorf("GET /nodes: unexpected answer (%d): %w", resp.StatusCode, err)
+	}
+	return &out, resp.Header.Get("X-Next-Cursor"), nil
+}
+
 // AllNodes returns every node matching q, reading pages of pageSize
 // (0: 100) from q's offset on, as kernelci-core's client pages.
 func (c *Client) AllNodes(ctx context.Context, q *Query, pageSize int) ([]Node, error) {

@@ -119,6 +119,21 @@ func (q *Query) Offset(n int) *Query {
 	return q
 }
 
+// Sort orders the results by the given keys (GET /nodes, /nodes/fast,
+// /events): indexed fields, "-" in front for descending, ties broken by
+// id ("-created", "name"). Sorted pages carry the next page's cursor
+// (FindNodesAfter).
+func (q *Query) Sort(keys ...string) *Query { return q.Param("sort", strings.Join(keys, ",")) }
+
+// After continues a sorted listing after the cursor a previous page gave
+// ("" starts cursor paging from the first page, in id order when there
+// is no Sort).
+func (q *Query) After(cursor string) *Query { return q.Param("after", cursor) }
+
+// Fields answers only the listed fields of each item (dotted paths select
+// inside objects; the id is always kept).
+func (q *Query) Fields(fields ...string) *Query { return q.Param("fields", strings.Join(fields, ",")) }
+
 // Param sets a parameter as is, for the endpoints' own parameters
 // (recursive=true of /events, group_by of /telemetry/stats, ...).
 func (q *Query) Param(key, value string) *Query {
