@@ -40,6 +40,15 @@ func DefaultMaxHeavyQueries() int { return max(1, runtime.NumCPU()/2) }
 // once (each argon2id hash holds 64 MiB): the number of cores.
 func DefaultMaxHashes() int { return max(1, runtime.NumCPU()) }
 
+// DefaultMaxLargeHierarchies is the default number of large hierarchies
+// (bodies over largeHierarchy) decoded and written at once: half the
+// cores, at least one.
+func DefaultMaxLargeHierarchies() int { return max(1, runtime.NumCPU()/2) }
+
+// largeHierarchy is the body size from which PUT /nodes/{id} waits for a
+// large-hierarchy slot; smaller ones, the pipeline's usual, never wait.
+const largeHierarchy = 1 << 20
+
 func (o *Options) setLimitDefaults() {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = DefaultQueryTimeout
@@ -61,6 +70,9 @@ func (o *Options) setLimitDefaults() {
 	}
 	if o.MaxHashes <= 0 {
 		o.MaxHashes = DefaultMaxHashes()
+	}
+	if o.MaxLargeHierarchies <= 0 {
+		o.MaxLargeHierarchies = DefaultMaxLargeHierarchies()
 	}
 	if o.AdmissionWait <= 0 {
 		o.AdmissionWait = DefaultAdmissionWait

@@ -361,3 +361,57 @@ func TestHierarchyChildrenNameExistingGroupsOnly(t *testing.T) {
 	body["child_nodes"] = []any{child("ok", "lab-x")}
 	e.do("PUT", "/latest/nodes/"+root["id"].(string), tok, body).expect(http.StatusOK)
 }
+
+// heldWrites holds the first node write until release is closed.
+type heldWrites struct {
+	store.Store
+	once          sync.Once
+	held, release chan struct{}
+}
+
+func (h *heldWrites) WriteNodes(ctx context.Context, w store.NodeWrite) error {
+	first := false
+	h.once.Do(func() { first = true })
+	if first {
+		close(h.held)
+		<-h.release
+	}
+	return h.Store.WriteNodes(ctx, w)
+}
+
+func TestLargeHierarchiesBounded(t *testing.T) {
+	t.Parallel()
+	h := &heldWrites{held: make(chan struct{}), release: make(chan struct{})}
+	e := newLimitEnv(t, api.Options{MaxLargeHierarchies: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
+		h.Store = st
+		return h
+	})
+	tok := e.token("alice")
+	// The root is written before the store is held (its write is the first).
+	h.once.Do(func() {})
+	root := e.postNode(tok, checkoutBody())
+	id := root["id"].(string)
+	big := func(name string) map[string]any {
+		n := nodeBody("test", name, nil)
+		n["data"] = map[string]any{"blob": strings.Repeat("x", 1100<<10)}
+		return map[string]any{"node": root, "child_nodes": []any{map[string]any{"node": n, "child_nodes": []any{}}}}
+	}
+	h.once = sync.Once{}
+	done := make(chan *response)
+	go func() { done <- e.do("PUT", "/latest/nodes/"+id, tok, big("first")) }()
+	<-h.held
+	// The only large-hierarchy slot is taken: another large body waits
+	// briefly, then is told to come back, with nothing written.
+	before := e.snapshot()
+	r := e.do("PUT", "/latest/nodes/"+id, tok, big("second"))
+	r.expectDetailPrefix(http.StatusServiceUnavailable, "Too many large hierarchies")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	e.expectUnchanged(before, "a large hierarchy refused for lack of a slot")
+	close(h.release)
+	(<-done).expect(http.StatusOK)
+	// A small hierarchy never waits for the slot.
+	small := map[string]any{"node": root, "child_nodes": []any{map[string]any{"node": nodeBody("test", "small", nil), "child_nodes": []any{}}}}
+	e.do("PUT", "/latest/nodes/"+id, tok, small).expect(http.StatusOK)
+}

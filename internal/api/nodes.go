@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -480,6 +482,20 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The body is read first (bounded by its size and the slow-client
+	// deadline); decoding and writing a large one costs about 12 times its
+	// size in memory, so large ones take a slot of their own.
+	b, err := readBody(w, r, s.opts.MaxHierarchyBytes)
+	if err != nil {
+		return err
+	}
+	if len(b) > largeHierarchy {
+		if err := s.hierarchies.acquire(r.Context()); err != nil {
+			return err
+		}
+		defer s.hierarchies.release()
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
 	raw, err := decodeObject(w, r, s.opts.MaxHierarchyBytes)
 	if err != nil {
 		return err

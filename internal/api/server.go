@@ -58,6 +58,7 @@ type Options struct {
 	QueryTimeout            time.Duration // time budget of a read query
 	MaxHeavyQueries         int           // regex queries run at once
 	MaxHashes               int           // password hashes computed at once
+	MaxLargeHierarchies     int           // PUT /nodes/{id} bodies over 1 MiB decoded at once
 	AdmissionWait           time.Duration // queueing for a heavy-query or hash slot
 	MaxJSONDepth            int           // nesting of JSON bodies
 	MaxPageLimit            int           // largest limit of GET /nodes
@@ -89,6 +90,8 @@ type Server struct {
 	ops    operations      // operations.go: metrics, readiness, shutdown
 	heavy  *gate           // limits.go: regex queries run at once
 	hashes *gate           // limits.go: password hashes computed at once
+	// hierarchies bounds the large PUT /nodes/{id} bodies decoded at once.
+	hierarchies *gate
 
 	subscribing sync.Mutex // pubsub.go: the per-user subscription cap
 
@@ -118,8 +121,9 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 		}
 	}
 	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now, pubsub: opts.PubSub,
-		heavy:  newGate(opts.MaxHeavyQueries, opts.AdmissionWait, "regular-expression queries"),
-		hashes: newGate(opts.MaxHashes, opts.AdmissionWait, "password checks")}
+		heavy:       newGate(opts.MaxHeavyQueries, opts.AdmissionWait, "regular-expression queries"),
+		hashes:      newGate(opts.MaxHashes, opts.AdmissionWait, "password checks"),
+		hierarchies: newGate(opts.MaxLargeHierarchies, opts.AdmissionWait, "large hierarchies")}
 	s.ops.ready = append([]ReadyCheck{{Name: "store", Check: func(ctx context.Context) error { return st.Ping(ctx) }}},
 		opts.ReadyChecks...)
 	s.table = s.routeTable()

@@ -123,6 +123,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		QueryTimeout:            cfg.QueryTimeout,
 		MaxHeavyQueries:         cfg.MaxHeavyQueries,
 		MaxHashes:               cfg.MaxConcurrentHashes,
+		MaxLargeHierarchies:     cfg.MaxLargeHierarchies,
 		AdmissionWait:           cfg.AdmissionWait,
 		MaxJSONDepth:            cfg.MaxJSONDepth,
 		MaxPageLimit:            cfg.MaxPageLimit,

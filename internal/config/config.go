@@ -102,6 +102,7 @@ type Config struct {
 	QueryMaxRegexRepeat     int           // KCI_QUERY_MAX_REGEX_REPEAT
 	MaxHeavyQueries         int           // KCI_MAX_HEAVY_QUERIES: 0 = half the cores
 	MaxConcurrentHashes     int           // KCI_MAX_CONCURRENT_HASHES: 0 = the cores
+	MaxLargeHierarchies     int           // KCI_MAX_LARGE_HIERARCHIES: 0 = half the cores
 	AdmissionWait           time.Duration // KCI_ADMISSION_WAIT_SECONDS
 	MaxJSONDepth            int           // KCI_MAX_JSON_DEPTH
 	MaxPageLimit            int           // KCI_MAX_PAGE_LIMIT
@@ -293,6 +294,9 @@ var settings = []setting{
 	{flag: "max-concurrent-hashes", env: "KCI_MAX_CONCURRENT_HASHES", def: "0", kind: "count",
 		help: "Password hashes (64 MiB each) computed at once by logins and password changes; others queue up to KCI_ADMISSION_WAIT_SECONDS, then 503. 0 means the number of cores.",
 		set:  countSetting(func(c *Config) *int { return &c.MaxConcurrentHashes }), get: func(c *Config) string { return strconv.Itoa(c.MaxConcurrentHashes) }},
+	{flag: "max-large-hierarchies", env: "KCI_MAX_LARGE_HIERARCHIES", def: "0", kind: "count",
+		help: "PUT /nodes/{id} bodies over 1 MiB decoded and written at once (a 64 MiB hierarchy can take about 12 times its size in memory); others queue up to KCI_ADMISSION_WAIT_SECONDS, then 503. 0 means half the cores (at least 1).",
+		set:  countSetting(func(c *Config) *int { return &c.MaxLargeHierarchies }), get: func(c *Config) string { return strconv.Itoa(c.MaxLargeHierarchies) }},
 	{flag: "admission-wait", env: "KCI_ADMISSION_WAIT_SECONDS", def: "2", kind: "seconds",
 		help: "How long a request queues for a heavy-query or password-hash slot before 503 with Retry-After.",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.AdmissionWait }), get: getSeconds(func(c *Config) time.Duration { return c.AdmissionWait })},
