@@ -386,6 +386,9 @@ func TestLargeHierarchiesBounded(t *testing.T) {
 		h.Store = st
 		return h
 	})
+	var released sync.Once
+	release := func() { released.Do(func() { close(h.release) }) }
+	t.Cleanup(release) // before the server closes, should the test fail early
 	tok := e.token("alice")
 	// The root is written before the store is held (its write is the first).
 	h.once.Do(func() {})
@@ -409,7 +412,7 @@ func TestLargeHierarchiesBounded(t *testing.T) {
 		t.Error("503 without Retry-After")
 	}
 	e.expectUnchanged(before, "a large hierarchy refused for lack of a slot")
-	close(h.release)
+	release()
 	(<-done).expect(http.StatusOK)
 	// A small hierarchy never waits for the slot.
 	small := map[string]any{"node": root, "child_nodes": []any{map[string]any{"node": nodeBody("test", "small", nil), "child_nodes": []any{}}}}
