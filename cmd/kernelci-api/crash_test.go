@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -28,22 +26,8 @@ import (
 // process with SIGKILL in the middle, and opens the database afterwards:
 // every write the server acknowledged (answered 200) is there.
 func TestKillDuringWrites(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go tool is not in PATH")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "kernelci-api")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	cmd, dir := serveCommand(t, "crash-test")
 	data := filepath.Join(dir, "data")
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", data, "--log-format", "json")
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "SECRET_KEY=crash-test", "KCI_INITIAL_PASSWORD=pw"}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

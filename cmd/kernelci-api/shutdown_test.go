@@ -29,23 +29,8 @@ import (
 // keep-alive, new connections are refused, the write still completes and
 // is stored, and the process exits with status 0 within 10 s.
 func TestSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go tool is not in PATH")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "kernelci-api")
-	build := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	cmd, dir := serveCommand(t, "sigterm-test")
 	data := filepath.Join(dir, "data")
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", data, "--log-format", "json")
-	cmd.Dir = dir // no .env from the source tree
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "SECRET_KEY=sigterm-test", "KCI_INITIAL_PASSWORD=pw"}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -273,4 +258,28 @@ func metricValue(text, name string) float64 {
 		return -1
 	}
 	return v
+}
+
+// serveCommand builds this binary into a temporary directory and returns
+// its "serve" command on the embedded store in that directory (a random
+// port, JSON logs, no .env from the source tree), with the directory. It
+// skips in -short runs and without the go tool.
+func serveCommand(t *testing.T, secret string) (*exec.Cmd, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go tool is not in PATH")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kernelci-api")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "SECRET_KEY=" + secret, "KCI_INITIAL_PASSWORD=pw"}
+	return cmd, dir
 }
