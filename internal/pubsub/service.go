@@ -91,6 +91,8 @@ type Service struct {
 
 	heads HeadReader    // the store is shared: poll it (poll.go); nil otherwise
 	lists BlockingLists // the store's lists block themselves (Redis); nil otherwise
+
+	asleep func() // tests: called when a listen found nothing and starts to wait
 }
 
 // Waiters returns how many listens and pops are in progress.
@@ -340,6 +342,9 @@ func (s *Service) listen(ctx context.Context, id int64, user string, deadline ti
 		}
 		if s.draining() {
 			break
+		}
+		if s.asleep != nil {
+			s.asleep()
 		}
 		select {
 		case <-wake:

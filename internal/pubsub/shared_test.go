@@ -308,23 +308,37 @@ func TestKeepAliveFindingCatchesUpTheChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := f.listenAsync(sub.ID, "u")
-	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
+	// Another process stores the first event (no notification here) and
+	// it stays invisible; the events after it are written and announced
+	// here, before anyone listens, so no wake-up is pending.
 	first := &model.Event{Channel: "c", Data: "first"}
 	if err := f.other.AppendEvents(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	f.shared.hideFrom.Store(first.SequenceID)
-	ns := f.shared
 	var rest []int64
 	for i := range 5 {
 		ev := &model.Event{Channel: "c", Data: i}
-		if err := ns.AppendEvents(ctx, ev); err != nil {
+		if err := f.shared.AppendEvents(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
 		rest = append(rest, ev.SequenceID)
 	}
-	testutil.WaitFor(t, 10*time.Second, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
+	asleep := make(chan struct{}, 1)
+	f.svc.asleep = func() {
+		select {
+		case asleep <- struct{}{}:
+		default:
+		}
+	}
+	res := f.listenAsync(sub.ID, "u")
+	select {
+	case <-asleep: // read the store, found nothing, waits for its keep-alive
+	case r := <-res:
+		t.Fatalf("listen answered %s while the first event was invisible", r.msg)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener did not start to wait")
+	}
 	_, _, before := f.b.State("c")
 	f.shared.hideFrom.Store(0) // the gap closes without a notification
 	expectEvent(t, res, first.SequenceID, 10*keepAlive)
