@@ -42,6 +42,10 @@ type IndexSpec struct {
 	Unique     bool
 	// ExpireAfter is the TTL (expireAfterSeconds); 0 for none.
 	ExpireAfter time.Duration
+	// Partial is the partialFilterExpression, nil for a full index. A
+	// full index on the same keys (made by hand, or by a server without
+	// partial indexes such as FerretDB) satisfies it.
+	Partial bson.D
 }
 
 func asc(fields ...string) bson.D {
@@ -89,10 +93,33 @@ func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
 	}
 	add(colNode, asc("state", "timeout"))
 	add(colNode, asc("state", "holdoff"))
+	// The data.* fields pipelines and dashboards filter on by equality.
+	// arch, defconfig, compiler, platform and runtime are set (or null)
+	// on nearly every build, job and test node, so a partial index would
+	// leave little out: they are full indexes.
 	for _, f := range []string{"data.kernel_revision.commit", "data.kernel_revision.tree",
-		"data.kernel_revision.branch", "data.runtime", "data.platform"} {
+		"data.kernel_revision.branch", "data.runtime", "data.platform",
+		"data.arch", "data.defconfig", "data.compiler"} {
 		add(colNode, asc(f))
 	}
+	// data.error_code is null on nearly every node: index the nodes that
+	// have one. The filter is a string comparison, which an equality (or
+	// $in) on a non-empty string implies, so the planner uses the index
+	// for data.error_code=X; a query for null or $ne cannot use it.
+	add(colNode, asc("data.error_code"), func(sp *IndexSpec) {
+		sp.Partial = bson.D{{Key: "data.error_code", Value: bson.D{{Key: "$gt", Value: ""}}}}
+	})
+	// The dashboard grid: tree and branch equalities, kind equality or
+	// $in, a created window (equality, then sort/range fields).
+	add(colNode, asc("data.kernel_revision.tree", "data.kernel_revision.branch", "kind", "created"))
+	// kind=K&result=R&created__gt=T (failures of a window: the query of
+	// issue 14's cliff), and kind=K&created window alone (the planner
+	// steps over the few result values of the index).
+	add(colNode, asc("kind", "result", "created"))
+	// GET /stats/nodes?group_by=kind,result&created__gt=T (the /stats
+	// page): the window's keys hold both grouped fields, so the $group
+	// reads the index only (a covered plan).
+	add(colNode, asc("created", "kind", "result"))
 
 	add(colEvent, asc("timestamp"), func(sp *IndexSpec) { sp.ExpireAfter = eventTTL })
 	add(colEvent, asc("channel", "sequence_id"))
@@ -154,6 +181,7 @@ const (
 	IndexMissing   IndexState = "missing"   // nothing on these keys
 	IndexCreated   IndexState = "created"   // was missing, created now
 	IndexDifferent IndexState = "different" // same keys, other options
+	IndexBuilding  IndexState = "building"  // missing, being built in the background
 )
 
 // IndexStatus is the state of one declared index.
@@ -178,7 +206,7 @@ type IndexReport struct {
 func (r *IndexReport) Missing() []IndexStatus {
 	var out []IndexStatus
 	for _, st := range r.Declared {
-		if st.State == IndexMissing || st.State == IndexDifferent {
+		if st.State == IndexMissing || st.State == IndexDifferent || st.State == IndexBuilding {
 			out = append(out, st)
 		}
 	}
@@ -203,7 +231,30 @@ func (sp IndexSpec) OptionsString() string {
 	if sp.ExpireAfter > 0 {
 		o = append(o, fmt.Sprintf("expireAfterSeconds=%d", int64(sp.ExpireAfter/time.Second)))
 	}
+	if sp.Partial != nil {
+		o = append(o, "partialFilterExpression="+partialString(sp.Partial))
+	}
 	return strings.Join(o, ", ")
+}
+
+// partialString renders a partial filter as relaxed extended JSON.
+func partialString(d bson.D) string {
+	b, err := bson.MarshalExtJSON(d, false, false)
+	if err != nil {
+		return fmt.Sprint(d)
+	}
+	return string(b)
+}
+
+// samePartial reports whether an existing partialFilterExpression is the
+// declared one (compared as relaxed extended JSON: same fields, order
+// and values).
+func samePartial(want bson.D, got bson.Raw) bool {
+	if want == nil || got == nil {
+		return want == nil && got == nil
+	}
+	b, err := bson.MarshalExtJSON(got, false, false)
+	return err == nil && string(b) == partialString(want)
 }
 
 // OptionsString renders the options of an existing index.
@@ -278,8 +329,16 @@ func compare(sp IndexSpec, ix ExistingIndex) (sameKeys_, sameOpts bool, why stri
 	if ix.Hidden {
 		diffs = append(diffs, "hidden")
 	}
-	if ix.Partial != nil {
-		diffs = append(diffs, "partialFilterExpression")
+	switch {
+	case sp.Partial != nil && ix.Partial == nil && !ix.Sparse && !ix.Unique && ix.ExpireAfter < 0:
+		// A full index holds every document the partial one would:
+		// it serves the same queries (at a higher cost in space).
+	case !samePartial(sp.Partial, ix.Partial):
+		if ix.Partial == nil {
+			diffs = append(diffs, "no partialFilterExpression")
+		} else {
+			diffs = append(diffs, "partialFilterExpression "+ix.Partial.String())
+		}
 	}
 	if ix.Collation != nil {
 		diffs = append(diffs, "collation")
@@ -364,16 +423,105 @@ func truthy(rv bson.RawValue) bool {
 // Indexes reports the declared indexes and those on the server, without
 // changing anything.
 func (s *Store) Indexes(ctx context.Context) (*IndexReport, error) {
-	return s.indexes(ctx, false)
+	return s.indexes(ctx, false, nil)
 }
 
 // EnsureIndexes creates the missing declared indexes (and brings the
 // event TTL in line) and reports the result.
 func (s *Store) EnsureIndexes(ctx context.Context) (*IndexReport, error) {
-	return s.indexes(ctx, true)
+	return s.indexes(ctx, true, nil)
 }
 
-func (s *Store) indexes(ctx context.Context, create bool) (*IndexReport, error) {
+// ensureIndexesAtOpen is EnsureIndexes as Open runs it: a missing index
+// of a collection holding more than Options.BackgroundIndexMin documents
+// is built in the background (backgroundBuild) rather than before Open
+// returns, so that a server started on a big existing database (36 M
+// nodes) serves at once instead of after the builds (minutes each).
+// Meanwhile its queries run without it, as before it was declared.
+func (s *Store) ensureIndexesAtOpen(ctx context.Context) (*IndexReport, error) {
+	counts := map[string]int64{}
+	later := func(sp IndexSpec) bool {
+		n, ok := counts[sp.Collection]
+		if !ok {
+			cctx, cancel := s.opCtx(ctx)
+			var err error
+			// Collection metadata: no scan.
+			n, err = s.db.Collection(sp.Collection).EstimatedDocumentCount(cctx)
+			cancel()
+			if err != nil {
+				n = 0 // build it now, as before
+			}
+			counts[sp.Collection] = n
+		}
+		return n > s.opts.BackgroundIndexMin
+	}
+	rep, err := s.indexes(ctx, true, later)
+	if err != nil {
+		return nil, err
+	}
+	var queue []IndexSpec
+	for _, st := range rep.Declared {
+		if st.State == IndexBuilding {
+			queue = append(queue, st.IndexSpec)
+		}
+	}
+	if len(queue) > 0 {
+		s.wg.Add(1)
+		go s.backgroundBuild(queue)
+	}
+	return rep, nil
+}
+
+// backgroundBuild creates the queued indexes one at a time, logging each
+// start and end. On MongoDB (4.2 and later) a build holds an exclusive
+// lock on the collection only at its start and end, so reads and writes
+// go on meanwhile. Close stops waiting for a build, but the server
+// finishes it; a build that fails (its time limit, IndexTimeout) is
+// logged and made again by the next start or by "kernelci-api indexes
+// --create".
+func (s *Store) backgroundBuild(queue []IndexSpec) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for _, sp := range queue {
+		if s.opts.indexBuildHook != nil {
+			s.opts.indexBuildHook(sp)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Info("mongo: building an index in the background; queries it serves scan meanwhile",
+			"collection", sp.Collection, "index", sp.Name, "keys", KeysString(sp.Keys))
+		start := time.Now()
+		existing := map[string][]ExistingIndex{}
+		l, err := s.listIndexes(ctx, sp.Collection)
+		if err == nil {
+			existing[sp.Collection] = l
+			var st IndexStatus
+			st, err = s.ensure(ctx, sp, s.match(sp, l), existing)
+			if err == nil && st.State == IndexCreated {
+				s.log.Info("mongo: built an index in the background", "collection", sp.Collection,
+					"index", sp.Name, "took", time.Since(start).Round(time.Millisecond))
+			}
+		}
+		if err != nil {
+			s.log.Warn("mongo: background index build failed; the next start or \"kernelci-api indexes --create\" makes it again",
+				"collection", sp.Collection, "index", sp.Name, "err", err)
+		}
+	}
+}
+
+// indexes lists the declared indexes and, with create, creates the
+// missing ones, except those later selects: they are reported as
+// IndexBuilding for the caller to build.
+func (s *Store) indexes(ctx context.Context, create bool, later func(IndexSpec) bool) (*IndexReport, error) {
 	declared := DeclaredIndexes(s.opts.EventTTL, s.opts.TelemetryTTL)
 	var cols []string
 	for _, sp := range declared {
@@ -393,7 +541,9 @@ func (s *Store) indexes(ctx context.Context, create bool) (*IndexReport, error) 
 	s.ttlEnabled = false
 	for _, sp := range declared {
 		st := s.match(sp, existing[sp.Collection])
-		if create {
+		if create && st.State == IndexMissing && later != nil && later(sp) {
+			st.State, st.Note = IndexBuilding, "being built in the background"
+		} else if create {
 			var err error
 			if st, err = s.ensure(ctx, sp, st, existing); err != nil {
 				return nil, err
@@ -511,7 +661,20 @@ func (s *Store) createIndex(ctx context.Context, sp IndexSpec, ttl time.Duration
 	if ttl > 0 {
 		o.SetExpireAfterSeconds(int32(ttl / time.Second))
 	}
+	if sp.Partial != nil {
+		o.SetPartialFilterExpression(sp.Partial)
+	}
 	_, err := s.db.Collection(sp.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: sp.Keys, Options: o})
+	if err != nil && sp.Partial != nil && isNotImplemented(err) {
+		// FerretDB 1.x: "Index option partialFilterExpression is not
+		// implemented yet". A full index serves the same queries.
+		full := sp
+		full.Partial = nil
+		if err = s.createIndex(ctx, full, ttl); err == nil {
+			s.log.Info("mongo: this server has no partial indexes; created a full index instead",
+				"collection", sp.Collection, "keys", KeysString(sp.Keys))
+		}
+	}
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,8 +14,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 func TestDeclaredIndexes(t *testing.T) {
@@ -32,6 +35,9 @@ func TestDeclaredIndexes(t *testing.T) {
 		"node.created_1__id_1", "node.updated_1__id_1", "node.timeout_1", "node.holdoff_1", "node.state_1_timeout_1",
 		"node.state_1_holdoff_1", "node.data.kernel_revision.commit_1", "node.data.kernel_revision.tree_1",
 		"node.data.kernel_revision.branch_1", "node.data.runtime_1", "node.data.platform_1",
+		"node.data.arch_1", "node.data.defconfig_1", "node.data.compiler_1", "node.data.error_code_1",
+		"node.data.kernel_revision.tree_1_data.kernel_revision.branch_1_kind_1_created_1",
+		"node.kind_1_result_1_created_1", "node.created_1_kind_1_result_1",
 		"eventhistory.sequence_id_1", "eventhistory.channel_1_sequence_id_1", "eventhistory.timestamp_1",
 		"eventhistory.data.id_1", "eventhistory.kind_timestamp",
 		"user.username_1", "user.email_1", "usergroup.name_1",
@@ -74,6 +80,35 @@ func TestCompareIndexes(t *testing.T) {
 		if keys != tc.keys || opts != tc.opts {
 			t.Errorf("%s: keys %v opts %v, want %v %v", tc.name, keys, opts, tc.keys, tc.opts)
 		}
+	}
+
+	// A partial index is satisfied by the same filter, or by a full
+	// index on its keys (which holds every document it would).
+	part := IndexSpec{Keys: asc("e"), Partial: bson.D{{Key: "e", Value: bson.D{{Key: "$gt", Value: ""}}}}}
+	raw := func(d bson.D) bson.Raw {
+		b, err := bson.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		ix   ExistingIndex
+		opts bool
+	}{
+		{"same filter", ExistingIndex{Keys: asc("e"), Partial: raw(part.Partial), ExpireAfter: -1}, true},
+		{"full index", ExistingIndex{Keys: asc("e"), ExpireAfter: -1}, true},
+		{"other filter", ExistingIndex{Keys: asc("e"), Partial: raw(bson.D{{Key: "e", Value: bson.D{{Key: "$exists", Value: true}}}}), ExpireAfter: -1}, false},
+		{"sparse", ExistingIndex{Keys: asc("e"), Sparse: true, ExpireAfter: -1}, false},
+		{"unique", ExistingIndex{Keys: asc("e"), Unique: true, ExpireAfter: -1}, false},
+	} {
+		if _, opts, why := compare(part, tc.ix); opts != tc.opts {
+			t.Errorf("partial, %s: same options %v (%s), want %v", tc.name, opts, why, tc.opts)
+		}
+	}
+	if _, opts, _ := compare(IndexSpec{Keys: asc("e")}, ExistingIndex{Keys: asc("e"), Partial: raw(part.Partial), ExpireAfter: -1}); opts {
+		t.Error("a partial index satisfies a full one")
 	}
 	ttl := IndexSpec{Keys: asc("t"), ExpireAfter: time.Hour}
 	if _, same, _ := compare(ttl, ExistingIndex{Keys: asc("t"), ExpireAfter: time.Hour}); !same {
@@ -209,5 +244,72 @@ func TestRetention(t *testing.T) {
 	}
 	if last, _ := st.LastSequence(ctx); last != fresh.SequenceID {
 		t.Fatalf("LastSequence = %d after purge, want %d", last, fresh.SequenceID)
+	}
+}
+
+// TestBackgroundIndexBuild: on a collection above BackgroundIndexMin,
+// Open returns before the missing indexes are built, reports them as
+// building, and the builds then complete in the background.
+func TestBackgroundIndexBuild(t *testing.T) {
+	ctx := context.Background()
+	o := testOptions(t)
+	db := rawClient(t).Database(o.Database)
+	mustInsert(t, db.Collection("node"), bson.D{{Key: "kind", Value: "checkout"}}, bson.D{{Key: "kind", Value: "kbuild"}})
+	o.BackgroundIndexMin = 1 // node (2 documents) in the background, the empty collections now
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var built []string
+	o.indexBuildHook = func(sp IndexSpec) {
+		<-release
+		mu.Lock()
+		built = append(built, sp.Name)
+		mu.Unlock()
+	}
+	st := openTest(t, o)
+
+	// Open has returned while every node index waits for the hook.
+	rep, err := st.Indexes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodeMissing, otherMissing int
+	for _, ds := range rep.Missing() {
+		if ds.Collection == colNode {
+			nodeMissing++
+		} else if ds.State == IndexMissing {
+			otherMissing++
+		}
+	}
+	wantNode := 0
+	for _, sp := range DeclaredIndexes(o.EventTTL, o.TelemetryTTL) {
+		if sp.Collection == colNode {
+			wantNode++
+		}
+	}
+	if nodeMissing != wantNode || otherMissing != 0 {
+		t.Fatalf("after Open: %d node indexes missing (want all %d), %d others missing (want 0)", nodeMissing, wantNode, otherMissing)
+	}
+	// Queries work meanwhile.
+	if n, err := st.CountNodes(ctx, query.Where("kind", "kbuild")); err != nil || n != 1 {
+		t.Fatalf("count during the build = %d, %v", n, err)
+	}
+
+	close(release)
+	testutil.WaitFor(t, 60*time.Second, "the background index builds", func() bool {
+		rep, err := st.Indexes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ds := range rep.Declared {
+			if ds.Collection == colNode && ds.State != IndexPresent {
+				return false
+			}
+		}
+		return true
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(built) != wantNode {
+		t.Errorf("%d background builds, want %d", len(built), wantNode)
 	}
 }

@@ -77,6 +77,9 @@ const DefaultDatabase = "kernelci"
 const (
 	DefaultMaxTime      = 30 * time.Second
 	DefaultIndexTimeout = 15 * time.Minute
+	// DefaultBackgroundIndexMin: an index on up to 100,000 documents
+	// builds in about a second on MongoDB.
+	DefaultBackgroundIndexMin = 100_000
 )
 
 // TxMode chooses how multi-document writes are made atomic.
@@ -105,6 +108,11 @@ type Options struct {
 	// IndexTimeout bounds the index builds of EnsureIndexes, which can
 	// take long on a big existing collection; 0 means DefaultIndexTimeout.
 	IndexTimeout time.Duration
+	// BackgroundIndexMin: at Open, a missing index of a collection with
+	// more documents than this is built in the background instead of
+	// before Open returns (indexes.go); 0 means DefaultBackgroundIndexMin,
+	// a negative value builds every missing index in the background.
+	BackgroundIndexMin int64
 	// EventTTL is how long events are kept (EVENT_HISTORY_TTL_SECONDS):
 	// the expireAfterSeconds of the TTL index on eventhistory.timestamp.
 	// 0 keeps events forever.
@@ -132,6 +140,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Monitor, when set, observes every command sent (tests).
 	Monitor *event.CommandMonitor
+
+	// indexBuildHook, when set, is called before each background index
+	// build (tests).
+	indexBuildHook func(IndexSpec)
 }
 
 // Store implements store.Store on MongoDB.
@@ -222,6 +234,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.IndexTimeout <= 0 {
 		o.IndexTimeout = DefaultIndexTimeout
 	}
+	if o.BackgroundIndexMin == 0 {
+		o.BackgroundIndexMin = DefaultBackgroundIndexMin
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -264,7 +279,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return fail(err)
 		}
 		s.seqReady.Store(true)
-		if _, err := s.EnsureIndexes(ctx); err != nil {
+		if _, err := s.ensureIndexesAtOpen(ctx); err != nil {
 			return fail(err)
 		}
 		if o.EventTTL > 0 && !s.ttlEnabled {
