@@ -371,18 +371,37 @@ func (s *Store) count(ctx context.Context, col *mongo.Collection, f query.Filter
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	n, err := col.CountDocuments(ctx, filter)
-	return n, mapErr("count "+col.Name(), err)
+	// As the driver's CountDocuments, but through aggregate, which
+	// every aggregation shares (maxTimeMS, its test hook).
+	var n int64
+	err = s.aggregate(ctx, col, mongo.Pipeline{
+		{{Key: "$match", Value: filter}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: int32(1)}, {Key: "n", Value: bson.D{{Key: "$sum", Value: int32(1)}}}}}},
+	}, func(raw bson.Raw) error {
+		var err error
+		n, err = rawInt("n", raw.Lookup("n"))
+		return err
+	})
+	return n, err
 }
 
 // aggregate runs an aggregation pipeline and calls each for every result,
 // as a command so that it carries maxTimeMS (see findRaw).
+//
+// The server ends an aggregation that runs past its maxTimeMS with
+// MaxTimeMSExpired, which the driver wraps as context.DeadlineExceeded
+// and mapErr as a store.UnavailableError: a request under the query
+// budget answers 504 naming the budget, any other 503.
 func (s *Store) aggregate(ctx context.Context, col *mongo.Collection, pipeline mongo.Pipeline, each func(bson.Raw) error) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	cmd := bson.D{{Key: "aggregate", Value: col.Name()}, {Key: "pipeline", Value: pipeline}, {Key: "cursor", Value: bson.D{}}}
+	if ms := s.opts.aggregateMaxTimeMS; ms > 0 {
+		// Test hook: the server's limit alone, with no client
+		// deadline to end the call first.
+		cmd = append(cmd, bson.E{Key: "maxTimeMS", Value: ms})
+		ctx = context.WithoutCancel(ctx)
+	}
 	cur, err := s.db.RunCommandCursor(ctx, cmd)
 	if err != nil {
 		return mapErr("aggregate "+col.Name(), err)

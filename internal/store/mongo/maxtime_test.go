@@ -2,17 +2,20 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
 )
 
 // TestEveryCommandHasMaxTime watches the commands the store sends: every
@@ -98,6 +101,7 @@ func TestEveryCommandHasMaxTime(t *testing.T) {
 	_, _ = st.GetKV(ctx, "ns", "k")
 	_ = st.InsertTelemetry(ctx, []*model.TelemetryEvent{{Kind: "k", Runtime: "r", Ts: model.T(time.Now())}})
 	_, _ = st.GroupTelemetry(ctx, query.Filter{}, []string{"runtime"})
+	_, _ = st.GroupNodes(ctx, query.Where("kind", "test"), []string{"kind", "result"}, 100)
 	_, _ = st.FindTelemetry(ctx, query.Filter{}, store.Page{})
 	_, _ = st.DeleteTelemetryBefore(ctx, time.Now().Add(-time.Hour), 10)
 
@@ -110,5 +114,117 @@ func TestEveryCommandHasMaxTime(t *testing.T) {
 	}
 	for _, b := range bad {
 		t.Error(b)
+	}
+}
+
+// TestAggregationsFollowTheDeadline: the aggregations behind /stats/nodes,
+// /count and /telemetry/stats carry the caller's deadline (the API's
+// query budget) as their maxTimeMS, not only the store's MaxTime.
+func TestAggregationsFollowTheDeadline(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		got []int64
+	)
+	o := testOptions(t)
+	o.Monitor = &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName != "aggregate" {
+			return
+		}
+		ms, _ := e.Command.Lookup("maxTimeMS").AsInt64OK()
+		mu.Lock()
+		got = append(got, ms)
+		mu.Unlock()
+	}}
+	st := openTest(t, o)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := st.GroupNodes(ctx, query.Where("kind", "test"), []string{"kind", "result"}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CountNodes(ctx, query.Where("kind", "test")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GroupTelemetry(ctx, query.Filter{}, []string{"runtime"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CountTelemetry(ctx, query.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 4 {
+		t.Fatalf("%d aggregate commands, want 4", len(got))
+	}
+	for i, ms := range got {
+		if ms <= 0 || ms > 2000 {
+			t.Errorf("aggregate %d: maxTimeMS %d, want within the caller's 2 s", i, ms)
+		}
+	}
+}
+
+// TestAggregationsEndAtMaxTime: an aggregation the server ends at its
+// maxTimeMS (MaxTimeMSExpired) is an UnavailableError wrapping
+// context.DeadlineExceeded: the API answers 504 naming the query budget
+// on budgeted routes (/stats/nodes, /count), 503 elsewhere; never a 500.
+// The test hook sets a 1 ms maxTimeMS on every aggregation, with no
+// client deadline, so it is the server that ends them.
+func TestAggregationsEndAtMaxTime(t *testing.T) {
+	ctx := context.Background()
+	o := testOptions(t)
+	db := rawClient(t).Database(o.Database)
+	if mongotest.External() {
+		// MongoDB may group a few thousand documents within 1 ms: make
+		// it time out every maxTimeMS (needs enableTestCommands).
+		admin := rawClient(t).Database("admin")
+		fp := bson.D{{Key: "configureFailPoint", Value: "maxTimeAlwaysTimeOut"}, {Key: "mode", Value: "alwaysOn"}}
+		if err := admin.RunCommand(ctx, fp).Err(); err != nil {
+			t.Skipf("the maxTimeAlwaysTimeOut fail point is not available (%v): run mongod with enableTestCommands", err)
+		}
+		t.Cleanup(func() {
+			_ = admin.RunCommand(ctx, bson.D{{Key: "configureFailPoint", Value: "maxTimeAlwaysTimeOut"}, {Key: "mode", Value: "off"}}).Err()
+		})
+	}
+	// Seeded store: FerretDB reads every document from SQLite and groups
+	// them in Go, which takes far longer than 1 ms for these.
+	nodes := make([]any, 3000)
+	tel := make([]any, 3000)
+	now := time.Now()
+	for i := range nodes {
+		nodes[i] = bson.D{{Key: "kind", Value: []string{"checkout", "kbuild", "test"}[i%3]}, {Key: "result", Value: "pass"},
+			{Key: "created", Value: now}, {Key: "data", Value: bson.D{{Key: "arch", Value: "x86_64"}}}}
+		tel[i] = bson.D{{Key: "kind", Value: "job_result"}, {Key: "runtime", Value: "lava"}, {Key: "result", Value: "pass"},
+			{Key: "is_infra_error", Value: false}, {Key: "ts", Value: now}}
+	}
+	mustInsert(t, db.Collection(colNode), nodes...)
+	mustInsert(t, db.Collection(colTelemetry), tel...)
+
+	// Without the hook the same aggregations answer.
+	plain := openTest(t, o)
+	if n, err := plain.CountNodes(ctx, query.Filter{}); err != nil || n != 3000 {
+		t.Fatalf("CountNodes without the hook = %d, %v", n, err)
+	}
+
+	o.aggregateMaxTimeMS = 1
+	st := openTest(t, o)
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"GroupNodes", func() error {
+			_, err := st.GroupNodes(ctx, query.Filter{}, []string{"kind", "result"}, 100)
+			return err
+		}},
+		{"CountNodes", func() error { _, err := st.CountNodes(ctx, query.Where("data.arch", "x86_64")); return err }},
+		{"GroupTelemetry", func() error { _, err := st.GroupTelemetry(ctx, query.Filter{}, []string{"runtime"}); return err }},
+		{"CountTelemetry", func() error { _, err := st.CountTelemetry(ctx, query.Filter{}); return err }},
+	} {
+		err := tc.call()
+		if !hasCode(err, 50) {
+			t.Errorf("%s: %v, want the server's MaxTimeMSExpired", tc.name, err)
+			continue
+		}
+		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: %v is not an UnavailableError wrapping DeadlineExceeded", tc.name, err)
+		}
 	}
 }

@@ -144,6 +144,10 @@ type Options struct {
 	// indexBuildHook, when set, is called before each background index
 	// build (tests).
 	indexBuildHook func(IndexSpec)
+	// aggregateMaxTimeMS, when set, is the maxTimeMS of every
+	// aggregation (counts included) instead of the context's deadline
+	// (tests: a tiny one makes the server end them).
+	aggregateMaxTimeMS int64
 }
 
 // Store implements store.Store on MongoDB.
