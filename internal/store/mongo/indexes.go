@@ -1,6 +1,9 @@
 package mongo
 
-// Indexes, declared in code and created at start-up.
+// Indexes, declared in code and created at start-up: before Open
+// returns for small collections, in the background for collections over
+// Options.BackgroundIndexMin documents (ensureIndexesAtOpen), so that a
+// big existing database is served at once.
 //
 // An existing index satisfies a declared one when it has the same keys
 // (fields, order and directions) and the same relevant options (unique,
