@@ -446,13 +446,17 @@ func (s *Store) ensureIndexesAtOpen(ctx context.Context) (*IndexReport, error) {
 	later := func(sp IndexSpec) bool {
 		n, ok := counts[sp.Collection]
 		if !ok {
-			cctx, cancel := s.opCtx(ctx)
+			// MongoDB answers from the collection's metadata at once;
+			// FerretDB counts, which takes long on a big collection.
+			// Without an answer in time, take the collection as big.
+			cctx, cancel := context.WithTimeout(ctx, min(s.maxTime, 10*time.Second))
 			var err error
-			// Collection metadata: no scan.
 			n, err = s.db.Collection(sp.Collection).EstimatedDocumentCount(cctx)
 			cancel()
 			if err != nil {
-				n = 0 // build it now, as before
+				s.log.Info("mongo: no document count; building the collection's missing indexes in the background",
+					"collection", sp.Collection, "err", err)
+				n = s.opts.BackgroundIndexMin + 1
 			}
 			counts[sp.Collection] = n
 		}
