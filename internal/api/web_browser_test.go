@@ -94,6 +94,20 @@ func TestWebPagesInBrowser(t *testing.T) {
 		return chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))
 	}
 	js := func(expr string) string { return run(t, ctx, chromedp.Evaluate[string](expr)) }
+	// ids is the ids of GET /nodes?q, comma-separated; rows those of a
+	// table's rows.
+	ids := func(q string) []string {
+		var out []string
+		for _, n := range e.do(http.MethodGet, "/nodes?"+q, "", nil).expect(http.StatusOK).object()["items"].([]any) {
+			out = append(out, n.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	rows := func(table string) string {
+		return `[...document.querySelectorAll("#` + table + ` tbody tr[data-id]")].map(r => r.dataset.id).join(",")`
+	}
+	// press presses Enter on a button, as a keyboard user does.
+	press := func(button string) { do(t, ctx, chromedp.Focus(id(button)), chromedp.KeyEvent("\r")) }
 
 	// The landing page links every page.
 	do(t, ctx, desktop, chromedp.Navigate(e.base+"/"), chromedp.WaitVisible(chromedp.CSS("h1")), screenshot("ui-landing"))
@@ -143,7 +157,32 @@ func TestWebPagesInBrowser(t *testing.T) {
 		if got := js(`location.search`); got != "?q="+url.QueryEscape("kind=kbuild&result__ne=pass") {
 			t.Errorf("search URL %q", got)
 		}
+		// Newest first.
+		if got, want := js(rows("found")), strings.Join(ids("kind=kbuild&result__ne=pass&sort=-created"), ","); got != want {
+			t.Errorf("search rows %s, want /nodes?sort=-created's %s", got, want)
+		}
 		do(t, ctx, screenshot("ui-viewer-search"))
+		// Cursor paging, with the keyboard: 8 tests, 3 a page, newest
+		// first; Next keeps the page in the URL, Previous comes back.
+		tests := ids("kind=test&sort=-created")
+		if len(tests) != 8 {
+			t.Fatalf("%d tests seeded", len(tests))
+		}
+		page := func(from, to int) string { return strings.Join(tests[from:to], ",") }
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?q="+url.QueryEscape("kind=test&limit=3")))
+		run(t, ctx, poll(rows("found")+` === "`+page(0, 3)+`"`))
+		press("found-next")
+		run(t, ctx, poll(rows("found")+` === "`+page(3, 6)+`"`))
+		if got := js(`document.getElementById("found-page").textContent`); got != "4–6 of 8" {
+			t.Errorf("second page: %q", got)
+		}
+		if got := js(`location.search`); !strings.Contains(got, "&after=") || !strings.HasSuffix(got, "&start=3") {
+			t.Errorf("second page URL %q", got)
+		}
+		press("found-next")
+		run(t, ctx, poll(rows("found")+` === "`+page(6, 8)+`" && document.getElementById("found-next").disabled`))
+		press("found-prev")
+		run(t, ctx, poll(rows("found")+` === "`+page(3, 6)+`"`))
 		// A bad query says what is wrong.
 		do(t, ctx, chromedp.Navigate(e.base+"/viewer?q="+url.QueryEscape("created__gt=yesterday")))
 		run(t, ctx, poll(`document.getElementById("status").classList.contains("error")`))
@@ -152,6 +191,25 @@ func TestWebPagesInBrowser(t *testing.T) {
 		run(t, ctx, poll(`document.querySelectorAll("#matrix a.cell").length === 6`))
 		do(t, ctx, screenshot("ui-viewer-trees"), chromedp.Click(chromedp.CSS("#matrix a.cell")), chromedp.WaitVisible(id("results")))
 		run(t, ctx, poll(`document.querySelectorAll("#found tbody tr[data-id]").length === 1`))
+
+		// Children past a page (50), paged by cursor with the keyboard.
+		parent := e.postNode(token, nodeBody("job", "many-children", nil))
+		for i := range 52 {
+			e.postNode(token, nodeBody("test", fmt.Sprintf("child-%02d", i), map[string]any{"parent": parent["id"]}))
+		}
+		kids := ids("parent=" + parent["id"].(string) + "&limit=100")
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?node_id="+parent["id"].(string)))
+		run(t, ctx, poll(rows("children")+` === "`+strings.Join(kids[:50], ",")+`"`))
+		if got := js(`document.getElementById("child-page").textContent`); got != "1–50 of 52" {
+			t.Errorf("first page of children: %q", got)
+		}
+		press("child-next")
+		run(t, ctx, poll(rows("children")+` === "`+strings.Join(kids[50:], ",")+`"`))
+		if got := js(`document.getElementById("child-page").textContent + " " + document.getElementById("child-next").disabled + " " + document.activeElement.id`); got != "51–52 of 52 true child-prev" {
+			t.Errorf("last page of children: %q", got)
+		}
+		press("child-prev")
+		run(t, ctx, poll(rows("children")+` === "`+strings.Join(kids[:50], ",")+`"`))
 	})
 
 	t.Run("dashboard", func(t *testing.T) {

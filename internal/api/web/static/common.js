@@ -30,7 +30,11 @@ const KCI = (() => {
   }
 
   // api fetches a JSON answer; errors carry the server's detail and what to do.
-  async function api(path, opts) {
+  async function api(path, opts) { return (await apiPage(path, opts)).body; }
+
+  // apiPage is api with the cursor of the next page (X-Next-Cursor of a
+  // sorted or cursor-paged list; null on its last page).
+  async function apiPage(path, opts) {
     let r;
     try {
       r = await fetch(path, opts);
@@ -47,7 +51,7 @@ const KCI = (() => {
       err.status = r.status;
       throw err;
     }
-    return body;
+    return { body, next: r.headers.get("X-Next-Cursor") };
   }
 
   // qs builds a query string from an object (arrays repeat the key).
@@ -96,5 +100,5 @@ const KCI = (() => {
       el("td", { text: fmtTime(n.created) }));
   }
 
-  return { el, status, api, qs, parseTime, fmtTime, isoAgo, resultClass, resultText, stream, nodeRow };
+  return { el, status, api, apiPage, qs, parseTime, fmtTime, isoAgo, resultClass, resultText, stream, nodeRow };
 })();

@@ -32,13 +32,10 @@
       const since = isoAgo(s.days * 864e5);
       const rev = { [REV + "tree"]: s.tree, [REV + "branch"]: s.branch, created__gt: since };
       const st = await api("stats/nodes?" + qs({ ...rev, "kind__in": ROWS.map((r) => r[0]).join(","), group_by: REV + "commit,kind,result" }));
-      // The newest checkouts of the branch (the last page in creation
-      // order) give the commits, newest first.
-      const cf = qs({ ...rev, kind: "checkout" });
-      const total = await api("count?" + cf);
-      const cos = await api("nodes?" + cf + "&" + qs({ limit: 100, offset: Math.max(0, total - 100) }));
+      // The newest checkouts of the branch give the commits, newest first.
+      const cos = await api("nodes?" + qs({ ...rev, kind: "checkout", sort: "-created", limit: 100 }));
       const order = new Map();
-      for (const c of cos.items.reverse()) {
+      for (const c of cos.items) {
         const commit = c.data && c.data.kernel_revision && c.data.kernel_revision.commit;
         if (commit && !order.has(commit)) order.set(commit, c.created);
       }
