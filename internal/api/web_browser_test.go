@@ -107,6 +107,15 @@ func TestWebPagesInBrowser(t *testing.T) {
 		return `[...document.querySelectorAll("#` + table + ` tbody tr[data-id]")].map(r => r.dataset.id).join(",")`
 	}
 	// press presses Enter on a button, as a keyboard user does.
+	// fits checks that the page fits a 375 px phone: wide tables scroll
+	// in their box, the page itself never sideways.
+	fits := func(t *testing.T, what string) {
+		t.Helper()
+		do(t, ctx, phone)
+		if got := js(`document.documentElement.scrollWidth + " " + window.innerWidth`); got != "375 375" {
+			t.Errorf("%s on a 375 px phone: page and window widths %s", what, got)
+		}
+	}
 	press := func(button string) { do(t, ctx, chromedp.Focus(id(button)), chromedp.KeyEvent("\r")) }
 
 	// The landing page links every page.
@@ -114,6 +123,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 	if got := js(`[...document.querySelectorAll("a")].map(a => a.getAttribute("href")).join(" ")`); !strings.Contains(got, "viewer dashboard stats analytics manage") {
 		t.Errorf("landing links: %s", got)
 	}
+	fits(t, "the landing page")
 
 	t.Run("viewer", func(t *testing.T) {
 		// kci-dev's link: the node, its fields and its children.
@@ -148,6 +158,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 			t.Errorf("breadcrumb %q", got)
 		}
 		do(t, ctx, screenshot("ui-viewer-phone"))
+		fits(t, "a node")
 		// Search with the keyboard: type a query and press Enter; the URL
 		// keeps it.
 		do(t, ctx, desktop, chromedp.Navigate(e.base+"/viewer"), chromedp.WaitVisible(id("q")),
@@ -162,6 +173,8 @@ func TestWebPagesInBrowser(t *testing.T) {
 			t.Errorf("search rows %s, want /nodes?sort=-created's %s", got, want)
 		}
 		do(t, ctx, screenshot("ui-viewer-search"))
+		fits(t, "search results")
+		do(t, ctx, desktop)
 		// Cursor paging, with the keyboard: 8 tests, 3 a page, newest
 		// first; Next keeps the page in the URL, Previous comes back.
 		tests := ids("kind=test&sort=-created")
@@ -189,7 +202,9 @@ func TestWebPagesInBrowser(t *testing.T) {
 		// The trees view: a cell per config and commit, opening the builds.
 		do(t, ctx, chromedp.Navigate(e.base+"/viewer?view=trees&tree=mainline&branch=master"))
 		run(t, ctx, poll(`document.querySelectorAll("#matrix a.cell").length === 6`))
-		do(t, ctx, screenshot("ui-viewer-trees"), chromedp.Click(chromedp.CSS("#matrix a.cell")), chromedp.WaitVisible(id("results")))
+		do(t, ctx, screenshot("ui-viewer-trees"))
+		fits(t, "the build matrix")
+		do(t, ctx, desktop, chromedp.Click(chromedp.CSS("#matrix a.cell")), chromedp.WaitVisible(id("results")))
 		run(t, ctx, poll(`document.querySelectorAll("#found tbody tr[data-id]").length === 1`))
 
 		// Children past a page (50), paged by cursor with the keyboard.
@@ -198,7 +213,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 			e.postNode(token, nodeBody("test", fmt.Sprintf("child-%02d", i), map[string]any{"parent": parent["id"]}))
 		}
 		kids := ids("parent=" + parent["id"].(string) + "&limit=100")
-		do(t, ctx, chromedp.Navigate(e.base+"/viewer?node_id="+parent["id"].(string)))
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?node_id="+parent["id"].(string)), chromedp.WaitVisible(id("node")))
 		run(t, ctx, poll(rows("children")+` === "`+strings.Join(kids[:50], ",")+`"`))
 		if got := js(`document.getElementById("child-page").textContent`); got != "1–50 of 52" {
 			t.Errorf("first page of children: %q", got)
@@ -215,6 +230,20 @@ func TestWebPagesInBrowser(t *testing.T) {
 	t.Run("dashboard", func(t *testing.T) {
 		do(t, ctx, desktop, chromedp.Navigate(e.base+"/dashboard?tree=mainline&branch=master&days=7"))
 		run(t, ctx, poll(`document.querySelectorAll("#grid [data-query]").length === 6`))
+		// A result of the branch while the page is open: the counts follow
+		// without a reload.
+		run(t, ctx, chromedp.Evaluate[bool](`window.notReloaded = true`))
+		sum := `[...document.querySelectorAll("#grid [data-query]")].reduce((a, c) => a + Number(c.dataset.count), 0)`
+		before := js(`String(` + sum + `)`)
+		newest := e.do(http.MethodGet, "/nodes?kind=test&name=baseline.login-0&sort=-created&limit=1", "", nil).expect(http.StatusOK).object()["items"].([]any)[0].(map[string]any)
+		live := e.postNode(token, nodeBody("test", "baseline.live", map[string]any{"parent": newest["parent"], "data": newest["data"]}))
+		e.do(http.MethodPatch, "/node/"+live["id"].(string), token, map[string]any{"state": "done", "result": "fail"}).expect(http.StatusOK)
+		n, _ := strconv.Atoi(before)
+		if _, err := chromedp.Run(ctx, poll(fmt.Sprintf(`%s === %d && window.notReloaded === true`, sum, n+1))); err != nil {
+			t.Fatalf("the new result did not appear: %v; cells %s (was %s), live %s, status %q, reloaded %s", err, js(`String(`+sum+`)`), before,
+				js(`String(!document.getElementById("live").hidden)`), js(`document.getElementById("status").textContent`), js(`String(window.notReloaded !== true)`))
+		}
+		// Every cell equals /count with its filters.
 		cells := js(`JSON.stringify([...document.querySelectorAll("#grid [data-query]")].map(c => [c.dataset.query, c.dataset.count]))`)
 		var checked int
 		for _, pair := range strings.Split(strings.Trim(cells, "[]"), "],[") {
@@ -230,6 +259,10 @@ func TestWebPagesInBrowser(t *testing.T) {
 			t.Errorf("%d cells checked", checked)
 		}
 		do(t, ctx, screenshot("ui-dashboard"), phone, screenshot("ui-dashboard-phone"))
+		fits(t, "the dashboard")
+		// An empty choice says what to do.
+		do(t, ctx, desktop, chromedp.Navigate(e.base+"/dashboard?tree=nosuch&branch=master&days=7"))
+		run(t, ctx, poll(`document.getElementById("status").textContent === "No commit of nosuch/master in this window: choose a longer window or another tree."`))
 	})
 
 	t.Run("stats", func(t *testing.T) {
@@ -241,6 +274,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 		do(t, ctx, chromedp.Click(chromedp.CSS(`.tabs button[data-hours="168"]`)))
 		run(t, ctx, poll(`location.search === "?hours=168"`))
 		do(t, ctx, screenshot("ui-stats"))
+		fits(t, "stats")
 	})
 
 	t.Run("analytics", func(t *testing.T) {
@@ -251,6 +285,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 		}
 		run(t, ctx, poll(`document.querySelectorAll("#infra tbody tr").length === 5`))
 		do(t, ctx, screenshot("ui-analytics"))
+		fits(t, "analytics")
 	})
 
 	t.Run("manage", func(t *testing.T) {
@@ -275,6 +310,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 		}
 		run(t, ctx, poll(fmt.Sprintf(`!!document.querySelector('#mine tr[data-id="%s"]')`, nodeID)))
 		do(t, ctx, screenshot("ui-manage"))
+		fits(t, "manage")
 	})
 
 	var found []string

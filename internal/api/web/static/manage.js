@@ -37,7 +37,7 @@
       tb.replaceChildren(...page.items.map(nodeRow));
       if (!page.items.length) tb.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "You have no checkout yet." })));
     } catch (e) {
-      status("Could not list your checkouts: " + e.message, "error");
+      status("Could not list your checkouts: " + e.message + KCI.advice(e), "error");
     }
   }
 

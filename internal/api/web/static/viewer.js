@@ -25,7 +25,7 @@
     try {
       n = await api("node/" + encodeURIComponent(id));
     } catch (e) {
-      status("Could not load node " + id + ": " + e.message, "error");
+      status("Could not load node " + id + ": " + e.message + (e.status === 400 ? " A node id is 24 hexadecimal characters: check the link." : KCI.advice(e)), "error");
       return;
     }
     if (!n) {
@@ -139,15 +139,16 @@
   }
 
   // --- Live updates -----------------------------------------------------
-  let pendingChildren = null;
+  // At most one reload of the children every 200 ms, however many of
+  // them change.
+  const reloadChildren = KCI.throttle(() => { if (current) children(current); }, 200);
   KCI.stream(null, (ev) => {
     const d = ev.data || {};
     if (!current) return;
     if (d.id === current.id) { showNode(current.id, true); return; }
     const path = d.path || [], mine = current.path || [];
     if (path.length === mine.length + 1 && mine.every((s, i) => path[i] === s)) {
-      clearTimeout(pendingChildren);
-      pendingChildren = setTimeout(() => children(current), 200);
+      reloadChildren();
     }
   });
 
@@ -204,7 +205,7 @@
             text: g["data.kernel_revision.tree"] + " / " + g["data.kernel_revision.branch"] + " (" + g.count + " checkouts)" });
         }));
     } catch (e) {
-      status("Could not list the trees: " + e.message, "error");
+      status("Could not list the trees: " + e.message + KCI.advice(e), "error");
       return;
     }
     pick.onchange = () => {
@@ -249,7 +250,7 @@
       m.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
       status(configs.size ? null : "No build of these commits yet.", configs.size ? null : "");
     } catch (e) {
-      status("Could not load the build matrix: " + e.message, "error");
+      status("Could not load the build matrix: " + e.message + KCI.advice(e), "error");
     }
   }
 
