@@ -90,8 +90,19 @@ func TestWebPagesInBrowser(t *testing.T) {
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
 	desktop := chromedp.EmulateViewport(1280, 900)
 	phone := chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2), chromedp.EmulateMobile)
+	// poll waits for expr to be true. Right after a navigation Chromium
+	// may answer for the page's old JavaScript context ("Cannot find
+	// context with specified id"): the poll then starts again in the new
+	// one.
 	poll := func(expr string) chromedp.Action[bool] {
-		return chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))
+		return func(c context.Context, tg *chromedp.Target) (bool, error) {
+			for i := 0; ; i++ {
+				v, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))(c, tg)
+				if err == nil || i == 2 || !strings.Contains(err.Error(), "Cannot find context") {
+					return v, err
+				}
+			}
+		}
 	}
 	js := func(expr string) string { return run(t, ctx, chromedp.Evaluate[string](expr)) }
 	// ids is the ids of GET /nodes?q, comma-separated; rows those of a
@@ -200,8 +211,14 @@ func TestWebPagesInBrowser(t *testing.T) {
 		do(t, ctx, chromedp.Navigate(e.base+"/viewer?q="+url.QueryEscape("created__gt=yesterday")))
 		run(t, ctx, poll(`document.getElementById("status").classList.contains("error")`))
 		// The trees view: a cell per config and commit, opening the builds.
-		do(t, ctx, chromedp.Navigate(e.base+"/viewer?view=trees&tree=mainline&branch=master"))
+		// Picked with the keyboard (type-ahead in the select).
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?view=trees"), chromedp.WaitVisible(id("tree-pick")))
+		run(t, ctx, poll(`document.querySelectorAll("#tree-pick option").length > 1`))
+		do(t, ctx, chromedp.SendKeys(id("tree-pick"), "mainline"))
 		run(t, ctx, poll(`document.querySelectorAll("#matrix a.cell").length === 6`))
+		if got := js(`location.search`); got != "?view=trees&tree=mainline&branch=master" {
+			t.Errorf("trees URL %q", got)
+		}
 		do(t, ctx, screenshot("ui-viewer-trees"))
 		fits(t, "the build matrix")
 		do(t, ctx, desktop, chromedp.Click(chromedp.CSS("#matrix a.cell")), chromedp.WaitVisible(id("results")))
@@ -260,6 +277,10 @@ func TestWebPagesInBrowser(t *testing.T) {
 		}
 		do(t, ctx, screenshot("ui-dashboard"), phone, screenshot("ui-dashboard-phone"))
 		fits(t, "the dashboard")
+		// The window, chosen with the keyboard, goes to the URL.
+		// (Type-ahead picks "30 days" or "3 days": either is a new choice.)
+		do(t, ctx, desktop, chromedp.SendKeys(id("days"), "3"))
+		run(t, ctx, poll(`document.getElementById("days").value !== "7" && location.search === "?tree=mainline&branch=master&days=" + document.getElementById("days").value && document.querySelectorAll("#grid [data-query]").length === 6`))
 		// An empty choice says what to do.
 		do(t, ctx, desktop, chromedp.Navigate(e.base+"/dashboard?tree=nosuch&branch=master&days=7"))
 		run(t, ctx, poll(`document.getElementById("status").textContent === "No commit of nosuch/master in this window: choose a longer window or another tree."`))
