@@ -210,6 +210,9 @@ func TestWebPagesInBrowser(t *testing.T) {
 		// A bad query says what is wrong.
 		do(t, ctx, chromedp.Navigate(e.base+"/viewer?q="+url.QueryEscape("created__gt=yesterday")))
 		run(t, ctx, poll(`document.getElementById("status").classList.contains("error")`))
+		// So does an id that names no node (kci-dev's link to a purged one).
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?node_id=000000000000000000000000"))
+		run(t, ctx, poll(`document.getElementById("status").textContent === "There is no node with id 000000000000000000000000. It may have been purged; check the link, or search below." && document.getElementById("node").hidden`))
 		// The trees view: a cell per config and commit, opening the builds.
 		// Picked with the keyboard (type-ahead in the select).
 		do(t, ctx, chromedp.Navigate(e.base+"/viewer?view=trees"), chromedp.WaitVisible(id("tree-pick")))
