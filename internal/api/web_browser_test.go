@@ -90,16 +90,51 @@ func TestWebPagesInBrowser(t *testing.T) {
 	id := func(s string) chromedp.ID { return chromedp.ID(s) }
 	desktop := chromedp.EmulateViewport(1280, 900)
 	phone := chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2), chromedp.EmulateMobile)
+	// poll waits for expr to be true. Right after a navigation Chromium
+	// may answer for the page's old JavaScript context ("Cannot find
+	// context with specified id"): the poll then starts again in the new
+	// one.
 	poll := func(expr string) chromedp.Action[bool] {
-		return chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))
+		return func(c context.Context, tg *chromedp.Target) (bool, error) {
+			for i := 0; ; i++ {
+				v, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second))(c, tg)
+				if err == nil || i == 2 || !strings.Contains(err.Error(), "Cannot find context") {
+					return v, err
+				}
+			}
+		}
 	}
 	js := func(expr string) string { return run(t, ctx, chromedp.Evaluate[string](expr)) }
+	// ids is the ids of GET /nodes?q, comma-separated; rows those of a
+	// table's rows.
+	ids := func(q string) []string {
+		var out []string
+		for _, n := range e.do(http.MethodGet, "/nodes?"+q, "", nil).expect(http.StatusOK).object()["items"].([]any) {
+			out = append(out, n.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	rows := func(table string) string {
+		return `[...document.querySelectorAll("#` + table + ` tbody tr[data-id]")].map(r => r.dataset.id).join(",")`
+	}
+	// press presses Enter on a button, as a keyboard user does.
+	// fits checks that the page fits a 375 px phone: wide tables scroll
+	// in their box, the page itself never sideways.
+	fits := func(t *testing.T, what string) {
+		t.Helper()
+		do(t, ctx, phone)
+		if got := js(`document.documentElement.scrollWidth + " " + window.innerWidth`); got != "375 375" {
+			t.Errorf("%s on a 375 px phone: page and window widths %s", what, got)
+		}
+	}
+	press := func(button string) { do(t, ctx, chromedp.Focus(id(button)), chromedp.KeyEvent("\r")) }
 
 	// The landing page links every page.
 	do(t, ctx, desktop, chromedp.Navigate(e.base+"/"), chromedp.WaitVisible(chromedp.CSS("h1")), screenshot("ui-landing"))
 	if got := js(`[...document.querySelectorAll("a")].map(a => a.getAttribute("href")).join(" ")`); !strings.Contains(got, "viewer dashboard stats analytics manage") {
 		t.Errorf("landing links: %s", got)
 	}
+	fits(t, "the landing page")
 
 	t.Run("viewer", func(t *testing.T) {
 		// kci-dev's link: the node, its fields and its children.
@@ -134,6 +169,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 			t.Errorf("breadcrumb %q", got)
 		}
 		do(t, ctx, screenshot("ui-viewer-phone"))
+		fits(t, "a node")
 		// Search with the keyboard: type a query and press Enter; the URL
 		// keeps it.
 		do(t, ctx, desktop, chromedp.Navigate(e.base+"/viewer"), chromedp.WaitVisible(id("q")),
@@ -143,20 +179,91 @@ func TestWebPagesInBrowser(t *testing.T) {
 		if got := js(`location.search`); got != "?q="+url.QueryEscape("kind=kbuild&result__ne=pass") {
 			t.Errorf("search URL %q", got)
 		}
+		// Newest first.
+		if got, want := js(rows("found")), strings.Join(ids("kind=kbuild&result__ne=pass&sort=-created"), ","); got != want {
+			t.Errorf("search rows %s, want /nodes?sort=-created's %s", got, want)
+		}
 		do(t, ctx, screenshot("ui-viewer-search"))
+		fits(t, "search results")
+		do(t, ctx, desktop)
+		// Cursor paging, with the keyboard: 8 tests, 3 a page, newest
+		// first; Next keeps the page in the URL, Previous comes back.
+		tests := ids("kind=test&sort=-created")
+		if len(tests) != 8 {
+			t.Fatalf("%d tests seeded", len(tests))
+		}
+		page := func(from, to int) string { return strings.Join(tests[from:to], ",") }
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?q="+url.QueryEscape("kind=test&limit=3")))
+		run(t, ctx, poll(rows("found")+` === "`+page(0, 3)+`"`))
+		press("found-next")
+		run(t, ctx, poll(rows("found")+` === "`+page(3, 6)+`"`))
+		if got := js(`document.getElementById("found-page").textContent`); got != "4–6 of 8" {
+			t.Errorf("second page: %q", got)
+		}
+		if got := js(`location.search`); !strings.Contains(got, "&after=") || !strings.HasSuffix(got, "&start=3") {
+			t.Errorf("second page URL %q", got)
+		}
+		press("found-next")
+		run(t, ctx, poll(rows("found")+` === "`+page(6, 8)+`" && document.getElementById("found-next").disabled`))
+		press("found-prev")
+		run(t, ctx, poll(rows("found")+` === "`+page(3, 6)+`"`))
 		// A bad query says what is wrong.
 		do(t, ctx, chromedp.Navigate(e.base+"/viewer?q="+url.QueryEscape("created__gt=yesterday")))
 		run(t, ctx, poll(`document.getElementById("status").classList.contains("error")`))
+		// So does an id that names no node (kci-dev's link to a purged one).
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?node_id=000000000000000000000000"))
+		run(t, ctx, poll(`document.getElementById("status").textContent === "There is no node with id 000000000000000000000000. It may have been purged; check the link, or search below." && document.getElementById("node").hidden`))
 		// The trees view: a cell per config and commit, opening the builds.
-		do(t, ctx, chromedp.Navigate(e.base+"/viewer?view=trees&tree=mainline&branch=master"))
+		// Picked with the keyboard (type-ahead in the select).
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?view=trees"), chromedp.WaitVisible(id("tree-pick")))
+		run(t, ctx, poll(`document.querySelectorAll("#tree-pick option").length > 1`))
+		do(t, ctx, chromedp.SendKeys(id("tree-pick"), "mainline"))
 		run(t, ctx, poll(`document.querySelectorAll("#matrix a.cell").length === 6`))
-		do(t, ctx, screenshot("ui-viewer-trees"), chromedp.Click(chromedp.CSS("#matrix a.cell")), chromedp.WaitVisible(id("results")))
+		if got := js(`location.search`); got != "?view=trees&tree=mainline&branch=master" {
+			t.Errorf("trees URL %q", got)
+		}
+		do(t, ctx, screenshot("ui-viewer-trees"))
+		fits(t, "the build matrix")
+		do(t, ctx, desktop, chromedp.Click(chromedp.CSS("#matrix a.cell")), chromedp.WaitVisible(id("results")))
 		run(t, ctx, poll(`document.querySelectorAll("#found tbody tr[data-id]").length === 1`))
+
+		// Children past a page (50), paged by cursor with the keyboard.
+		parent := e.postNode(token, nodeBody("job", "many-children", nil))
+		for i := range 52 {
+			e.postNode(token, nodeBody("test", fmt.Sprintf("child-%02d", i), map[string]any{"parent": parent["id"]}))
+		}
+		kids := ids("parent=" + parent["id"].(string) + "&limit=100")
+		do(t, ctx, chromedp.Navigate(e.base+"/viewer?node_id="+parent["id"].(string)), chromedp.WaitVisible(id("node")))
+		run(t, ctx, poll(rows("children")+` === "`+strings.Join(kids[:50], ",")+`"`))
+		if got := js(`document.getElementById("child-page").textContent`); got != "1–50 of 52" {
+			t.Errorf("first page of children: %q", got)
+		}
+		press("child-next")
+		run(t, ctx, poll(rows("children")+` === "`+strings.Join(kids[50:], ",")+`"`))
+		if got := js(`document.getElementById("child-page").textContent + " " + document.getElementById("child-next").disabled + " " + document.activeElement.id`); got != "51–52 of 52 true child-prev" {
+			t.Errorf("last page of children: %q", got)
+		}
+		press("child-prev")
+		run(t, ctx, poll(rows("children")+` === "`+strings.Join(kids[:50], ",")+`"`))
 	})
 
 	t.Run("dashboard", func(t *testing.T) {
 		do(t, ctx, desktop, chromedp.Navigate(e.base+"/dashboard?tree=mainline&branch=master&days=7"))
 		run(t, ctx, poll(`document.querySelectorAll("#grid [data-query]").length === 6`))
+		// A result of the branch while the page is open: the counts follow
+		// without a reload.
+		run(t, ctx, chromedp.Evaluate[bool](`window.notReloaded = true`))
+		sum := `[...document.querySelectorAll("#grid [data-query]")].reduce((a, c) => a + Number(c.dataset.count), 0)`
+		before := js(`String(` + sum + `)`)
+		newest := e.do(http.MethodGet, "/nodes?kind=test&name=baseline.login-0&sort=-created&limit=1", "", nil).expect(http.StatusOK).object()["items"].([]any)[0].(map[string]any)
+		live := e.postNode(token, nodeBody("test", "baseline.live", map[string]any{"parent": newest["parent"], "data": newest["data"]}))
+		e.do(http.MethodPatch, "/node/"+live["id"].(string), token, map[string]any{"state": "done", "result": "fail"}).expect(http.StatusOK)
+		n, _ := strconv.Atoi(before)
+		if _, err := chromedp.Run(ctx, poll(fmt.Sprintf(`%s === %d && window.notReloaded === true`, sum, n+1))); err != nil {
+			t.Fatalf("the new result did not appear: %v; cells %s (was %s), live %s, status %q, reloaded %s", err, js(`String(`+sum+`)`), before,
+				js(`String(!document.getElementById("live").hidden)`), js(`document.getElementById("status").textContent`), js(`String(window.notReloaded !== true)`))
+		}
+		// Every cell equals /count with its filters.
 		cells := js(`JSON.stringify([...document.querySelectorAll("#grid [data-query]")].map(c => [c.dataset.query, c.dataset.count]))`)
 		var checked int
 		for _, pair := range strings.Split(strings.Trim(cells, "[]"), "],[") {
@@ -172,6 +279,14 @@ func TestWebPagesInBrowser(t *testing.T) {
 			t.Errorf("%d cells checked", checked)
 		}
 		do(t, ctx, screenshot("ui-dashboard"), phone, screenshot("ui-dashboard-phone"))
+		fits(t, "the dashboard")
+		// The window, chosen with the keyboard, goes to the URL.
+		// (Type-ahead picks "30 days" or "3 days": either is a new choice.)
+		do(t, ctx, desktop, chromedp.SendKeys(id("days"), "3"))
+		run(t, ctx, poll(`document.getElementById("days").value !== "7" && location.search === "?tree=mainline&branch=master&days=" + document.getElementById("days").value && document.querySelectorAll("#grid [data-query]").length === 6`))
+		// An empty choice says what to do.
+		do(t, ctx, desktop, chromedp.Navigate(e.base+"/dashboard?tree=nosuch&branch=master&days=7"))
+		run(t, ctx, poll(`document.getElementById("status").textContent === "No commit of nosuch/master in this window: choose a longer window or another tree."`))
 	})
 
 	t.Run("stats", func(t *testing.T) {
@@ -183,6 +298,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 		do(t, ctx, chromedp.Click(chromedp.CSS(`.tabs button[data-hours="168"]`)))
 		run(t, ctx, poll(`location.search === "?hours=168"`))
 		do(t, ctx, screenshot("ui-stats"))
+		fits(t, "stats")
 	})
 
 	t.Run("analytics", func(t *testing.T) {
@@ -193,6 +309,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 		}
 		run(t, ctx, poll(`document.querySelectorAll("#infra tbody tr").length === 5`))
 		do(t, ctx, screenshot("ui-analytics"))
+		fits(t, "analytics")
 	})
 
 	t.Run("manage", func(t *testing.T) {
@@ -217,6 +334,7 @@ func TestWebPagesInBrowser(t *testing.T) {
 		}
 		run(t, ctx, poll(fmt.Sprintf(`!!document.querySelector('#mine tr[data-id="%s"]')`, nodeID)))
 		do(t, ctx, screenshot("ui-manage"))
+		fits(t, "manage")
 	})
 
 	var found []string

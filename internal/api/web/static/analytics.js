@@ -68,7 +68,7 @@
       if (!page.items.length) it.append(empty(5, "No infrastructure error in this window."));
       status(null, null);
     } catch (e) {
-      status((e.status === 503 ? "This server keeps no telemetry: " : "Could not load the telemetry: ") + e.message, "error");
+      status((e.status === 503 ? "This server keeps no telemetry: " : "Could not load the telemetry: ") + e.message + (e.status === 503 ? "" : KCI.advice(e)), "error");
     }
   }
   $("window").addEventListener("change", () => { history.pushState(null, "", "analytics?" + qs({ window: $("window").value })); load(); });

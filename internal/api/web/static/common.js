@@ -30,7 +30,11 @@ const KCI = (() => {
   }
 
   // api fetches a JSON answer; errors carry the server's detail and what to do.
-  async function api(path, opts) {
+  async function api(path, opts) { return (await apiPage(path, opts)).body; }
+
+  // apiPage is api with the cursor of the next page (X-Next-Cursor of a
+  // sorted or cursor-paged list; null on its last page).
+  async function apiPage(path, opts) {
     let r;
     try {
       r = await fetch(path, opts);
@@ -47,7 +51,27 @@ const KCI = (() => {
       err.status = r.status;
       throw err;
     }
-    return body;
+    return { body, next: r.headers.get("X-Next-Cursor") };
+  }
+
+  // advice says what to do after a failed call: errors of the network
+  // already say it; the others depend on the status.
+  function advice(e) {
+    if (e.status === undefined) return "";
+    if (e.status === 504 || e.status === 503 || e.status === 429) return " The server is busy or the query too large: choose a shorter window or a narrower filter, or retry in a moment.";
+    if (e.status >= 500) return " Reload the page to try again; if it persists, tell the server's administrators.";
+    return "";
+  }
+
+  // throttle returns a function that runs fn once, ms after its first
+  // call since the last run: a burst of events causes one reload, and a
+  // steady flow one every ms (a debounce would never run under it).
+  function throttle(fn, ms) {
+    let timer = null;
+    return () => {
+      if (timer !== null) return;
+      timer = setTimeout(() => { timer = null; fn(); }, ms);
+    };
   }
 
   // qs builds a query string from an object (arrays repeat the key).
@@ -96,5 +120,5 @@ const KCI = (() => {
       el("td", { text: fmtTime(n.created) }));
   }
 
-  return { el, status, api, qs, parseTime, fmtTime, isoAgo, resultClass, resultText, stream, nodeRow };
+  return { el, status, api, apiPage, advice, throttle, qs, parseTime, fmtTime, isoAgo, resultClass, resultText, stream, nodeRow };
 })();

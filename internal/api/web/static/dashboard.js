@@ -32,13 +32,10 @@
       const since = isoAgo(s.days * 864e5);
       const rev = { [REV + "tree"]: s.tree, [REV + "branch"]: s.branch, created__gt: since };
       const st = await api("stats/nodes?" + qs({ ...rev, "kind__in": ROWS.map((r) => r[0]).join(","), group_by: REV + "commit,kind,result" }));
-      // The newest checkouts of the branch (the last page in creation
-      // order) give the commits, newest first.
-      const cf = qs({ ...rev, kind: "checkout" });
-      const total = await api("count?" + cf);
-      const cos = await api("nodes?" + cf + "&" + qs({ limit: 100, offset: Math.max(0, total - 100) }));
+      // The newest checkouts of the branch give the commits, newest first.
+      const cos = await api("nodes?" + qs({ ...rev, kind: "checkout", sort: "-created", limit: 100 }));
       const order = new Map();
-      for (const c of cos.items.reverse()) {
+      for (const c of cos.items) {
         const commit = c.data && c.data.kernel_revision && c.data.kernel_revision.commit;
         if (commit && !order.has(commit)) order.set(commit, c.created);
       }
@@ -65,9 +62,9 @@
             ...["pass", "fail", "incomplete", "other"].filter((k) => c[k]).map((k) => el("span", { class: "c-" + k, text: c[k] }))));
         })));
       $("grid").replaceChildren(el("thead", {}, head), el("tbody", {}, body));
-      status(shown.length ? null : "No commit of " + s.tree + "/" + s.branch + " in this window.", shown.length ? null : "");
+      status(shown.length ? null : "No commit of " + s.tree + "/" + s.branch + " in this window: choose a longer window or another tree.", shown.length ? null : "");
     } catch (e) {
-      status("Could not load the dashboard: " + e.message, "error");
+      status("Could not load the dashboard: " + e.message + KCI.advice(e), "error");
     }
   }
 
@@ -80,8 +77,12 @@
   $("days").addEventListener("change", () => set({ days: Number($("days").value) }));
   $("pick").addEventListener("submit", (e) => e.preventDefault());
   window.addEventListener("popstate", load);
-  // Live: a result of the branch changes the counts.
-  let timer = null;
-  KCI.stream({ state: "done" }, () => { clearTimeout(timer); timer = setTimeout(load, 2000); });
+  // Live: a result of the shown branch changes the counts; at most one
+  // reload every 2 s however many results come.
+  const reload = KCI.throttle(load, 2000);
+  KCI.stream({ state: "done" }, (ev) => {
+    const s = state(), kr = ((ev.data || {}).data || {}).kernel_revision || {};
+    if (!s.tree || (kr.tree === s.tree && kr.branch === s.branch)) reload();
+  });
   load();
 })();

@@ -33,12 +33,11 @@
     const tb = $("mine").tBodies[0];
     try {
       const f = qs({ kind: "checkout", owner: me.username });
-      const total = await api("count?" + f);
-      const page = await api("nodes?" + f + "&" + qs({ limit: 20, offset: Math.max(0, total - 20) }));
-      tb.replaceChildren(...page.items.reverse().map(nodeRow));
+      const page = await api("nodes?" + f + "&" + qs({ sort: "-created", limit: 20 }));
+      tb.replaceChildren(...page.items.map(nodeRow));
       if (!page.items.length) tb.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "You have no checkout yet." })));
     } catch (e) {
-      status("Could not list your checkouts: " + e.message, "error");
+      status("Could not list your checkouts: " + e.message + KCI.advice(e), "error");
     }
   }
 

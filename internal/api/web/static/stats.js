@@ -25,7 +25,7 @@
     try {
       st = await api("stats/nodes?" + qs({ group_by: "kind,result", created__gt: isoAgo(hours * 36e5) }));
     } catch (e) {
-      status("Could not count the nodes: " + e.message, "error");
+      status("Could not count the nodes: " + e.message + KCI.advice(e), "error");
       return;
     }
     const kinds = byKind(st.groups);

@@ -2,16 +2,18 @@
 // updated live; node search; a tree's build matrix. docs/ui.md.
 "use strict";
 (() => {
-  const { el, status, api, qs, fmtTime, isoAgo, resultClass, nodeRow } = KCI;
+  const { el, status, api, apiPage, qs, fmtTime, isoAgo, resultClass, nodeRow } = KCI;
   const $ = (id) => document.getElementById(id);
   const PAGE = 50;
   const hexID = /^[0-9a-f]{24}$/;
   const params = new URLSearchParams(location.search);
   let current = null;     // the node shown
-  let childOffset = 0;
+  // The children's page: its cursor ("" = the first page, in creation
+  // order), the cursors of the pages before it, its first row's index.
+  let child = { after: "", back: [], start: 0 };
 
-  function go(search) {
-    history.pushState(null, "", "viewer" + (search ? "?" + search : ""));
+  function go(search, state) {
+    history.pushState(state || null, "", "viewer" + (search ? "?" + search : ""));
     route();
   }
 
@@ -23,7 +25,7 @@
     try {
       n = await api("node/" + encodeURIComponent(id));
     } catch (e) {
-      status("Could not load node " + id + ": " + e.message, "error");
+      status("Could not load node " + id + ": " + e.message + (e.status === 400 ? " A node id is 24 hexadecimal characters: check the link." : KCI.advice(e)), "error");
       return;
     }
     if (!n) {
@@ -44,7 +46,7 @@
     if (changed) { $("node").classList.remove("flash"); void $("node").offsetWidth; $("node").classList.add("flash"); }
     status(null, null);
     crumbs(n);
-    if (!quiet) { childOffset = 0; }
+    if (!quiet) child = { after: "", back: [], start: 0 };
     await children(n);
   }
 
@@ -106,62 +108,85 @@
 
   async function children(n) {
     const tb = $("children").tBodies[0];
-    let page;
+    let res;
     try {
-      page = await api("nodes?" + qs({ parent: n.id, limit: PAGE, offset: childOffset }));
+      // Cursor paging (docs/paging.md): page 100 costs what page 1 does.
+      res = await apiPage("nodes?" + qs({ parent: n.id, limit: PAGE }) + "&after=" + encodeURIComponent(child.after));
     } catch (e) {
-      status("Could not load the children: " + e.message, "error");
+      status("Could not load the children: " + e.message + ". Reload the page to try again.", "error");
       return;
     }
-    if (current !== n && current.id !== n.id) return;
+    if (!current || current.id !== n.id) return;
+    const page = res.body, at = child;
     tb.replaceChildren(...page.items.map(nodeRow));
-    if (!page.items.length) tb.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No children." })));
+    if (!page.items.length) tb.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: at.start ? "No more children." : "No children." })));
     $("child-count").textContent = "(" + page.total + ")";
-    pager("child", page, (off) => { childOffset = off; children(current); });
+    pager("child", at.start, page.items.length, page.total,
+      at.back.length ? () => { child = { after: at.back[at.back.length - 1], back: at.back.slice(0, -1), start: Math.max(0, at.start - PAGE) }; children(current); } : null,
+      res.next && at.start + page.items.length < page.total ? () => { child = { after: res.next, back: [...at.back, at.after], start: at.start + page.items.length }; children(current); } : null);
   }
 
-  function pager(prefix, page, load) {
-    const prev = $(prefix + "-prev"), next = $(prefix + "-next");
-    prev.disabled = page.offset === 0;
-    next.disabled = page.offset + page.items.length >= page.total;
-    $(prefix + "-page").textContent = page.total ? (page.offset + 1) + "–" + (page.offset + page.items.length) + " of " + page.total : "";
-    prev.onclick = () => load(Math.max(0, page.offset - PAGE));
-    next.onclick = () => load(page.offset + PAGE);
+  // pager sets a table's Previous and Next buttons (null: disabled) and
+  // its "first–last of total" line.
+  function pager(prefix, start, count, total, prev, next) {
+    const p = $(prefix + "-prev"), n = $(prefix + "-next"), focused = document.activeElement;
+    p.disabled = !prev; n.disabled = !next;
+    p.onclick = prev; n.onclick = next;
+    $(prefix + "-page").textContent = total ? (count ? (start + 1) + "–" + (start + count) : "none") + " of " + total : "";
+    // Keep the keyboard's place when the button it pressed goes away.
+    if (focused === p && !prev && next) n.focus();
+    if (focused === n && !next && prev) p.focus();
   }
 
   // --- Live updates -----------------------------------------------------
-  let pendingChildren = null;
+  // At most one reload of the children every 200 ms, however many of
+  // them change.
+  const reloadChildren = KCI.throttle(() => { if (current) children(current); }, 200);
   KCI.stream(null, (ev) => {
     const d = ev.data || {};
     if (!current) return;
     if (d.id === current.id) { showNode(current.id, true); return; }
     const path = d.path || [], mine = current.path || [];
     if (path.length === mine.length + 1 && mine.every((s, i) => path[i] === s)) {
-      clearTimeout(pendingChildren);
-      pendingChildren = setTimeout(() => children(current), 200);
+      reloadChildren();
     }
   });
 
   // --- Search -----------------------------------------------------------
-  async function search(q, offset) {
+  // The newest nodes first (sort=-created), paged by cursor: the URL
+  // keeps the query, the cursor and the first row's index, so any page
+  // can be shared. A query may set its own sort, limit or offset.
+  async function search(q, after, start) {
     $("node").hidden = true; $("trees").hidden = true; current = null;
     $("q").value = q;
     status("Searching…", "loading");
-    let page;
+    const p = new URLSearchParams(q.replace(/^\?/, ""));
+    if (!p.has("sort")) p.set("sort", "-created");
+    if (!p.has("limit")) p.set("limit", PAGE);
+    const cursor = !p.has("offset");
+    if (cursor) p.set("after", after || "");
+    let res;
     try {
-      page = await api("nodes?" + q + "&" + qs({ limit: PAGE, offset }));
+      res = await apiPage("nodes?" + p.toString());
     } catch (e) {
       status("The search failed: " + e.message + ". Write filters as field=value joined with &, e.g. kind=kbuild&result=fail.", "error");
       $("results").hidden = true;
       return;
     }
-    const tb = $("found").tBodies[0];
+    const page = res.body, tb = $("found").tBodies[0];
+    if (!cursor) start = page.offset;
     tb.replaceChildren(...page.items.map(nodeRow));
-    if (!page.items.length) tb.append(el("tr", {}, el("td", { colspan: 5, class: "muted", text: "No node matches." })));
+    if (!page.items.length) tb.append(el("tr", {}, el("td", { colspan: 5, class: "muted",
+      text: start ? "No more nodes: go back to the previous page." : "No node matches. Check the field names and values, or widen the query." })));
     $("result-count").textContent = "(" + page.total + ")";
     $("results").hidden = false;
     status(null, null);
-    pager("found", page, (off) => go(qs({ q, offset: off })));
+    // Previous: back where Next came from, or the first page of a
+    // shared link.
+    const prev = start > 0 && cursor ? () => (history.state && history.state.next ? history.back() : go(qs({ q }))) : null;
+    const next = cursor && res.next && start + page.items.length < page.total
+      ? () => go(qs({ q, after: res.next, start: start + page.items.length }), { next: true }) : null;
+    pager("found", start, page.items.length, page.total, prev, next);
   }
 
   // --- Trees ------------------------------------------------------------
@@ -180,7 +205,7 @@
             text: g["data.kernel_revision.tree"] + " / " + g["data.kernel_revision.branch"] + " (" + g.count + " checkouts)" });
         }));
     } catch (e) {
-      status("Could not list the trees: " + e.message, "error");
+      status("Could not list the trees: " + e.message + KCI.advice(e), "error");
       return;
     }
     pick.onchange = () => {
@@ -196,11 +221,9 @@
     status("Loading the build matrix…", "loading");
     const rev = { "data.kernel_revision.tree": tree, "data.kernel_revision.branch": branch };
     try {
-      // The newest checkouts: the last page in creation order.
-      const filter = qs({ kind: "checkout", ...rev });
-      const total = await api("count?" + filter);
-      const cos = await api("nodes?" + filter + "&" + qs({ limit: 8, offset: Math.max(0, total - 8) }));
-      const commits = [...new Set(cos.items.reverse().map((c) => c.data.kernel_revision.commit))];
+      // The newest checkouts, newest first.
+      const cos = await api("nodes?" + qs({ kind: "checkout", ...rev, sort: "-created", limit: 8 }));
+      const commits = [...new Set(cos.items.map((c) => c.data.kernel_revision.commit))];
       if (!commits.length) { m.replaceChildren(); status("No checkout of " + tree + "/" + branch + ".", ""); return; }
       const st = await api("stats/nodes?" + qs({ kind: "kbuild", ...rev, "data.kernel_revision.commit__in": commits.join(","),
         group_by: "data.config_full,data.kernel_revision.commit,result" }));
@@ -227,7 +250,7 @@
       m.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
       status(configs.size ? null : "No build of these commits yet.", configs.size ? null : "");
     } catch (e) {
-      status("Could not load the build matrix: " + e.message, "error");
+      status("Could not load the build matrix: " + e.message + KCI.advice(e), "error");
     }
   }
 
@@ -236,7 +259,7 @@
     const p = new URLSearchParams(location.search);
     const id = p.get("node_id"), q = p.get("q"), view = p.get("view");
     if (id) return showNode(id.trim());
-    if (q) return search(q, Number(p.get("offset")) || 0);
+    if (q) return search(q, p.get("after") || "", Number(p.get("start")) || 0);
     if (view === "trees") return trees(p.get("tree"), p.get("branch"));
     $("node").hidden = true; $("results").hidden = true; $("trees").hidden = true; current = null;
     status("Enter a node id or a query above, or browse the trees.", "");
