@@ -175,6 +175,9 @@ func compile(t table, f query.Filter) (string, []any, error) {
 	if len(parts) == 0 {
 		return "1", nil, nil
 	}
+	if g := kindGuard(t, f); g != "" {
+		parts = append(parts, g) // changes no result (indexes.go)
+	}
 	return strings.Join(parts, " AND "), args, nil
 }
 
@@ -455,6 +458,9 @@ func colCond(t table, col column, op query.Op, vals []any) (string, []any) {
 			return "0", nil // ObjectIds, dates and numbers never match a regex
 		}
 		pat := vals[0].(string)
+		if scope, ok := t.distinctRe[col.Name]; ok {
+			return distinctReCond(name, col.Name, scope, pat)
+		}
 		// A pattern anchored at the start with a literal prefix can only
 		// match text in a range of the column: say so, so that its index
 		// can narrow the rows the regexp runs on.

@@ -69,7 +69,13 @@ func TestNodePlans(t *testing.T) {
 		{"result=null", "node_result", false},
 		{"kind=test", "node_kind", false},
 		{"name__re=^baseline", "node_name", true},
-		{"kind=job&name=baseline-x86", "node_name", false},
+		{"kind=job&name=baseline-x86", "node_kind_name", false},
+		// Migration 7: data.* fields of builds and jobs, errors.
+		{"kind=kbuild&data.arch=arm64", "node_kind_arch", false},
+		{"kind__in=kbuild,job&data.defconfig=defconfig", "node_kind_defconfig", true},
+		{"kind=job&data.compiler=gcc-14&data.config_full=defconfig%2Bkselftest", "node_kind_config_full", false},
+		{"data.error_code=node_timeout", "node_error_code", false},
+		{"kind=test&data.error_code=node_timeout", "node_error_code", false},
 		{"kind=checkout&created__gt=" + now, "node_kind_created", true},
 		{"created__gt=" + now, "node_created", true},
 		// kernelci-pipeline: trigger.py, scheduler.py, send_kcidb.py.

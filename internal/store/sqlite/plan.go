@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -68,17 +69,32 @@ var probeColumns = map[string]string{
 // counterColumns are measured exactly by node_count.
 var counterColumns = map[string]bool{"kind": true, "state": true, "result": true}
 
-// measured is one condition's estimated number of matching nodes.
+// measured is the estimated number of nodes matching the conditions on
+// cols: one condition, or kind with a column of a partial index over the
+// nodes that are not tests (indexes.go), which drive a plan together.
 type measured struct {
-	col string
-	est int64
+	cols []string
+	est  int64
 }
 
 // planNodes returns the node table as the compiler should see it for f:
 // nodeTable itself, or a copy whose measured conditions, but the most
 // selective, are kept off the indexes.
 func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
-	var cands []query.Cond
+	rt, err := s.planRegexes(ctx, nodeTable, f)
+	if err != nil {
+		return nodeTable, err
+	}
+	t, err := s.planIndexes(ctx, f, rt.distinctRe)
+	t.distinctRe = rt.distinctRe
+	return t, err
+}
+
+// planIndexes is planNodes but for the regexes over distinct values
+// (regex.go), which it measures.
+func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[string]distinctScope) (table, error) {
+	var cands, pairs []query.Cond
+	var kind *query.Cond
 	seen := map[string]bool{}
 	for _, c := range f.Conds {
 		if selectiveAlways(c) {
@@ -92,12 +108,28 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 		if err != nil {
 			continue // the compiler reports it
 		}
+		if c.Op == query.Eq && kindExcludesTests(c) {
+			kind = &c
+		}
+		if s, ok := v.(string); ok && c.Op == query.Eq && notTestColumns[col.Name] != "" {
+			pc := c
+			pc.Value = s
+			pairs = append(pairs, pc)
+		}
+		if _, ok := distinctRe[col.Name]; ok && c.Op == query.Re {
+			seen[col.Name] = true
+			cands = append(cands, c)
+			continue
+		}
 		if c, ok = measurable(col, c, v); ok {
 			seen[col.Name] = true
 			cands = append(cands, c)
 		}
 	}
-	if len(cands) < 2 {
+	if kind == nil {
+		pairs = nil
+	}
+	if len(cands)+len(pairs) < 2 {
 		return nodeTable, nil
 	}
 	n, err := s.nodeRows(ctx)
@@ -120,12 +152,32 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 			if best >= 0 {
 				limit = min(limit, ms[best].est+1)
 			}
-			m, err := s.measure(ctx, c, n, limit, cap)
+			var m measured
+			var err error
+			if scope, ok := distinctRe[nodeTable.Columns[c.Field].Name]; ok && c.Op == query.Re {
+				m, err = s.measureDistinctRe(ctx, c, scope, limit)
+			} else {
+				m, err = s.measure(ctx, c, n, limit, cap)
+			}
 			if err != nil {
 				return nodeTable, err
 			}
 			ms = append(ms, m)
 			if best < 0 || m.est < ms[best].est {
+				best = len(ms) - 1
+			}
+		}
+		for _, c := range pairs {
+			limit := cap
+			if best >= 0 {
+				limit = min(limit, ms[best].est+1)
+			}
+			m, err := s.measurePair(ctx, *kind, c, limit)
+			if err != nil {
+				return nodeTable, err
+			}
+			if best < 0 || m.est < ms[best].est {
+				ms = append(ms, m)
 				best = len(ms) - 1
 			}
 		}
@@ -135,12 +187,69 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 	}
 	t := nodeTable
 	t.demote = map[string]bool{}
-	for i, m := range ms {
-		if i != best {
-			t.demote[m.col] = true
+	for _, m := range ms {
+		for _, col := range m.cols {
+			if !slices.Contains(ms[best].cols, col) {
+				t.demote[col] = true
+			}
 		}
 	}
 	return t, nil
+}
+
+// measureDistinctRe counts the nodes whose column holds one of the
+// distinct values (regex.go) the regex c matches (at most limit index
+// entries); within a kind, with the kind.
+func (s *Store) measureDistinctRe(ctx context.Context, c query.Cond, scope distinctScope, limit int64) (measured, error) {
+	col := nodeTable.Columns[c.Field].Name
+	m := measured{cols: []string{col}}
+	values, err := s.distinctValues(ctx, col, scope)
+	if err != nil || values == nil {
+		m.est = limit
+		return m, err
+	}
+	matched, err := regexMatches(c.Value.(string), values)
+	if err != nil {
+		return m, err
+	}
+	if len(matched) == 0 {
+		return m, nil
+	}
+	list, err := json.Marshal(matched)
+	if err != nil {
+		return m, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	q, args := "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY "+distinctIndexes[col]+" WHERE "+col+" IN (SELECT value FROM json_each(?)) LIMIT ?)", []any{string(list), limit}
+	if scope.Kind != "" {
+		m.cols = []string{"kind", col}
+		q = "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY " + notTestColumns[col] + " WHERE kind = ? AND " + notTest + " AND " + col + " IN (SELECT value FROM json_each(?)) LIMIT ?)"
+		args = append([]any{scope.Kind}, args...)
+	}
+	stmt, err := s.readStmt(ctx, q)
+	if err != nil {
+		return m, err
+	}
+	if err := stmt.QueryRowContext(ctx, args...).Scan(&m.est); err != nil {
+		return m, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	return m, nil
+}
+
+// measurePair counts the nodes matching kind and c together through the
+// partial index over the nodes that are not tests that holds c's column
+// (at most limit entries).
+func (s *Store) measurePair(ctx context.Context, kind, c query.Cond, limit int64) (measured, error) {
+	col := nodeTable.Columns[c.Field].Name
+	m := measured{cols: []string{"kind", col}}
+	stmt, err := s.readStmt(ctx, "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY "+notTestColumns[col]+
+		" WHERE kind = ? AND "+notTest+" AND "+col+" = ? LIMIT ?)")
+	if err != nil {
+		return m, err
+	}
+	if err := stmt.QueryRowContext(ctx, kind.Value, c.Value, limit).Scan(&m.est); err != nil {
+		return m, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	return m, nil
 }
 
 // selectiveAlways reports whether c has an access path that bounds any
@@ -216,7 +325,7 @@ func cmpBool(a, b bool) int {
 // probeLimit only says "no better than the best so far".
 func (s *Store) measure(ctx context.Context, c query.Cond, n, limit, probeLimit int64) (measured, error) {
 	col := nodeTable.Columns[c.Field]
-	m := measured{col: col.Name}
+	m := measured{cols: []string{col.Name}}
 	one := func(q string, args ...any) (int64, error) {
 		stmt, err := s.readStmt(ctx, q)
 		if err != nil {
