@@ -28,7 +28,7 @@ import (
 //   - kind, state, result equalities: exactly, from the node_count
 //     counters (counts.go);
 //   - equalities on other indexed columns (name, group, parent, owner,
-//     tree, branch, commit, runtime, platform): by counting their index
+//     tree, branch, commit, runtime, platform, error_code): by counting their index
 //     entries, up to the best count so far or probeLimit; past
 //     probeLimit, the statistics' average for the column is used (never
 //     less than probeLimit);
@@ -63,7 +63,7 @@ const probeFirst = 1000
 var probeColumns = map[string]string{
 	"name": "node_name", "grp": "node_grp", "parent": "node_parent", "owner": "node_owner",
 	"kr_tree": "node_kr_tree", "kr_branch": "node_kr_branch", "kr_commit": "node_kr_commit",
-	"d_runtime": "node_runtime", "d_platform": "node_platform",
+	"d_runtime": "node_runtime", "d_platform": "node_platform", "d_error_code": "node_error_code",
 }
 
 // counterColumns are measured exactly by node_count.
@@ -73,8 +73,9 @@ var counterColumns = map[string]bool{"kind": true, "state": true, "result": true
 // cols: one condition, or kind with a column of a partial index over the
 // nodes that are not tests (indexes.go), which drive a plan together.
 type measured struct {
-	cols []string
-	est  int64
+	cols     []string
+	est      int64
+	distinct bool // a regex over distinct values (regex.go)
 }
 
 // planNodes returns the node table as the compiler should see it for f:
@@ -87,7 +88,44 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 	}
 	t, err := s.planIndexes(ctx, f, rt.distinctRe)
 	t.distinctRe = rt.distinctRe
+	if err == nil && t.indexedBy == "" && len(t.demote) == 0 {
+		// Nothing measured: a regex over distinct values drives the
+		// query when no other condition has an index.
+		t.indexedBy = onlyDistinctRe(f, rt.distinctRe)
+	}
 	return t, err
+}
+
+// onlyDistinctRe returns the index of the regex over distinct values of
+// f when no other condition of f could use an index, else "".
+func onlyDistinctRe(f query.Filter, distinctRe map[string]distinctScope) string {
+	index := ""
+	for _, c := range f.Conds {
+		col, ok := nodeTable.Columns[c.Field]
+		if !ok {
+			continue
+		}
+		if scope, ok := distinctRe[col.Name]; ok && c.Op == query.Re {
+			if index == "" {
+				index = distinctIndex(col.Name, scope)
+			}
+			continue
+		}
+		if c.Field == "kind" || col.Type == colTextOnly && notTestColumns[col.Name] != "" {
+			continue // served with the regex when it is walked within a kind
+		}
+		return ""
+	}
+	return index
+}
+
+// distinctIndex is the index that serves a regex on col over its
+// distinct values in scope.
+func distinctIndex(col string, scope distinctScope) string {
+	if scope.Kind != "" {
+		return notTestColumns[col]
+	}
+	return distinctIndexes[col]
 }
 
 // planIndexes is planNodes but for the regexes over distinct values
@@ -108,10 +146,10 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 		if err != nil {
 			continue // the compiler reports it
 		}
-		if c.Op == query.Eq && kindExcludesTests(c) {
+		if _, ok := v.(string); ok && c.Op == query.Eq && c.Field == "kind" {
 			kind = &c
 		}
-		if s, ok := v.(string); ok && c.Op == query.Eq && notTestColumns[col.Name] != "" {
+		if s, ok := v.(string); ok && c.Op == query.Eq && (notTestColumns[col.Name] != "" || kindColumns[col.Name] != "") {
 			pc := c
 			pc.Value = s
 			pairs = append(pairs, pc)
@@ -128,6 +166,9 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 	}
 	if kind == nil {
 		pairs = nil
+	}
+	if kind != nil && !kindExcludesTests(*kind) {
+		pairs = slices.DeleteFunc(pairs, func(c query.Cond) bool { return kindColumns[nodeTable.Columns[c.Field].Name] == "" })
 	}
 	if len(cands)+len(pairs) < 2 {
 		return nodeTable, nil
@@ -176,8 +217,8 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 			if err != nil {
 				return nodeTable, err
 			}
+			ms = append(ms, m)
 			if best < 0 || m.est < ms[best].est {
-				ms = append(ms, m)
 				best = len(ms) - 1
 			}
 		}
@@ -194,6 +235,12 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 			}
 		}
 	}
+	// The planner cannot estimate the matches of a regex over distinct
+	// values: when it is the most selective, say which index reads it.
+	if b := ms[best]; b.distinct {
+		col := b.cols[len(b.cols)-1]
+		t.indexedBy = distinctIndex(col, distinctRe[col])
+	}
 	return t, nil
 }
 
@@ -202,7 +249,10 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 // entries); within a kind, with the kind.
 func (s *Store) measureDistinctRe(ctx context.Context, c query.Cond, scope distinctScope, limit int64) (measured, error) {
 	col := nodeTable.Columns[c.Field].Name
-	m := measured{cols: []string{col}}
+	m := measured{cols: []string{col}, distinct: true}
+	if scope.Kind != "" {
+		m.cols = []string{"kind", col}
+	}
 	values, err := s.distinctValues(ctx, col, scope)
 	if err != nil || values == nil {
 		m.est = limit
@@ -221,7 +271,6 @@ func (s *Store) measureDistinctRe(ctx context.Context, c query.Cond, scope disti
 	}
 	q, args := "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY "+distinctIndexes[col]+" WHERE "+col+" IN (SELECT value FROM json_each(?)) LIMIT ?)", []any{string(list), limit}
 	if scope.Kind != "" {
-		m.cols = []string{"kind", col}
 		q = "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY " + notTestColumns[col] + " WHERE kind = ? AND " + notTest + " AND " + col + " IN (SELECT value FROM json_each(?)) LIMIT ?)"
 		args = append([]any{scope.Kind}, args...)
 	}
@@ -235,14 +284,21 @@ func (s *Store) measureDistinctRe(ctx context.Context, c query.Cond, scope disti
 	return m, nil
 }
 
+// kindColumns are the columns indexed with kind over every node, with
+// their index.
+var kindColumns = map[string]string{"kr_commit": "node_kind_commit"}
+
 // measurePair counts the nodes matching kind and c together through the
-// partial index over the nodes that are not tests that holds c's column
-// (at most limit entries).
+// index of (kind, c's column): over every node, or the partial index
+// over the nodes that are not tests (at most limit entries).
 func (s *Store) measurePair(ctx context.Context, kind, c query.Cond, limit int64) (measured, error) {
 	col := nodeTable.Columns[c.Field].Name
 	m := measured{cols: []string{"kind", col}}
-	stmt, err := s.readStmt(ctx, "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY "+notTestColumns[col]+
-		" WHERE kind = ? AND "+notTest+" AND "+col+" = ? LIMIT ?)")
+	q := "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY " + kindColumns[col] + " WHERE kind = ? AND " + col + " = ? LIMIT ?)"
+	if kindColumns[col] == "" {
+		q = "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY " + notTestColumns[col] + " WHERE kind = ? AND " + notTest + " AND " + col + " = ? LIMIT ?)"
+	}
+	stmt, err := s.readStmt(ctx, q)
 	if err != nil {
 		return m, err
 	}

@@ -148,6 +148,18 @@ type table struct {
 	// distinctRe names columns whose regexes are compiled over their
 	// distinct values (regex.go), walked in the given scope.
 	distinctRe map[string]distinctScope
+	// indexedBy names the index the planner must read the table with
+	// (plan.go): a regex over distinct values, whose matches the planner
+	// cannot estimate.
+	indexedBy string
+}
+
+// from is the table as a FROM clause names it.
+func (t table) from() string {
+	if t.indexedBy != "" {
+		return t.Name + " INDEXED BY " + t.indexedBy
+	}
+	return t.Name
 }
 
 var nodeTable = table{
