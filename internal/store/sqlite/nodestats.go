@@ -172,37 +172,18 @@ func (s *Store) groupNodeRows(ctx context.Context, f query.Filter, by []string, 
 // not text are left out (rest reports that there were some). full
 // reports that the set went past its limit.
 func (s *Store) groupPass(ctx context.Context, set *store.NodeGroupSet, by []string, where string, wargs []any, fast bool) (rest, full bool, err error) {
-	var inner, outer []string
-	var args []any
-	kinds := make([]int, len(by)) // 0: column, 1: window field as text, 2: document by type and value
-	for i, b := range by {
-		g := "g" + strconv.Itoa(i)
-		switch e, isWindow := windowFields[b]; {
-		case groupColumns[b] != "":
-			inner = append(inner, groupColumns[b]+" AS "+g)
-			outer = append(outer, g)
-		case isWindow && fast:
-			kinds[i] = 1
-			inner = append(inner, e+" AS "+g)
-			outer = append(outer, g)
-		default:
-			kinds[i] = 2
-			p := jsonPath(b)
-			inner = append(inner, "json_type(doc, ?) AS "+g+"t", "json_extract(doc, ?) AS "+g+"v")
-			outer = append(outer, g+"t", g+"v")
-			args = append(args, p, p)
-		}
-	}
-	args = append(args, wargs...)
-	q := fmt.Sprintf("SELECT %[1]s, count(*) FROM (SELECT %[2]s FROM node WHERE %[3]s LIMIT -1) GROUP BY %[1]s",
-		strings.Join(outer, ", "), strings.Join(inner, ", "), where)
+	q, args, kinds := groupSQL(by, where, wargs, fast)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return false, false, fmt.Errorf("sqlite: group nodes: %w", err)
 	}
 	defer rows.Close()
-	vals := make([]any, len(outer))
-	dst := make([]any, 0, len(outer)+1)
+	width := 0 // columns of a group's key
+	for _, k := range kinds {
+		width += 1 + k/2
+	}
+	vals := make([]any, width)
+	dst := make([]any, 0, width+1)
 	for i := range vals {
 		dst = append(dst, &vals[i])
 	}
@@ -251,4 +232,35 @@ rows:
 		return false, false, fmt.Errorf("sqlite: group nodes: %w", err)
 	}
 	return rest, false, nil
+}
+
+// groupSQL is the statement of a grouping pass (see groupPass), its
+// arguments, and how each field of by is read: 0 a column, 1 a window
+// field as text, 2 a document field by JSON type and value.
+func groupSQL(by []string, where string, wargs []any, fast bool) (string, []any, []int) {
+	var inner, outer []string
+	var args []any
+	kinds := make([]int, len(by))
+	for i, b := range by {
+		g := "g" + strconv.Itoa(i)
+		switch e, isWindow := windowFields[b]; {
+		case groupColumns[b] != "":
+			inner = append(inner, groupColumns[b]+" AS "+g)
+			outer = append(outer, g)
+		case isWindow && fast:
+			kinds[i] = 1
+			inner = append(inner, e+" AS "+g)
+			outer = append(outer, g)
+		default:
+			kinds[i] = 2
+			p := jsonPath(b)
+			inner = append(inner, "json_type(doc, ?) AS "+g+"t", "json_extract(doc, ?) AS "+g+"v")
+			outer = append(outer, g+"t", g+"v")
+			args = append(args, p, p)
+		}
+	}
+	args = append(args, wargs...)
+	q := fmt.Sprintf("SELECT %[1]s, count(*) FROM (SELECT %[2]s FROM node WHERE %[3]s LIMIT -1) GROUP BY %[1]s",
+		strings.Join(outer, ", "), strings.Join(inner, ", "), where)
+	return q, args, kinds
 }
