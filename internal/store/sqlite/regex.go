@@ -53,6 +53,11 @@ const distinctLimit = 20000
 // for planning.
 const distinctTTL = time.Minute
 
+// distinctManyTTL is how long a column found to have more than
+// distinctLimit values is not walked again (a walk that stops at the
+// limit costs about a tenth of a second).
+const distinctManyTTL = 10 * time.Minute
+
 // distinctCacheSize bounds the cache (the scope is a kind value a client
 // sends).
 const distinctCacheSize = 256
@@ -139,7 +144,7 @@ func (s *Store) distinctValues(ctx context.Context, col string, scope distinctSc
 	s.distinct.mu.Lock()
 	e, ok := s.distinct.m[key]
 	s.distinct.mu.Unlock()
-	if ok && time.Since(e.at) < distinctTTL {
+	if ok && (time.Since(e.at) < distinctTTL || e.values == nil && time.Since(e.at) < distinctManyTTL) {
 		return e.values, nil
 	}
 	stmt, err := s.readStmt(ctx, distinctSQL(col, scope)+" WHERE v IS NOT NULL LIMIT ?")
