@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -283,6 +284,30 @@ func TestPlanBoundedByMostSelective(t *testing.T) {
 				t.Errorf("%s %s: plan reads %d rows through %s, the most selective condition matches %d\nplan: %q",
 					what, filterString(f), reads, index, best, plan)
 			}
+		}
+	}
+}
+
+// TestPlanRefusesBadRegex checks that an invalid pattern on a field
+// whose regexes are planned over distinct values is a query error (a
+// 400), not a failure of the planning (a 500), on a store large enough
+// for the measurements.
+func TestPlanRefusesBadRegex(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 24,000 nodes")
+	}
+	ctx := context.Background()
+	st := seedPlanStore(t)
+	for _, f := range []query.Filter{
+		{Conds: []query.Cond{{Field: "kind", Op: query.Eq, Value: "job"}, {Field: "name", Op: query.Re, Value: "rock("}}},
+		{Conds: []query.Cond{{Field: "state", Op: query.Eq, Value: "done"}, {Field: "data.kernel_revision.tree", Op: query.Re, Value: "[main"}}},
+	} {
+		var qe *query.Error
+		if _, err := st.FindNodes(ctx, f, store.Page{Limit: 10}); !errors.As(err, &qe) {
+			t.Errorf("find %s: %v, want a *query.Error", filterString(f), err)
+		}
+		if _, err := st.CountNodes(ctx, f); !errors.As(err, &qe) {
+			t.Errorf("count %s: %v, want a *query.Error", filterString(f), err)
 		}
 	}
 }

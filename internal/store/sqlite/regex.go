@@ -117,9 +117,9 @@ func regexScope(f query.Filter, col column, c query.Cond) (distinctScope, bool) 
 	if c.Op != query.Re {
 		return distinctScope{}, false
 	}
-	pat, ok := c.Value.(string)
-	if !ok {
-		return distinctScope{}, false
+	pat, err := query.CheckPattern(c)
+	if err != nil {
+		return distinctScope{}, false // the compiler refuses it
 	}
 	if _, _, ok := prefixRange(pat); ok {
 		return distinctScope{}, false // the index range of its prefix serves it

@@ -369,6 +369,8 @@ func RefusedConds() []query.Cond {
 		c("kind", query.In, nil),
 		c("kind", query.Re, int64(1)),
 		c("kind", query.Re, strings.Repeat("a", query.MaxPatternLen+1)),
+		c("name", query.Re, "rock("), // an indexed, low-cardinality field (regexes over distinct values)
+		c("data.kernel_revision.tree", query.Re, "[main"),
 		c("kind", query.Eq, struct{}{}),
 		c("kind", query.Eq, []any{"x"}),
 		c("kind", query.Eq, map[string]any{"$gt": ""}),
