@@ -18,6 +18,9 @@ import (
 //     these indexes. A partial index is usable only when the query holds
 //     its WHERE term, so the compiler adds "kind <> 'test'" (kindGuard)
 //     when the filter's kind condition already excludes tests.
+//     Like the other text-only columns (schema.go), they hold text
+//     values only: a text condition on them does not match a field that
+//     is an array holding that text.
 //   - data.error_code: indexed where it is text (the errors; most nodes
 //     hold null): data.error_code=node_timeout reads the errored nodes.
 //   - (kind, name) over the nodes that are not tests: the distinct job
