@@ -181,6 +181,24 @@ var specs = []spec{
 	{"doc_kbuild_arch", "nodes", func(p *params, i int) string {
 		return "kind=kbuild&data.arch=" + at(arches, i) + "&limit=100&offset=0"
 	}},
+	// The data.* fields of builds and jobs, errors, regexes over a
+	// field's distinct values (migration 7, regex.go).
+	{"kbuild_defconfig_compiler", "nodes", func(p *params, i int) string {
+		return "kind=kbuild&data.defconfig=" + at([]string{"defconfig", "multi_v7_defconfig", "allmodconfig", "x86_64_defconfig"}, i) +
+			"&data.compiler=" + at([]string{"gcc-12", "clang-17", "gcc-14", "clang-19"}, i/4) + "&limit=100&offset=0"
+	}},
+	{"job_arch_recent", "nodes", func(p *params, i int) string {
+		return "kind=job&data.arch=" + at(arches, i) + "&created__gt=" + ts(p.end.Add(-7*24*time.Hour)) + "&limit=100&offset=0"
+	}},
+	{"error_code", "nodes", func(p *params, i int) string {
+		return "data.error_code=" + at([]string{"kbuild_internal_error", "node_timeout", "compile_error"}, i) + "&limit=100&offset=0"
+	}},
+	{"tree_re_count", "count", func(p *params, i int) string {
+		return "data.kernel_revision.tree__re=" + at([]string{"stable", "next$", "android|chromiumos"}, i)
+	}},
+	{"kind_platform_re", "nodes", func(p *params, i int) string {
+		return "kind=job&data.platform__re=" + at([]string{"rock", "qemu", "imx|sun"}, i) + "&limit=100&offset=0"
+	}},
 	// The pipeline's own polls (kernelci-pipeline src/): trigger.py counts
 	// recent checkouts of a tree/branch and checkouts of a commit,
 	// scheduler.py looks for a recent job of the same name/tree/branch/
@@ -243,6 +261,10 @@ var specs = []spec{
 	{"page_dashboard_grid", "group", func(p *params, i int) string {
 		c := at(p.checkouts, i)
 		return "data.kernel_revision.tree=" + url.QueryEscape(c.tree) + "&data.kernel_revision.branch=" + url.QueryEscape(c.branch) +
+			"&kind__in=kbuild,job,test&group_by=data.kernel_revision.commit,kind,result&created__gt=" + ts(p.end.Add(-7*24*time.Hour))
+	}},
+	{"page_dashboard_grid_mainline", "group", func(p *params, i int) string {
+		return "data.kernel_revision.tree=mainline&data.kernel_revision.branch=master" +
 			"&kind__in=kbuild,job,test&group_by=data.kernel_revision.commit,kind,result&created__gt=" + ts(p.end.Add(-7*24*time.Hour))
 	}},
 	{"page_trees_matrix", "group", func(p *params, i int) string {

@@ -175,6 +175,9 @@ func compile(t table, f query.Filter) (string, []any, error) {
 	if len(parts) == 0 {
 		return "1", nil, nil
 	}
+	if g := kindGuard(t, f); g != "" {
+		parts = append(parts, g) // changes no result (indexes.go)
+	}
 	return strings.Join(parts, " AND "), args, nil
 }
 
@@ -188,7 +191,7 @@ func findSQL(t table, cols string, f query.Filter, p store.Page) (string, []any,
 		return sortedFindSQL(t, cols, where, args, p)
 	}
 	if p.Limit <= 0 && p.Offset <= 0 {
-		return fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", cols, t.Name, where, t.Order), args, nil
+		return fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", cols, t.from(), where, t.Order), args, nil
 	}
 	limit := p.Limit
 	if limit <= 0 {
@@ -199,8 +202,8 @@ func findSQL(t table, cols string, f query.Filter, p store.Page) (string, []any,
 	// holds ids only, often straight from an index, instead of every
 	// matching document; when the index already yields id order, the
 	// inner query stops after the page as before.
-	return fmt.Sprintf("SELECT %[1]s FROM %[2]s WHERE %[3]s IN (SELECT %[3]s FROM %[2]s WHERE %[4]s ORDER BY %[3]s LIMIT %[5]d OFFSET %[6]d) ORDER BY %[3]s",
-		cols, t.Name, t.Order, where, limit, max(p.Offset, 0)), args, nil
+	return fmt.Sprintf("SELECT %[1]s FROM %[2]s WHERE %[3]s IN (SELECT %[3]s FROM %[7]s WHERE %[4]s ORDER BY %[3]s LIMIT %[5]d OFFSET %[6]d) ORDER BY %[3]s",
+		cols, t.Name, t.Order, where, limit, max(p.Offset, 0), t.from()), args, nil
 }
 
 // countSQL is the statement counting the rows of t that match f.
@@ -209,7 +212,7 @@ func countSQL(t table, f query.Filter) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", t.Name, where), args, nil
+	return fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", t.from(), where), args, nil
 }
 
 func condErr(c query.Cond, format string, a ...any) error {
@@ -455,6 +458,9 @@ func colCond(t table, col column, op query.Op, vals []any) (string, []any) {
 			return "0", nil // ObjectIds, dates and numbers never match a regex
 		}
 		pat := vals[0].(string)
+		if scope, ok := t.distinctRe[col.Name]; ok {
+			return distinctReCond(name, col.Name, scope, pat)
+		}
 		// A pattern anchored at the start with a literal prefix can only
 		// match text in a range of the column: say so, so that its index
 		// can narrow the rows the regexp runs on.

@@ -160,7 +160,7 @@ func TestDocCondFastPathMatchesReference(t *testing.T) {
 // reached without arrays costs json_type and json_extract, no json_each
 // and no walk over the prefixes unless the path does not resolve.
 func TestDocCondFastPathSQL(t *testing.T) {
-	where, args, err := compile(nodeTable, query.Where("data.arch", "x86_64"))
+	where, args, err := compile(nodeTable, query.Where("data.kernel_type", "x86_64"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestDocCondFastPathSQL(t *testing.T) {
 	if !strings.HasPrefix(where, want) {
 		t.Errorf("SQL:\n%s\nwant prefix:\n%s", where, want)
 	}
-	p := `$."data"."arch"`
+	p := `$."data"."kernel_type"`
 	if !reflect.DeepEqual(args[:6], []any{p, p, "x86_64", p, "x86_64", `$."data"`}) {
 		t.Errorf("args %#v", args)
 	}

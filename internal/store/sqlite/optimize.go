@@ -57,7 +57,7 @@ var nodeIndexStats = map[string]func(n int64) []int64{
 	"node_state":              func(n int64) []int64 { return []int64{n, n / 4} },
 	"node_result":             func(n int64) []int64 { return []int64{n, n / 5} },
 	"node_owner":              func(n int64) []int64 { return []int64{n, n / 10} },
-	"node_created":            func(n int64) []int64 { return []int64{n, 1} },
+	"node_created":            func(n int64) []int64 { return []int64{n, 1, 1, 1} }, // (created, kind, result)
 	"node_updated":            func(n int64) []int64 { return []int64{n, 1} },
 	"node_state_timeout":      func(n int64) []int64 { return []int64{n, n / 4, 1} },
 	"node_state_holdoff":      func(n int64) []int64 { return []int64{n, n / 4, 1} },
@@ -68,6 +68,17 @@ var nodeIndexStats = map[string]func(n int64) []int64{
 	"node_kr_commit": func(n int64) []int64 { return []int64{n, 1000} },
 	"node_runtime":   func(n int64) []int64 { return []int64{n, n / 5} },
 	"node_platform":  func(n int64) []int64 { return []int64{n, n / 50} },
+	// Migration 7 (indexes.go). The partial indexes over the nodes that
+	// are not tests hold about 2% of the nodes, a few kinds; archs,
+	// compilers and defconfigs are few, names of jobs and builds repeat
+	// for every checkout.
+	"node_kind_arch":        func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), max(n/1000, 1)} },
+	"node_kind_defconfig":   func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), max(n/2000, 1)} },
+	"node_kind_config_full": func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), max(n/2000, 1)} },
+	"node_kind_compiler":    func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), max(n/1000, 1)} },
+	"node_kind_name":        func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), 200} },
+	"node_error_code":       func(n int64) []int64 { return []int64{max(n/100, 1), max(n/1000, 1)} }, // partial: errored nodes
+	"node_tree_window":      func(n int64) []int64 { return []int64{n, n / 10, n / 40, 1, 1, 1, 1} },
 }
 
 // nodeStats returns the sqlite_stat1 rows (index name -> stat) of the

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
@@ -69,7 +70,13 @@ func TestNodePlans(t *testing.T) {
 		{"result=null", "node_result", false},
 		{"kind=test", "node_kind", false},
 		{"name__re=^baseline", "node_name", true},
-		{"kind=job&name=baseline-x86", "node_name", false},
+		{"kind=job&name=baseline-x86", "node_kind_name", false},
+		// Migration 7: data.* fields of builds and jobs, errors.
+		{"kind=kbuild&data.arch=arm64", "node_kind_arch", false},
+		{"kind__in=kbuild,job&data.defconfig=defconfig", "node_kind_defconfig", true},
+		{"kind=job&data.compiler=gcc-14&data.config_full=defconfig%2Bkselftest", "node_kind_config_full", false},
+		{"data.error_code=node_timeout", "node_error_code", false},
+		{"kind=test&data.error_code=node_timeout", "node_error_code", false},
 		{"kind=checkout&created__gt=" + now, "node_kind_created", true},
 		{"created__gt=" + now, "node_created", true},
 		// kernelci-pipeline: trigger.py, scheduler.py, send_kcidb.py.
@@ -188,6 +195,71 @@ func TestOptimize(t *testing.T) {
 		}
 		if err := st.r.QueryRowContext(ctx, "SELECT stat FROM sqlite_stat1 WHERE idx = 'node_state'").Scan(&stat); err != nil || stat != step.want {
 			t.Fatalf("span to %d: node_state statistics %q, %v; want %q", step.rid, stat, err, step.want)
+		}
+	}
+}
+
+// TestGroupPlans checks that the web pages' groupings (docs/ui.md) read
+// an index only, under production-sized statistics: the stats page's
+// kind and result in a window from node_created, the dashboard grid's
+// commit, kind and result of a tree, branch and window from
+// node_tree_window.
+func TestGroupPlans(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var indexes []string
+	rows, err := st.r.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'node'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		indexes = append(indexes, s)
+	}
+	rows.Close()
+	if _, err := st.w.Exec("ANALYZE user"); err != nil {
+		t.Fatal(err)
+	}
+	for idx, stat := range nodeStats(10_000_000, indexes) {
+		if _, err := st.w.Exec("INSERT INTO sqlite_stat1 VALUES ('node', ?, ?)", idx, stat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.w.Exec("CREATE TABLE kci_reload_stats (x); DROP TABLE kci_reload_stats"); err != nil {
+		t.Fatal(err)
+	}
+	week := time.Date(2025, 12, 25, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		f     query.Filter
+		by    []string
+		index string
+	}{
+		{"stats 7 days", query.Filter{Conds: []query.Cond{{Field: "created", Op: query.Gt, Value: week}}}, []string{"kind", "result"}, "node_created"},
+		{"dashboard grid", query.Filter{Conds: []query.Cond{
+			{Field: "data.kernel_revision.tree", Op: query.Eq, Value: "mainline"}, {Field: "data.kernel_revision.branch", Op: query.Eq, Value: "master"},
+			{Field: "kind", Op: query.In, Value: []any{"kbuild", "job", "test"}}, {Field: "created", Op: query.Gt, Value: week}}},
+			[]string{"data.kernel_revision.commit", "kind", "result"}, "node_tree_window"},
+	}
+	for _, tt := range tests {
+		where, wargs, err := compile(groupNodeTable, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, args, _ := groupSQL(tt.by, where, wargs, true)
+		plan, err := st.explain(ctx, q, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := strings.Join(plan, " | "); !strings.Contains(p, "COVERING INDEX "+tt.index+" ") {
+			t.Errorf("%s: plan %q does not read %s alone", tt.name, p, tt.index)
 		}
 	}
 }

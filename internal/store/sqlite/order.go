@@ -81,5 +81,5 @@ func sortedFindSQL(t table, cols, where string, args []any, p store.Page) (strin
 		limit = -1
 	}
 	return fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d OFFSET %d",
-		cols, t.Name, where, order, limit, max(p.Offset, 0)), args, nil
+		cols, t.from(), where, order, limit, max(p.Offset, 0)), args, nil
 }

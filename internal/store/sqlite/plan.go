@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -27,7 +28,7 @@ import (
 //   - kind, state, result equalities: exactly, from the node_count
 //     counters (counts.go);
 //   - equalities on other indexed columns (name, group, parent, owner,
-//     tree, branch, commit, runtime, platform): by counting their index
+//     tree, branch, commit, runtime, platform, error_code): by counting their index
 //     entries, up to the best count so far or probeLimit; past
 //     probeLimit, the statistics' average for the column is used (never
 //     less than probeLimit);
@@ -62,23 +63,76 @@ const probeFirst = 1000
 var probeColumns = map[string]string{
 	"name": "node_name", "grp": "node_grp", "parent": "node_parent", "owner": "node_owner",
 	"kr_tree": "node_kr_tree", "kr_branch": "node_kr_branch", "kr_commit": "node_kr_commit",
-	"d_runtime": "node_runtime", "d_platform": "node_platform",
+	"d_runtime": "node_runtime", "d_platform": "node_platform", "d_error_code": "node_error_code",
 }
 
 // counterColumns are measured exactly by node_count.
 var counterColumns = map[string]bool{"kind": true, "state": true, "result": true}
 
-// measured is one condition's estimated number of matching nodes.
+// measured is the estimated number of nodes matching the conditions on
+// cols: one condition, or kind with a column of a partial index over the
+// nodes that are not tests (indexes.go), which drive a plan together.
 type measured struct {
-	col string
-	est int64
+	cols     []string
+	est      int64
+	distinct bool // a regex over distinct values (regex.go)
 }
 
 // planNodes returns the node table as the compiler should see it for f:
 // nodeTable itself, or a copy whose measured conditions, but the most
 // selective, are kept off the indexes.
 func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
-	var cands []query.Cond
+	rt, err := s.planRegexes(ctx, nodeTable, f)
+	if err != nil {
+		return nodeTable, err
+	}
+	t, err := s.planIndexes(ctx, f, rt.distinctRe)
+	t.distinctRe = rt.distinctRe
+	if err == nil && t.indexedBy == "" && len(t.demote) == 0 {
+		// Nothing measured: a regex over distinct values drives the
+		// query when no other condition has an index.
+		t.indexedBy = onlyDistinctRe(f, rt.distinctRe)
+	}
+	return t, err
+}
+
+// onlyDistinctRe returns the index of the regex over distinct values of
+// f when no other condition of f could use an index, else "".
+func onlyDistinctRe(f query.Filter, distinctRe map[string]distinctScope) string {
+	index := ""
+	for _, c := range f.Conds {
+		col, ok := nodeTable.Columns[c.Field]
+		if !ok {
+			continue
+		}
+		if scope, ok := distinctRe[col.Name]; ok && c.Op == query.Re {
+			if index == "" {
+				index = distinctIndex(col.Name, scope)
+			}
+			continue
+		}
+		if c.Field == "kind" || col.Type == colTextOnly && notTestColumns[col.Name] != "" {
+			continue // served with the regex when it is walked within a kind
+		}
+		return ""
+	}
+	return index
+}
+
+// distinctIndex is the index that serves a regex on col over its
+// distinct values in scope.
+func distinctIndex(col string, scope distinctScope) string {
+	if scope.Kind != "" {
+		return notTestColumns[col]
+	}
+	return distinctIndexes[col]
+}
+
+// planIndexes is planNodes but for the regexes over distinct values
+// (regex.go), which it measures.
+func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[string]distinctScope) (table, error) {
+	var cands, pairs []query.Cond
+	var kind *query.Cond
 	seen := map[string]bool{}
 	for _, c := range f.Conds {
 		if selectiveAlways(c) {
@@ -92,12 +146,31 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 		if err != nil {
 			continue // the compiler reports it
 		}
+		if _, ok := v.(string); ok && c.Op == query.Eq && c.Field == "kind" {
+			kind = &c
+		}
+		if s, ok := v.(string); ok && c.Op == query.Eq && (notTestColumns[col.Name] != "" || kindColumns[col.Name] != "") {
+			pc := c
+			pc.Value = s
+			pairs = append(pairs, pc)
+		}
+		if _, ok := distinctRe[col.Name]; ok && c.Op == query.Re {
+			seen[col.Name] = true
+			cands = append(cands, c)
+			continue
+		}
 		if c, ok = measurable(col, c, v); ok {
 			seen[col.Name] = true
 			cands = append(cands, c)
 		}
 	}
-	if len(cands) < 2 {
+	if kind == nil {
+		pairs = nil
+	}
+	if kind != nil && !kindExcludesTests(*kind) {
+		pairs = slices.DeleteFunc(pairs, func(c query.Cond) bool { return kindColumns[nodeTable.Columns[c.Field].Name] == "" })
+	}
+	if len(cands)+len(pairs) < 2 {
 		return nodeTable, nil
 	}
 	n, err := s.nodeRows(ctx)
@@ -120,7 +193,27 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 			if best >= 0 {
 				limit = min(limit, ms[best].est+1)
 			}
-			m, err := s.measure(ctx, c, n, limit, cap)
+			var m measured
+			var err error
+			if scope, ok := distinctRe[nodeTable.Columns[c.Field].Name]; ok && c.Op == query.Re {
+				m, err = s.measureDistinctRe(ctx, c, scope, limit)
+			} else {
+				m, err = s.measure(ctx, c, n, limit, cap)
+			}
+			if err != nil {
+				return nodeTable, err
+			}
+			ms = append(ms, m)
+			if best < 0 || m.est < ms[best].est {
+				best = len(ms) - 1
+			}
+		}
+		for _, c := range pairs {
+			limit := cap
+			if best >= 0 {
+				limit = min(limit, ms[best].est+1)
+			}
+			m, err := s.measurePair(ctx, *kind, c, limit)
 			if err != nil {
 				return nodeTable, err
 			}
@@ -135,12 +228,84 @@ func (s *Store) planNodes(ctx context.Context, f query.Filter) (table, error) {
 	}
 	t := nodeTable
 	t.demote = map[string]bool{}
-	for i, m := range ms {
-		if i != best {
-			t.demote[m.col] = true
+	for _, m := range ms {
+		for _, col := range m.cols {
+			if !slices.Contains(ms[best].cols, col) {
+				t.demote[col] = true
+			}
 		}
 	}
+	// The planner cannot estimate the matches of a regex over distinct
+	// values: when it is the most selective, say which index reads it.
+	if b := ms[best]; b.distinct {
+		col := b.cols[len(b.cols)-1]
+		t.indexedBy = distinctIndex(col, distinctRe[col])
+	}
 	return t, nil
+}
+
+// measureDistinctRe counts the nodes whose column holds one of the
+// distinct values (regex.go) the regex c matches (at most limit index
+// entries); within a kind, with the kind.
+func (s *Store) measureDistinctRe(ctx context.Context, c query.Cond, scope distinctScope, limit int64) (measured, error) {
+	col := nodeTable.Columns[c.Field].Name
+	m := measured{cols: []string{col}, distinct: true}
+	if scope.Kind != "" {
+		m.cols = []string{"kind", col}
+	}
+	values, err := s.distinctValues(ctx, col, scope)
+	if err != nil || values == nil {
+		m.est = limit
+		return m, err
+	}
+	matched, err := regexMatches(c.Value.(string), values)
+	if err != nil {
+		return m, err
+	}
+	if len(matched) == 0 {
+		return m, nil
+	}
+	list, err := json.Marshal(matched)
+	if err != nil {
+		return m, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	q, args := "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY "+distinctIndexes[col]+" WHERE "+col+" IN (SELECT value FROM json_each(?)) LIMIT ?)", []any{string(list), limit}
+	if scope.Kind != "" {
+		q = "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY " + notTestColumns[col] + " WHERE kind = ? AND " + notTest + " AND " + col + " IN (SELECT value FROM json_each(?)) LIMIT ?)"
+		args = append([]any{scope.Kind}, args...)
+	}
+	stmt, err := s.readStmt(ctx, q)
+	if err != nil {
+		return m, err
+	}
+	if err := stmt.QueryRowContext(ctx, args...).Scan(&m.est); err != nil {
+		return m, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	return m, nil
+}
+
+// kindColumns are the columns indexed with kind over every node, with
+// their index.
+var kindColumns = map[string]string{"kr_commit": "node_kind_commit"}
+
+// measurePair counts the nodes matching kind and c together through the
+// index of (kind, c's column): over every node, or the partial index
+// over the nodes that are not tests (at most limit entries).
+func (s *Store) measurePair(ctx context.Context, kind, c query.Cond, limit int64) (measured, error) {
+	col := nodeTable.Columns[c.Field].Name
+	m := measured{cols: []string{"kind", col}}
+	q := "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY " + kindColumns[col] + " WHERE kind = ? AND " + col + " = ? LIMIT ?)"
+	if kindColumns[col] == "" {
+		q = "SELECT count(*) FROM (SELECT 1 FROM node INDEXED BY " + notTestColumns[col] + " WHERE kind = ? AND " + notTest + " AND " + col + " = ? LIMIT ?)"
+	}
+	stmt, err := s.readStmt(ctx, q)
+	if err != nil {
+		return m, err
+	}
+	if err := stmt.QueryRowContext(ctx, kind.Value, c.Value, limit).Scan(&m.est); err != nil {
+		return m, fmt.Errorf("sqlite: plan: %w", err)
+	}
+	return m, nil
 }
 
 // selectiveAlways reports whether c has an access path that bounds any
@@ -216,7 +381,7 @@ func cmpBool(a, b bool) int {
 // probeLimit only says "no better than the best so far".
 func (s *Store) measure(ctx context.Context, c query.Cond, n, limit, probeLimit int64) (measured, error) {
 	col := nodeTable.Columns[c.Field]
-	m := measured{col: col.Name}
+	m := measured{cols: []string{col.Name}}
 	one := func(q string, args ...any) (int64, error) {
 		stmt, err := s.readStmt(ctx, q)
 		if err != nil {

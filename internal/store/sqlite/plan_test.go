@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,22 +40,25 @@ func pick(r *rand.Rand, vals []string, w []int) string {
 }
 
 var (
-	planKinds     = []string{"test", "job", "kbuild", "checkout"}
-	planKindW     = []int{880, 80, 30, 10}
-	planStates    = []string{"done", "running", "available", "closing"}
-	planStateW    = []int{950, 30, 10, 10}
-	planResults   = []string{"pass", "fail", "skip", "incomplete"}
-	planResultW   = []int{800, 120, 60, 20}
-	planTrees     = []string{"mainline", "next", "stable-rc", "android", "cip"}
-	planTreeW     = []int{500, 250, 150, 80, 20}
-	planBranches  = []string{"master", "linux-6.6.y", "android-mainline", "pending"}
-	planBranchW   = []int{700, 200, 80, 20}
-	planPlatforms = []string{"qemu-x86", "bcm2711-rpi-4-b", "rk3399-rock-pi-4b", "imx8mp-evk", "odroid-xu3"}
-	planPlatW     = []int{600, 200, 100, 60, 40}
-	planRuntimes  = []string{"lava-collabora", "k8s-gke", "lava-baylibre", "pull-labs"}
-	planRuntimeW  = []int{600, 300, 80, 20}
-	planNames     = []string{"baseline.login", "kselftest.dt.dt_test_unprobed_devices", "kunit.exec.kfence", "ltp.syscalls.open01", "rare-test"}
-	planNameW     = []int{400, 300, 200, 95, 5}
+	planKinds      = []string{"test", "job", "kbuild", "checkout"}
+	planKindW      = []int{880, 80, 30, 10}
+	planStates     = []string{"done", "running", "available", "closing"}
+	planStateW     = []int{950, 30, 10, 10}
+	planResults    = []string{"pass", "fail", "skip", "incomplete"}
+	planResultW    = []int{800, 120, 60, 20}
+	planTrees      = []string{"mainline", "next", "stable-rc", "android", "cip"}
+	planTreeW      = []int{500, 250, 150, 80, 20}
+	planBranches   = []string{"master", "linux-6.6.y", "android-mainline", "pending"}
+	planBranchW    = []int{700, 200, 80, 20}
+	planPlatforms  = []string{"qemu-x86", "bcm2711-rpi-4-b", "rk3399-rock-pi-4b", "imx8mp-evk", "odroid-xu3"}
+	planPlatW      = []int{600, 200, 100, 60, 40}
+	planRuntimes   = []string{"lava-collabora", "k8s-gke", "lava-baylibre", "pull-labs"}
+	planRuntimeW   = []int{600, 300, 80, 20}
+	planDefconfigs = []string{"defconfig", "multi_v7_defconfig", "allmodconfig", "tinyconfig"}
+	planCompilers  = []string{"gcc-14", "clang-17", "gcc-12"}
+	planErrors     = []string{"node_timeout", "compile_error", "Infrastructure"}
+	planNames      = []string{"baseline.login", "kselftest.dt.dt_test_unprobed_devices", "kunit.exec.kfence", "ltp.syscalls.open01", "rare-test"}
+	planNameW      = []int{400, 300, 200, 95, 5}
 )
 
 // planEnd is the creation time of the newest seeded node; nodes are one
@@ -78,8 +83,15 @@ func seedPlanStore(t *testing.T) *Store {
 			Data: map[string]any{
 				"kernel_revision": map[string]any{"tree": pick(r, planTrees, planTreeW), "branch": pick(r, planBranches, planBranchW), "commit": fmt.Sprintf("%040x", r.IntN(400))},
 				"platform":        pick(r, planPlatforms, planPlatW), "runtime": pick(r, planRuntimes, planRuntimeW),
-				"arch": pick(r, []string{"x86_64", "arm64", "arm"}, []int{6, 3, 1}),
+				"arch":      pick(r, []string{"x86_64", "arm64", "arm"}, []int{6, 3, 1}),
+				"defconfig": pick(r, planDefconfigs, []int{70, 20, 8, 2}), "compiler": pick(r, planCompilers, []int{60, 30, 10}),
+				"config_full": "defconfig+kselftest",
 			}}
+		if r.IntN(100) < 3 {
+			n.Data["error_code"] = pick(r, planErrors, []int{80, 15, 5})
+		} else {
+			n.Data["error_code"] = nil
+		}
 		if n.State == model.StateDone {
 			n.Result = model.Str(pick(r, planResults, planResultW))
 		}
@@ -134,17 +146,54 @@ func randomPlanFilter(r *rand.Rand) query.Filter {
 			return query.Cond{Field: "name", Op: query.Re, Value: []string{"rock", "kfence$", "^baseline", "^kselftest\\.dt"}[r.IntN(4)]}
 		},
 		func() query.Cond { return query.Cond{Field: "data.arch", Op: query.Eq, Value: "arm64"} },
+		// Migration 7: the data.* fields of builds and jobs, errors, and
+		// regexes over distinct values (regex.go).
+		func() query.Cond {
+			return query.Cond{Field: "data.arch", Op: query.Eq, Value: []string{"x86_64", "arm64", "arm"}[r.IntN(3)]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "data.defconfig", Op: query.Eq, Value: planDefconfigs[r.IntN(len(planDefconfigs))]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "data.compiler", Op: query.Eq, Value: planCompilers[r.IntN(len(planCompilers))]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "data.error_code", Op: query.Eq, Value: planErrors[r.IntN(len(planErrors))]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "name", Op: query.Re, Value: []string{"rock", "login|open", "(?i)KFENCE", "^.*test"}[r.IntN(4)]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "data.kernel_revision.tree", Op: query.Re, Value: []string{"ain", "android|cip", "^n.xt"}[r.IntN(3)]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "data.arch", Op: query.Re, Value: []string{"86", "arm"}[r.IntN(2)]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "data.platform", Op: query.Re, Value: []string{"rock", "qemu|imx"}[r.IntN(2)]}
+		},
+		func() query.Cond {
+			return query.Cond{Field: "data.kernel_revision.commit", Op: query.Eq, Value: fmt.Sprintf("%040x", r.IntN(400))}
+		},
 	}
+	var f query.Filter
 	k := 2 + r.IntN(3)
 	used := map[int]bool{}
-	var f query.Filter
+	if r.IntN(3) == 0 { // a kind of builds or jobs, as the pipelines ask these fields
+		used[0] = true
+		f.Conds = append(f.Conds, query.Cond{Field: "kind", Op: query.Eq, Value: []string{"job", "kbuild"}[r.IntN(2)]})
+	}
 	for len(f.Conds) < k {
 		i := r.IntN(len(gens))
 		if used[i] {
 			continue
 		}
 		used[i] = true
-		f.Conds = append(f.Conds, gens[i]())
+		c := gens[i]()
+		if slices.ContainsFunc(f.Conds, func(o query.Cond) bool { return o.Field == c.Field }) {
+			continue
+		}
+		f.Conds = append(f.Conds, c)
 	}
 	return f
 }
@@ -212,28 +261,14 @@ func TestPlanBoundedByMostSelective(t *testing.T) {
 		filters = append(filters, randomPlanFilter(r))
 	}
 	for _, f := range filters {
-		// The most selective condition an index can serve.
+		// The most selective condition (or pair of conditions) an index
+		// can serve.
 		best := total
-		for _, c := range f.Conds {
-			if _, isCol := nodeTable.Columns[c.Field]; !isCol {
-				continue
-			}
-			if c.Op == query.Re && !strings.HasPrefix(c.Value.(string), "^") {
-				continue
-			}
-			best = min(best, count(c))
+		for _, conds := range indexable(f) {
+			best = min(best, count(conds...))
 		}
 		for _, what := range []string{"find", "count"} {
-			var plan []string
-			var err error
-			if what == "find" {
-				plan, err = st.ExplainFindNodes(ctx, f, store.Page{Limit: 50})
-			} else {
-				plan, err = st.ExplainCountNodes(ctx, f)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			plan := explainNodes(t, st, f, what)
 			conds, index, ok := drivingConds(t, plan, f)
 			if !ok {
 				if what == "count" && countedByCounters(f) {
@@ -253,6 +288,30 @@ func TestPlanBoundedByMostSelective(t *testing.T) {
 	}
 }
 
+// TestPlanRefusesBadRegex checks that an invalid pattern on a field
+// whose regexes are planned over distinct values is a query error (a
+// 400), not a failure of the planning (a 500), on a store large enough
+// for the measurements.
+func TestPlanRefusesBadRegex(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 24,000 nodes")
+	}
+	ctx := context.Background()
+	st := seedPlanStore(t)
+	for _, f := range []query.Filter{
+		{Conds: []query.Cond{{Field: "kind", Op: query.Eq, Value: "job"}, {Field: "name", Op: query.Re, Value: "rock("}}},
+		{Conds: []query.Cond{{Field: "state", Op: query.Eq, Value: "done"}, {Field: "data.kernel_revision.tree", Op: query.Re, Value: "[main"}}},
+	} {
+		var qe *query.Error
+		if _, err := st.FindNodes(ctx, f, store.Page{Limit: 10}); !errors.As(err, &qe) {
+			t.Errorf("find %s: %v, want a *query.Error", filterString(f), err)
+		}
+		if _, err := st.CountNodes(ctx, f); !errors.As(err, &qe) {
+			t.Errorf("count %s: %v, want a *query.Error", filterString(f), err)
+		}
+	}
+}
+
 func filterString(f query.Filter) string {
 	var parts []string
 	for _, c := range f.Conds {
@@ -263,4 +322,97 @@ func filterString(f query.Filter) string {
 		parts = append(parts, fmt.Sprintf("%s__%s=%v", c.Field, c.Op, v))
 	}
 	return strings.Join(parts, "&")
+}
+
+// indexable returns the conditions of f that an index can serve, alone
+// or (kind with a field of builds and jobs) as a pair.
+func indexable(f query.Filter) [][]query.Cond {
+	var kind, anyKind *query.Cond
+	for _, c := range f.Conds {
+		if c.Op == query.Eq && kindExcludesTests(c) {
+			kind = &c
+		}
+		if _, ok := c.Value.(string); ok && c.Op == query.Eq && c.Field == "kind" {
+			anyKind = &c
+		}
+	}
+	var out [][]query.Cond
+	for _, c := range f.Conds {
+		col, isCol := nodeTable.Columns[c.Field]
+		if !isCol {
+			continue
+		}
+		_, isText := c.Value.(string)
+		paired := kind != nil && notTestColumns[col.Name] != "" && isText
+		switch {
+		case c.Op == query.Re:
+			if _, _, ok := prefixRange(c.Value.(string)); ok && probeColumns[col.Name] != "" {
+				out = append(out, []query.Cond{c})
+			} else if distinctIndexes[col.Name] != "" {
+				out = append(out, []query.Cond{c})
+			} else if paired {
+				out = append(out, []query.Cond{*kind, c})
+			}
+		case c.Op == query.Eq && (counterColumns[col.Name] || probeColumns[col.Name] != "" || col.Name == "d_error_code" && isText):
+			out = append(out, []query.Cond{c})
+			if paired {
+				out = append(out, []query.Cond{*kind, c})
+			}
+			if anyKind != nil && col.Name == "kr_commit" && isText {
+				out = append(out, []query.Cond{*anyKind, c}) // node_kind_commit
+			}
+		case c.Op == query.Eq && paired:
+			out = append(out, []query.Cond{*kind, c})
+		case (c.Op == query.Gt || c.Op == query.Gte) && col.Name == "created":
+			out = append(out, []query.Cond{c})
+		}
+	}
+	return out
+}
+
+// explainNodes returns the plan of FindNodes (what "find", a page of 50)
+// or CountNodes of f, leaving out the steps of subqueries that walk
+// distinct values (regex.go): the node step that remains is the one
+// that reads the nodes.
+func explainNodes(t *testing.T, st *Store, f query.Filter, what string) []string {
+	t.Helper()
+	ctx := context.Background()
+	tb, err := st.planNodes(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q string
+	var args []any
+	if what == "find" {
+		q, args, err = findSQL(tb, "doc", f, store.Page{Limit: 50})
+	} else {
+		q, args, err = countNodesSQL(tb, f)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", what, filterString(f), err, q)
+	}
+	defer rows.Close()
+	skip := map[int]bool{}
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		if skip[parent] || strings.HasPrefix(detail, "CO-ROUTINE d") || strings.HasPrefix(detail, "MATERIALIZE d") ||
+			strings.HasPrefix(detail, "SETUP") || strings.HasPrefix(detail, "RECURSIVE STEP") {
+			skip[id] = true
+			continue
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

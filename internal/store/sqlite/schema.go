@@ -18,6 +18,7 @@ var migrations = []string{
 	schemaNodeCounts, // 4: node counters per kind, state, result (counts.go)
 	schemaEventState, // 5: events by kind, state and time
 	schemaAPITokens,  // 6: API tokens (apitokens.go)
+	schemaDataFields, // 7: data.* fields pipelines filter on, page queries (indexes.go)
 }
 
 // schemaEventState is migration 5: the pull labs' poll of the event
@@ -144,6 +145,21 @@ type table struct {
 	// demote names columns whose conditions are compiled so that no
 	// index can use them (plan.go): "+col", without planner hints.
 	demote map[string]bool
+	// distinctRe names columns whose regexes are compiled over their
+	// distinct values (regex.go), walked in the given scope.
+	distinctRe map[string]distinctScope
+	// indexedBy names the index the planner must read the table with
+	// (plan.go): a regex over distinct values, whose matches the planner
+	// cannot estimate.
+	indexedBy string
+}
+
+// from is the table as a FROM clause names it.
+func (t table) from() string {
+	if t.indexedBy != "" {
+		return t.Name + " INDEXED BY " + t.indexedBy
+	}
+	return t.Name
 }
 
 var nodeTable = table{
@@ -167,6 +183,11 @@ var nodeTable = table{
 		"data.kernel_revision.commit": {"kr_commit", colTextOnly},
 		"data.runtime":                {"d_runtime", colTextOnly},
 		"data.platform":               {"d_platform", colTextOnly},
+		"data.arch":                   {"d_arch", colTextOnly},
+		"data.defconfig":              {"d_defconfig", colTextOnly},
+		"data.config_full":            {"d_config_full", colTextOnly},
+		"data.compiler":               {"d_compiler", colTextOnly},
+		"data.error_code":             {"d_error_code", colTextOnly},
 	},
 	Order: "rid",
 	Sort:  query.NodeSort,

@@ -35,6 +35,8 @@ type Store struct {
 	// every call cost a fifth of a GET /node/{id}.
 	getNode *sql.Stmt
 	stmts   sync.Map // query -> *sql.Stmt on r (readStmt, plan.go)
+
+	distinct distinctCache // distinct values of columns, for planning regexes (regex.go)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -97,6 +98,23 @@ func testGroupNodes(t *testing.T, st store.Store, ns store.NodeStats) {
 	c2.State, c2.Result = model.StateDone, model.Str("fail")
 	mustWrite(t, st, store.NodeWrite{Replace: []*model.Node{&c2}})
 	check("after update", f(c("kind", query.Eq, "checkout")), []string{"result"}, 0, "string:fail=1 string:pass=1")
+	// Tree, branch and commit: text values, and the others (missing,
+	// null, a number) by JSON type and value, together.
+	check("tree", query.Filter{}, []string{"data.kernel_revision.tree"}, 0,
+		"<nil>:<nil>=2 string:mainline=3 string:next=3")
+	mustWrite(t, st, store.NodeWrite{Insert: []*model.Node{
+		node("r1", "regression", func(n *model.Node) {
+			n.Data["kernel_revision"] = map[string]any{"tree": json.Number("7"), "branch": "master", "commit": nil}
+		}),
+		node("r2", "regression", func(n *model.Node) {
+			n.Data["kernel_revision"] = map[string]any{"tree": "next", "branch": "master", "commit": "abc"}
+		}),
+	}})
+	check("tree,branch,commit", f(c("kind", query.Eq, "regression")),
+		[]string{"data.kernel_revision.tree", "data.kernel_revision.branch", "data.kernel_revision.commit"}, 0,
+		"int64:7|string:master|<nil>:<nil>=1 string:next|string:master|string:abc=1")
+	check("branch=master by tree", f(c("data.kernel_revision.branch", query.Eq, "master")),
+		[]string{"data.kernel_revision.tree", "kind"}, 0, "int64:7|string:regression=1 string:next|string:regression=1")
 	// Bad grouping fields are a query error.
 	for _, by := range [][]string{nil, {"created"}, {"data."}, {"data.$x"}, {"kind", "kind"}, {"kind", "state", "result", "name", "group"}} {
 		var qe *query.Error
