@@ -14,7 +14,7 @@ import (
 
 // AppendEvents appends events in one transaction, assigning sequence ids.
 func (s *Store) AppendEvents(ctx context.Context, evs ...*model.Event) error {
-	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error { return appendEvents(ctx, tx, evs) })
+	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error { return s.appendEvents(ctx, tx, evs) })
 }
 
 // writeEvents runs fn, a write that appends evs (with appendEvents), in
@@ -31,15 +31,13 @@ func (s *Store) writeEvents(ctx context.Context, evs []*model.Event, fn func(tx 
 	return nil
 }
 
-func appendEvents(ctx context.Context, tx *sql.Tx, evs []*model.Event) error {
+// appendEvents inserts evs in tx (their statement is prepared once,
+// writestmts.go), assigning their ids, timestamps and sequence ids.
+func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []*model.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO eventhistory (id, timestamp, channel, owner, doc) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: prepare event: %w", err)
-	}
-	defer stmt.Close()
+	stmt := tx.StmtContext(ctx, s.ws.insertEvent)
 	for _, ev := range evs {
 		if ev.ID.IsZero() {
 			ev.ID = objectid.New()

@@ -102,6 +102,9 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	replaceNodeSQL = `UPDATE node SET kind = ?, name = ?, grp = ?, parent = ?, state = ?, result = ?, owner = ?,
 		created = ?, updated = ?, timeout = ?, holdoff = ?, doc = ? WHERE id = ?`
+	// replaceNodeIfSQL is replaceNodeSQL with the compare-and-set of
+	// ReplaceNodeIf: the stored state and updated time.
+	replaceNodeIfSQL = replaceNodeSQL + ` AND state = ? AND updated = ?`
 )
 
 // insertChunk is the number of nodes one INSERT statement writes. Inside
@@ -114,10 +117,10 @@ const insertChunk = 50
 
 var insertChunkSQL = insertNodeSQL + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", insertChunk-1)
 
-// insertNodes inserts nodes, insertChunk at a time; a duplicate id is
+// insertNodes inserts nodes, insertChunk at a time, through the
+// statements prepared once (writestmts.go); a duplicate id is
 // store.ErrConflict naming the node.
-func insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
-	var stmt *sql.Stmt
+func (s *Store) insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
 	for len(nodes) > 0 {
 		part := nodes[:min(len(nodes), insertChunk)]
 		nodes = nodes[len(part):]
@@ -130,22 +133,19 @@ func insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
 			args = append(args, row...)
 		}
 		var err error
-		switch {
-		case len(part) < insertChunk:
+		switch len(part) {
+		case 1:
+			_, err = tx.StmtContext(ctx, s.ws.insertNode).ExecContext(ctx, args...)
+		case insertChunk:
+			_, err = tx.StmtContext(ctx, s.ws.insertChunk).ExecContext(ctx, args...)
+		default: // the last part of a large write: prepared for this write only
 			_, err = tx.ExecContext(ctx, insertNodeSQL+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1), args...)
-		default:
-			if stmt == nil {
-				if stmt, err = tx.PrepareContext(ctx, insertChunkSQL); err != nil {
-					return fmt.Errorf("sqlite: prepare insert: %w", err)
-				}
-				defer stmt.Close()
-			}
-			_, err = stmt.ExecContext(ctx, args...)
 		}
 		if isUniqueViolation(err) {
 			// The statement changed nothing; name the culprit.
+			one := tx.StmtContext(ctx, s.ws.insertNode)
 			for i, n := range part {
-				if _, err := tx.ExecContext(ctx, insertNodeSQL, args[13*i:13*i+13]...); isUniqueViolation(err) {
+				if _, err := one.ExecContext(ctx, args[13*i:13*i+13]...); isUniqueViolation(err) {
 					return fmt.Errorf("node %s: %w", n.ID, store.ErrConflict)
 				} else if err != nil {
 					return fmt.Errorf("sqlite: insert node: %w", err)
@@ -163,15 +163,11 @@ func insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
 // WriteNodes applies w atomically.
 func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
 	return s.writeEvents(ctx, w.Events, func(tx *sql.Tx) error {
-		if err := insertNodes(ctx, tx, w.Insert); err != nil {
+		if err := s.insertNodes(ctx, tx, w.Insert); err != nil {
 			return err
 		}
 		if len(w.Replace) > 0 {
-			stmt, err := tx.PrepareContext(ctx, replaceNodeSQL)
-			if err != nil {
-				return fmt.Errorf("sqlite: prepare replace: %w", err)
-			}
-			defer stmt.Close()
+			stmt := tx.StmtContext(ctx, s.ws.replaceNode)
 			for _, n := range w.Replace {
 				row, err := nodeRow(n)
 				if err != nil {
@@ -186,6 +182,6 @@ func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
 				}
 			}
 		}
-		return appendEvents(ctx, tx, w.Events)
+		return s.appendEvents(ctx, tx, w.Events)
 	})
 }

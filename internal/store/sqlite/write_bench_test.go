@@ -98,3 +98,64 @@ func BenchmarkGetNode(b *testing.B) {
 		}
 	}
 }
+
+// pipelineNode is a test node as kernelci-bench -http writes it (about
+// 1 kB of JSON stored).
+func pipelineNode(now model.Time) *model.Node {
+	grp := "baseline-x86"
+	return &model.Node{ID: objectid.NewAt(now.Time), Kind: "test", Name: "baseline.login",
+		Path:  []string{"checkout", "kbuild-gcc-12-x86", "baseline-x86", "baseline.login"},
+		Group: &grp, State: model.StateRunning, Created: now, Updated: now, Timeout: now,
+		Data: map[string]any{
+			"kernel_revision": map[string]any{
+				"tree": "mainline", "branch": "master", "commit": "2d5404caa8c7bb5c4e0435f94b28834ae5456623",
+				"url": "https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git", "describe": "v6.12-rc3-123-g2d5404caa8c7",
+			},
+			"arch": "x86_64", "defconfig": "x86_64_defconfig", "compiler": "gcc-12", "platform": "qemu-x86",
+			"runtime": "lava-collabora", "job_id": "12345678", "error_code": nil,
+		},
+		Owner: model.Str("admin")}
+}
+
+// BenchmarkWritePairs is the store's part of kernelci-bench -http's
+// write figure: 16 goroutines each creating a node (with its event) and
+// updating it to done (ReplaceNodeIf, with its event), as POST /node
+// and PUT /node/{id} do. An op is one pair (two node writes);
+// cpu-µs/write is the process's CPU time (user + system) per node
+// write, which stays meaningful on a loaded machine, and
+// writes/commit how many writes shared a commit.
+//
+//	go test ./internal/store/sqlite/ -run '^$' -bench WritePairs -benchtime 2000x
+func BenchmarkWritePairs(b *testing.B) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	base := st.gc.commits.Load()
+	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	cpu0 := processCPU()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			now := model.T(time.Now())
+			n := pipelineNode(now)
+			ev := &model.Event{Channel: "node", Owner: n.Owner, Data: model.NodeEventData("created", n, false, nil)}
+			if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}}); err != nil {
+				b.Error(err)
+				return
+			}
+			u := *n
+			u.State, u.Result, u.Updated = model.StateDone, model.Str(model.ResultPass), model.T(time.Now())
+			ev = &model.Event{Channel: "node", Owner: n.Owner, Data: model.NodeEventData("updated", &u, false, n)}
+			if err := st.ReplaceNodeIf(ctx, &u, n.State, n.Updated.Time, ev); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(2*b.N), "cpu-µs/write")
+	b.ReportMetric(float64(2*b.N)/float64(st.gc.commits.Load()-base), "writes/commit")
+}
