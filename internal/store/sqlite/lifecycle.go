@@ -112,6 +112,10 @@ func (s *Store) ReplaceNodeIf(ctx context.Context, n *model.Node, ifState string
 	}
 	// replaceNodeIfSQL: nodeRow ends with the id, then the expected values.
 	args := append(row, ifState, model.FormatTime(ifUpdated))
+	enc, err := encodeEvents(evs) // before the transaction: see WriteNodes
+	if err != nil {
+		return err
+	}
 	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.ws.replaceNodeIf).ExecContext(ctx, args...)
 		if err != nil {
@@ -128,7 +132,7 @@ func (s *Store) ReplaceNodeIf(ctx context.Context, n *model.Node, ifState string
 			}
 			return fmt.Errorf("node %s changed since it was read: %w", n.ID, store.ErrConflict)
 		}
-		return s.appendEvents(ctx, tx, evs)
+		return s.insertEvents(ctx, tx, enc)
 	})
 }
 

@@ -117,35 +117,45 @@ const insertChunk = 50
 
 var insertChunkSQL = insertNodeSQL + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", insertChunk-1)
 
-// insertNodes inserts nodes, insertChunk at a time, through the
-// statements prepared once (writestmts.go); a duplicate id is
-// store.ErrConflict naming the node.
-func (s *Store) insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
+// nodeRows encodes nodes (nodeRow) one after the other in one slice.
+func nodeRows(nodes []*model.Node) ([]any, error) {
+	args := make([]any, 0, nodeCols*len(nodes))
+	for _, n := range nodes {
+		row, err := nodeRow(n)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, row...)
+	}
+	return args, nil
+}
+
+// nodeCols is the length of a nodeRow.
+const nodeCols = 13
+
+// insertNodes inserts nodes, whose rows are args (nodeRows),
+// insertChunk at a time, through the statements prepared once
+// (writestmts.go); a duplicate id is store.ErrConflict naming the node.
+func (s *Store) insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node, args []any) error {
 	for len(nodes) > 0 {
 		part := nodes[:min(len(nodes), insertChunk)]
 		nodes = nodes[len(part):]
-		args := make([]any, 0, 13*len(part))
-		for _, n := range part {
-			row, err := nodeRow(n)
-			if err != nil {
-				return err
-			}
-			args = append(args, row...)
-		}
+		partArgs := args[:nodeCols*len(part)]
+		args = args[len(partArgs):]
 		var err error
 		switch len(part) {
 		case 1:
-			_, err = tx.StmtContext(ctx, s.ws.insertNode).ExecContext(ctx, args...)
+			_, err = tx.StmtContext(ctx, s.ws.insertNode).ExecContext(ctx, partArgs...)
 		case insertChunk:
-			_, err = tx.StmtContext(ctx, s.ws.insertChunk).ExecContext(ctx, args...)
+			_, err = tx.StmtContext(ctx, s.ws.insertChunk).ExecContext(ctx, partArgs...)
 		default: // the last part of a large write: prepared for this write only
-			_, err = tx.ExecContext(ctx, insertNodeSQL+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1), args...)
+			_, err = tx.ExecContext(ctx, insertNodeSQL+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1), partArgs...)
 		}
 		if isUniqueViolation(err) {
 			// The statement changed nothing; name the culprit.
 			one := tx.StmtContext(ctx, s.ws.insertNode)
 			for i, n := range part {
-				if _, err := one.ExecContext(ctx, args[13*i:13*i+13]...); isUniqueViolation(err) {
+				if _, err := one.ExecContext(ctx, partArgs[nodeCols*i:nodeCols*(i+1)]...); isUniqueViolation(err) {
 					return fmt.Errorf("node %s: %w", n.ID, store.ErrConflict)
 				} else if err != nil {
 					return fmt.Errorf("sqlite: insert node: %w", err)
@@ -160,20 +170,30 @@ func (s *Store) insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node
 	return nil
 }
 
-// WriteNodes applies w atomically.
+// WriteNodes applies w atomically. Documents and events are encoded
+// before the transaction: the committer runs one write at a time
+// (group.go), the encoding of concurrent writes runs in parallel.
 func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
+	ins, err := nodeRows(w.Insert)
+	if err != nil {
+		return err
+	}
+	rep, err := nodeRows(w.Replace)
+	if err != nil {
+		return err
+	}
+	evs, err := encodeEvents(w.Events)
+	if err != nil {
+		return err
+	}
 	return s.writeEvents(ctx, w.Events, func(tx *sql.Tx) error {
-		if err := s.insertNodes(ctx, tx, w.Insert); err != nil {
+		if err := s.insertNodes(ctx, tx, w.Insert, ins); err != nil {
 			return err
 		}
 		if len(w.Replace) > 0 {
 			stmt := tx.StmtContext(ctx, s.ws.replaceNode)
-			for _, n := range w.Replace {
-				row, err := nodeRow(n)
-				if err != nil {
-					return err
-				}
-				res, err := stmt.ExecContext(ctx, row...)
+			for i, n := range w.Replace {
+				res, err := stmt.ExecContext(ctx, rep[nodeCols*i:nodeCols*(i+1)]...)
 				if err != nil {
 					return fmt.Errorf("sqlite: replace node: %w", err)
 				}
@@ -182,6 +202,6 @@ func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
 				}
 			}
 		}
-		return s.appendEvents(ctx, tx, w.Events)
+		return s.insertEvents(ctx, tx, evs)
 	})
 }
