@@ -71,10 +71,16 @@ func (s *Store) CountNodes(ctx context.Context, f query.Filter) (int64, error) {
 	return n, nil
 }
 
-func nodeRow(n *model.Node) ([]any, error) {
-	doc, err := json.Marshal(n)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode node: %w", err)
+func nodeRow(n *model.Node) ([]any, error) { return nodeRowDoc(n, nil) }
+
+// nodeRowDoc is nodeRow with the node's JSON (json.Marshal of n) when
+// the caller has it already (store.NodeWrite.Docs), else nil.
+func nodeRowDoc(n *model.Node, doc []byte) ([]any, error) {
+	if doc == nil {
+		var err error
+		if doc, err = json.Marshal(n); err != nil {
+			return nil, fmt.Errorf("sqlite: encode node: %w", err)
+		}
 	}
 	var parent, holdoff any
 	if n.Parent != nil {
@@ -117,11 +123,16 @@ const insertChunk = 50
 
 var insertChunkSQL = insertNodeSQL + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", insertChunk-1)
 
-// nodeRows encodes nodes (nodeRow) one after the other in one slice.
-func nodeRows(nodes []*model.Node) ([]any, error) {
+// nodeRows encodes nodes (nodeRow) one after the other in one slice;
+// docs, when not nil, are their JSON (store.NodeWrite.Docs).
+func nodeRows(nodes []*model.Node, docs [][]byte) ([]any, error) {
 	args := make([]any, 0, nodeCols*len(nodes))
-	for _, n := range nodes {
-		row, err := nodeRow(n)
+	for i, n := range nodes {
+		var doc []byte
+		if docs != nil {
+			doc = docs[i]
+		}
+		row, err := nodeRowDoc(n, doc)
 		if err != nil {
 			return nil, err
 		}
@@ -174,11 +185,18 @@ func (s *Store) insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node
 // before the transaction: the committer runs one write at a time
 // (group.go), the encoding of concurrent writes runs in parallel.
 func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
-	ins, err := nodeRows(w.Insert)
+	var insDocs, repDocs [][]byte
+	if w.Docs != nil {
+		if len(w.Docs) != len(w.Insert)+len(w.Replace) {
+			return fmt.Errorf("sqlite: write nodes: %d documents for %d nodes", len(w.Docs), len(w.Insert)+len(w.Replace))
+		}
+		insDocs, repDocs = w.Docs[:len(w.Insert)], w.Docs[len(w.Insert):]
+	}
+	ins, err := nodeRows(w.Insert, insDocs)
 	if err != nil {
 		return err
 	}
-	rep, err := nodeRows(w.Replace)
+	rep, err := nodeRows(w.Replace, repDocs)
 	if err != nil {
 		return err
 	}
