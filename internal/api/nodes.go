@@ -3,11 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
@@ -124,13 +127,19 @@ func (s *Server) postNode(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	n.Owner = model.Str(userFrom(r.Context()).Username)
+	// One encoding of the node: stored (SQLite) and answered.
+	doc, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
 	if err := s.store.WriteNodes(r.Context(), store.NodeWrite{
 		Insert: []*model.Node{n},
 		Events: []*model.Event{nodeEvent("created", n, false, nil)},
+		Docs:   [][]byte{doc},
 	}); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, n)
+	return writeEncodedNodes(w, http.StatusOK, doc)
 }
 
 // getNode answers the node, or JSON null for an unknown id.
@@ -589,6 +598,14 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkParent(r, h.Node); err != nil {
 		return err
 	}
+	// Each node is encoded once, for the store (SQLite keeps the JSON)
+	// and for the answer, which is the list of the same encodings in
+	// pre-order (what json.Marshal(out) writes).
+	docs, body, err := encodeHierarchy(out, wr.Insert, wr.Replace)
+	if err != nil {
+		return err
+	}
+	wr.Docs = docs
 	wr.Events = []*model.Event{nodeEvent("updated", h.Node, true, old)}
 	if err := s.store.WriteNodes(r.Context(), wr); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -596,7 +613,56 @@ func (s *Server) putHierarchy(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeEncodedNodes(w, http.StatusOK, body)
+}
+
+// encodeHierarchy encodes the nodes of a hierarchy once: docs holds the
+// JSON of each node of insert then replace (store.NodeWrite.Docs), body
+// the JSON list of out, every node of insert and replace in answer
+// order, as json.Marshal(out) would write it.
+// A large hierarchy is encoded on every core (it is alone on its slot,
+// KCI_MAX_LARGE_HIERARCHIES), in parts of at least parallelEncodeMin.
+func encodeHierarchy(out, insert, replace []*model.Node) (docs [][]byte, body []byte, err error) {
+	encoded := make([][]byte, len(out))
+	parts := min(runtime.GOMAXPROCS(0), len(out)/parallelEncodeMin)
+	if parts <= 1 {
+		if err := encodeNodes(out, encoded); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		errs := make([]error, parts)
+		var wg sync.WaitGroup
+		for p := range parts {
+			lo, hi := p*len(out)/parts, (p+1)*len(out)/parts
+			wg.Go(func() { errs[p] = encodeNodes(out[lo:hi], encoded[lo:hi]) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, nil, err
+		}
+	}
+	enc := make(map[*model.Node][]byte, len(out))
+	size := 2
+	for i, n := range out {
+		enc[n] = encoded[i]
+		size += len(encoded[i]) + 1
+	}
+	docs = make([][]byte, 0, len(insert)+len(replace))
+	for _, n := range insert {
+		docs = append(docs, enc[n])
+	}
+	for _, n := range replace {
+		docs = append(docs, enc[n])
+	}
+	body = make([]byte, 0, size)
+	body = append(body, '[')
+	for i, n := range out {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, enc[n]...)
+	}
+	return docs, append(body, ']'), nil
 }
 
 // specializeData validates a hierarchy node against its kind and stores
@@ -715,4 +781,28 @@ func sameParent(a, b *objectid.ID) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// parallelEncodeMin is the fewest nodes worth a goroutine of their own.
+const parallelEncodeMin = 500
+
+// encodeNodes sets out[i] to the JSON of nodes[i].
+func encodeNodes(nodes []*model.Node, out [][]byte) error {
+	for i, n := range nodes {
+		b, err := json.Marshal(n)
+		if err != nil {
+			return err
+		}
+		out[i] = b
+	}
+	return nil
+}
+
+// writeEncodedNodes answers b, nodes already encoded by json.Marshal:
+// the bytes writeJSON would write for them.
+func writeEncodedNodes(w http.ResponseWriter, status int, b []byte) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err := w.Write(b)
+	return err
 }

@@ -414,6 +414,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.maxConns > 0 {
 		ln = limitListener(ln, a.maxConns)
 	}
+	if a.Config.PprofAddr != "" {
+		stopPprof, err := a.startPprof(a.Config.PprofAddr) // pprof.go
+		if err != nil {
+			return fmt.Errorf("KCI_PPROF_ADDR: %w", err)
+		}
+		defer stopPprof()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -116,6 +117,10 @@ type Config struct {
 	// proxies whose X-Forwarded-For/X-Real-IP headers name the client;
 	// empty trusts none.
 	TrustedProxies []netip.Prefix
+
+	// PprofAddr is KCI_PPROF_ADDR: a loopback host:port serving
+	// net/http/pprof for profiling; empty (the default) serves none.
+	PprofAddr string
 
 	LogLevel  slog.Level // KCI_LOG_LEVEL: debug, info, warn (or warning) or error
 	LogFormat string     // KCI_LOG_FORMAT: text or json
@@ -327,6 +332,9 @@ var settings = []setting{
 	{flag: "trusted-proxies", env: "KCI_TRUSTED_PROXIES", defDoc: "empty, meaning no proxy is trusted", kind: "cidrs",
 		help: "Comma-separated addresses or CIDRs of the reverse proxies in front of the server: only from these peers are X-Forwarded-For and X-Real-IP believed for the client address (login limits, access log).",
 		set:  setTrustedProxies, get: func(c *Config) string { return formatPrefixes(c.TrustedProxies) }},
+	{flag: "pprof-addr", env: "KCI_PPROF_ADDR", defDoc: "empty, meaning no profiling endpoint", kind: "host:port",
+		help: "Loopback address (127.0.0.1:PORT or [::1]:PORT) serving Go's /debug/pprof/ profiles, for performance work; off by default, never on another interface.",
+		set:  str(func(c *Config) *string { return &c.PprofAddr }, loopbackAddr), get: getStr(func(c *Config) string { return c.PprofAddr })},
 	{flag: "log-level", env: "KCI_LOG_LEVEL", def: "info", kind: "level",
 		help: "Log level: debug, info, warn (or warning) or error.",
 		set:  setLogLevel, get: func(c *Config) string { return strings.ToLower(c.LogLevel.String()) }},
@@ -542,6 +550,22 @@ func getStr(field func(*Config) string) func(*Config) string { return field }
 func nonEmpty(v string) error {
 	if strings.TrimSpace(v) == "" {
 		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// loopbackAddr accepts "" or a host:port whose host is a loopback IP
+// address (a profiling endpoint must not be reachable from outside).
+func loopbackAddr(v string) error {
+	if v == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(v)
+	if err != nil {
+		return err
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return errors.New("the host must be a loopback address such as 127.0.0.1")
 	}
 	return nil
 }

@@ -146,6 +146,7 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
 		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
 		"KCI_STATS_MAX_GROUPS": "50", "KCI_STREAM_HEARTBEAT_SECONDS": "2", "KCI_STREAM_MAX_PER_CLIENT": "0", "KCI_STREAM_MAX_TOTAL": "7",
+		"KCI_PPROF_ADDR": "127.0.0.1:6060",
 	}
 	if len(sample) != len(settings) {
 		t.Fatalf("sample has %d entries for %d settings", len(sample), len(settings))
@@ -186,6 +187,20 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 			if got[k] != want || c.Source(k) != src {
 				t.Errorf("%v: %s = %q from %v; want %q", src, k, got[k], c.Source(k), want)
 			}
+		}
+	}
+}
+
+// KCI_PPROF_ADDR serves profiles on loopback addresses only.
+func TestPprofAddrLoopbackOnly(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:6060", "[::1]:6060", "127.0.0.2:0"} {
+		if _, err := Load(newFS(), nil, env(map[string]string{"KCI_PPROF_ADDR": ok}), ""); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{":6060", "0.0.0.0:6060", "10.1.2.3:6060", "localhost:6060", "127.0.0.1"} {
+		if _, err := Load(newFS(), nil, env(map[string]string{"KCI_PPROF_ADDR": bad}), ""); err == nil || !strings.Contains(err.Error(), "KCI_PPROF_ADDR") {
+			t.Errorf("%s: err = %v, want a KCI_PPROF_ADDR error", bad, err)
 		}
 	}
 }

@@ -68,6 +68,13 @@ type NodeWrite struct {
 	Insert  []*model.Node
 	Replace []*model.Node
 	Events  []*model.Event
+	// Docs, when not nil, holds the JSON of each node of Insert then of
+	// Replace, in that order, exactly as json.Marshal encodes it: a
+	// backend that keeps nodes as their wire JSON (SQLite) stores these
+	// bytes instead of encoding the nodes again, and the caller answers
+	// the same bytes (PUT /nodes/{id}: one encoding of each node instead
+	// of two). Backends that do not keep JSON ignore it.
+	Docs [][]byte
 }
 
 // Nodes stores nodes. Find results are in stable id order, or in

@@ -14,7 +14,7 @@ import (
 
 // AppendEvents appends events in one transaction, assigning sequence ids.
 func (s *Store) AppendEvents(ctx context.Context, evs ...*model.Event) error {
-	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error { return appendEvents(ctx, tx, evs) })
+	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error { return s.appendEvents(ctx, tx, evs) })
 }
 
 // writeEvents runs fn, a write that appends evs (with appendEvents), in
@@ -31,28 +31,76 @@ func (s *Store) writeEvents(ctx context.Context, evs []*model.Event, fn func(tx 
 	return nil
 }
 
-func appendEvents(ctx context.Context, tx *sql.Tx, evs []*model.Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO eventhistory (id, timestamp, channel, owner, doc) VALUES (?, ?, ?, ?, ?)`)
+// appendEvents inserts evs in tx (their statement is prepared once,
+// writestmts.go), assigning their ids, timestamps and sequence ids.
+func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []*model.Event) error {
+	enc, err := encodeEvents(evs)
 	if err != nil {
-		return fmt.Errorf("sqlite: prepare event: %w", err)
+		return err
 	}
-	defer stmt.Close()
-	for _, ev := range evs {
+	return s.insertEvents(ctx, tx, enc)
+}
+
+// encodedEvent is an event with its stored document, encoded before
+// its transaction so that the committer, which runs every write of the
+// store one after the other (group.go), does not spend its time in
+// encoding/json. An event without a timestamp gets it in the
+// transaction (insertEvents), so that timestamps follow sequence ids:
+// its document holds a placeholder of the same width until then.
+type encodedEvent struct {
+	ev      *model.Event
+	doc     []byte
+	stampAt int // offset of the placeholder timestamp in doc; -1: none
+}
+
+// eventStampAt is the offset of the timestamp's value in an event's
+// document: {"id":"<24 hex>","timestamp":"... (model.Event's field
+// order; checked by encodeEvents).
+const eventStampAt = len(`{"id":"`) + 24 + len(`","timestamp":"`)
+
+// encodeEvents assigns missing ids and encodes evs for insertEvents.
+func encodeEvents(evs []*model.Event) ([]encodedEvent, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	out := make([]encodedEvent, len(evs))
+	for i, ev := range evs {
 		if ev.ID.IsZero() {
 			ev.ID = objectid.New()
 		}
-		if ev.Timestamp.IsZero() {
-			ev.Timestamp = model.T(model.Now())
-		}
+		stamp := ev.Timestamp.IsZero()
 		ev.SequenceID = 0
 		doc, err := json.Marshal(ev)
 		if err != nil {
-			return fmt.Errorf("sqlite: encode event: %w", err)
+			return nil, fmt.Errorf("sqlite: encode event: %w", err)
 		}
-		res, err := stmt.ExecContext(ctx, ev.ID.String(), model.FormatTime(ev.Timestamp.Time), ev.Channel, nullStr(ev.Owner), string(doc))
+		out[i] = encodedEvent{ev: ev, doc: doc, stampAt: -1}
+		if stamp {
+			// The zero time's text, replaced in the transaction.
+			out[i].stampAt = eventStampAt
+			if z := model.FormatTime(ev.Timestamp.Time); len(doc) < eventStampAt+len(z)+1 ||
+				string(doc[eventStampAt-len(`"timestamp":"`):eventStampAt+len(z)+1]) != `"timestamp":"`+z+`"` {
+				return nil, fmt.Errorf("sqlite: encode event: unexpected layout %.80q", doc)
+			}
+		}
+	}
+	return out, nil
+}
+
+// insertEvents inserts events encoded by encodeEvents, giving those
+// without one their timestamp now, and assigns their sequence ids.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, evs []encodedEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	stmt := tx.StmtContext(ctx, s.ws.insertEvent)
+	for _, e := range evs {
+		ev := e.ev
+		if e.stampAt >= 0 {
+			ev.Timestamp = model.T(model.Now())
+			copy(e.doc[e.stampAt:], model.FormatTime(ev.Timestamp.Time))
+		}
+		res, err := stmt.ExecContext(ctx, ev.ID.String(), model.FormatTime(ev.Timestamp.Time), ev.Channel, nullStr(ev.Owner), string(e.doc))
 		if err != nil {
 			return fmt.Errorf("sqlite: insert event: %w", err)
 		}

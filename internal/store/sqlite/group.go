@@ -123,6 +123,8 @@ func (s *Store) commitGroup(group []*txRequest) {
 		r.done <- nil
 		return
 	}
+	// The savepoint statements, prepared once (writestmts.go).
+	savepoint, release, rollbackTo := tx.Stmt(s.ws.savepoint), tx.Stmt(s.ws.release), tx.Stmt(s.ws.rollbackTo)
 	var ok []*txRequest // run and kept, answered after the commit
 	abort := func(i int, cause error) {
 		tx.Rollback()
@@ -139,7 +141,7 @@ func (s *Store) commitGroup(group []*txRequest) {
 			r.done <- err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT " + groupSavepoint); err != nil {
+		if _, err := savepoint.Exec(); err != nil {
 			abort(i, err)
 			return
 		}
@@ -148,12 +150,12 @@ func (s *Store) commitGroup(group []*txRequest) {
 			// whole transaction back (an I/O error, an interrupted
 			// write), the savepoint is gone with it and so is every
 			// write of the group.
-			if _, rerr := tx.Exec("ROLLBACK TO " + groupSavepoint); rerr != nil {
+			if _, rerr := rollbackTo.Exec(); rerr != nil {
 				abort(i+1, errors.Join(err, rerr))
 				r.done <- err
 				return
 			}
-			if _, rerr := tx.Exec("RELEASE " + groupSavepoint); rerr != nil {
+			if _, rerr := release.Exec(); rerr != nil {
 				abort(i+1, rerr)
 				r.done <- err
 				return
@@ -161,7 +163,7 @@ func (s *Store) commitGroup(group []*txRequest) {
 			r.done <- err
 			continue
 		}
-		if _, err := tx.Exec("RELEASE " + groupSavepoint); err != nil {
+		if _, err := release.Exec(); err != nil {
 			abort(i, err)
 			return
 		}

@@ -110,17 +110,20 @@ func (s *Store) ReplaceNodeIf(ctx context.Context, n *model.Node, ifState string
 	if err != nil {
 		return err
 	}
-	// replaceNodeSQL ends with "WHERE id = ?" and nodeRow with the id.
-	q := replaceNodeSQL + ` AND state = ? AND updated = ?`
+	// replaceNodeIfSQL: nodeRow ends with the id, then the expected values.
 	args := append(row, ifState, model.FormatTime(ifUpdated))
+	enc, err := encodeEvents(evs) // before the transaction: see WriteNodes
+	if err != nil {
+		return err
+	}
 	return s.writeEvents(ctx, evs, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, args...)
+		res, err := tx.StmtContext(ctx, s.ws.replaceNodeIf).ExecContext(ctx, args...)
 		if err != nil {
 			return fmt.Errorf("sqlite: replace node: %w", err)
 		}
 		if k, _ := res.RowsAffected(); k == 0 {
 			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM node WHERE id = ?`, n.ID.String()).Scan(&one)
+			err := tx.StmtContext(ctx, s.ws.nodeExists).QueryRowContext(ctx, n.ID.String()).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("node %s: %w", n.ID, store.ErrNotFound)
 			}
@@ -129,7 +132,7 @@ func (s *Store) ReplaceNodeIf(ctx context.Context, n *model.Node, ifState string
 			}
 			return fmt.Errorf("node %s changed since it was read: %w", n.ID, store.ErrConflict)
 		}
-		return appendEvents(ctx, tx, evs)
+		return s.insertEvents(ctx, tx, enc)
 	})
 }
 

@@ -71,10 +71,16 @@ func (s *Store) CountNodes(ctx context.Context, f query.Filter) (int64, error) {
 	return n, nil
 }
 
-func nodeRow(n *model.Node) ([]any, error) {
-	doc, err := json.Marshal(n)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode node: %w", err)
+func nodeRow(n *model.Node) ([]any, error) { return nodeRowDoc(n, nil) }
+
+// nodeRowDoc is nodeRow with the node's JSON (json.Marshal of n) when
+// the caller has it already (store.NodeWrite.Docs), else nil.
+func nodeRowDoc(n *model.Node, doc []byte) ([]any, error) {
+	if doc == nil {
+		var err error
+		if doc, err = json.Marshal(n); err != nil {
+			return nil, fmt.Errorf("sqlite: encode node: %w", err)
+		}
 	}
 	var parent, holdoff any
 	if n.Parent != nil {
@@ -102,6 +108,9 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	replaceNodeSQL = `UPDATE node SET kind = ?, name = ?, grp = ?, parent = ?, state = ?, result = ?, owner = ?,
 		created = ?, updated = ?, timeout = ?, holdoff = ?, doc = ? WHERE id = ?`
+	// replaceNodeIfSQL is replaceNodeSQL with the compare-and-set of
+	// ReplaceNodeIf: the stored state and updated time.
+	replaceNodeIfSQL = replaceNodeSQL + ` AND state = ? AND updated = ?`
 )
 
 // insertChunk is the number of nodes one INSERT statement writes. Inside
@@ -114,38 +123,50 @@ const insertChunk = 50
 
 var insertChunkSQL = insertNodeSQL + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", insertChunk-1)
 
-// insertNodes inserts nodes, insertChunk at a time; a duplicate id is
-// store.ErrConflict naming the node.
-func insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
-	var stmt *sql.Stmt
+// nodeRows encodes nodes (nodeRow) one after the other in one slice;
+// docs, when not nil, are their JSON (store.NodeWrite.Docs).
+func nodeRows(nodes []*model.Node, docs [][]byte) ([]any, error) {
+	args := make([]any, 0, nodeCols*len(nodes))
+	for i, n := range nodes {
+		var doc []byte
+		if docs != nil {
+			doc = docs[i]
+		}
+		row, err := nodeRowDoc(n, doc)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, row...)
+	}
+	return args, nil
+}
+
+// nodeCols is the length of a nodeRow.
+const nodeCols = 13
+
+// insertNodes inserts nodes, whose rows are args (nodeRows),
+// insertChunk at a time, through the statements prepared once
+// (writestmts.go); a duplicate id is store.ErrConflict naming the node.
+func (s *Store) insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node, args []any) error {
 	for len(nodes) > 0 {
 		part := nodes[:min(len(nodes), insertChunk)]
 		nodes = nodes[len(part):]
-		args := make([]any, 0, 13*len(part))
-		for _, n := range part {
-			row, err := nodeRow(n)
-			if err != nil {
-				return err
-			}
-			args = append(args, row...)
-		}
+		partArgs := args[:nodeCols*len(part)]
+		args = args[len(partArgs):]
 		var err error
-		switch {
-		case len(part) < insertChunk:
-			_, err = tx.ExecContext(ctx, insertNodeSQL+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1), args...)
-		default:
-			if stmt == nil {
-				if stmt, err = tx.PrepareContext(ctx, insertChunkSQL); err != nil {
-					return fmt.Errorf("sqlite: prepare insert: %w", err)
-				}
-				defer stmt.Close()
-			}
-			_, err = stmt.ExecContext(ctx, args...)
+		switch len(part) {
+		case 1:
+			_, err = tx.StmtContext(ctx, s.ws.insertNode).ExecContext(ctx, partArgs...)
+		case insertChunk:
+			_, err = tx.StmtContext(ctx, s.ws.insertChunk).ExecContext(ctx, partArgs...)
+		default: // the last part of a large write: prepared for this write only
+			_, err = tx.ExecContext(ctx, insertNodeSQL+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(part)-1), partArgs...)
 		}
 		if isUniqueViolation(err) {
 			// The statement changed nothing; name the culprit.
+			one := tx.StmtContext(ctx, s.ws.insertNode)
 			for i, n := range part {
-				if _, err := tx.ExecContext(ctx, insertNodeSQL, args[13*i:13*i+13]...); isUniqueViolation(err) {
+				if _, err := one.ExecContext(ctx, partArgs[nodeCols*i:nodeCols*(i+1)]...); isUniqueViolation(err) {
 					return fmt.Errorf("node %s: %w", n.ID, store.ErrConflict)
 				} else if err != nil {
 					return fmt.Errorf("sqlite: insert node: %w", err)
@@ -160,24 +181,37 @@ func insertNodes(ctx context.Context, tx *sql.Tx, nodes []*model.Node) error {
 	return nil
 }
 
-// WriteNodes applies w atomically.
+// WriteNodes applies w atomically. Documents and events are encoded
+// before the transaction: the committer runs one write at a time
+// (group.go), the encoding of concurrent writes runs in parallel.
 func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
+	var insDocs, repDocs [][]byte
+	if w.Docs != nil {
+		if len(w.Docs) != len(w.Insert)+len(w.Replace) {
+			return fmt.Errorf("sqlite: write nodes: %d documents for %d nodes", len(w.Docs), len(w.Insert)+len(w.Replace))
+		}
+		insDocs, repDocs = w.Docs[:len(w.Insert)], w.Docs[len(w.Insert):]
+	}
+	ins, err := nodeRows(w.Insert, insDocs)
+	if err != nil {
+		return err
+	}
+	rep, err := nodeRows(w.Replace, repDocs)
+	if err != nil {
+		return err
+	}
+	evs, err := encodeEvents(w.Events)
+	if err != nil {
+		return err
+	}
 	return s.writeEvents(ctx, w.Events, func(tx *sql.Tx) error {
-		if err := insertNodes(ctx, tx, w.Insert); err != nil {
+		if err := s.insertNodes(ctx, tx, w.Insert, ins); err != nil {
 			return err
 		}
 		if len(w.Replace) > 0 {
-			stmt, err := tx.PrepareContext(ctx, replaceNodeSQL)
-			if err != nil {
-				return fmt.Errorf("sqlite: prepare replace: %w", err)
-			}
-			defer stmt.Close()
-			for _, n := range w.Replace {
-				row, err := nodeRow(n)
-				if err != nil {
-					return err
-				}
-				res, err := stmt.ExecContext(ctx, row...)
+			stmt := tx.StmtContext(ctx, s.ws.replaceNode)
+			for i, n := range w.Replace {
+				res, err := stmt.ExecContext(ctx, rep[nodeCols*i:nodeCols*(i+1)]...)
 				if err != nil {
 					return fmt.Errorf("sqlite: replace node: %w", err)
 				}
@@ -186,6 +220,6 @@ func (s *Store) WriteNodes(ctx context.Context, w store.NodeWrite) error {
 				}
 			}
 		}
-		return appendEvents(ctx, tx, w.Events)
+		return s.insertEvents(ctx, tx, evs)
 	})
 }

@@ -34,7 +34,8 @@ type Store struct {
 	// getNode is GetNode's statement, prepared once: preparing it for
 	// every call cost a fifth of a GET /node/{id}.
 	getNode *sql.Stmt
-	stmts   sync.Map // query -> *sql.Stmt on r (readStmt, plan.go)
+	ws      *writeStmts // node and event writes, prepared once on w (writestmts.go)
+	stmts   sync.Map    // query -> *sql.Stmt on r (readStmt, plan.go)
 
 	distinct distinctCache // distinct values of columns, for planning regexes (regex.go)
 }
@@ -92,6 +93,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	st := &Store{w: w, r: r}
+	if st.ws, err = prepareWrites(ctx, w); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if st.getNode, err = r.PrepareContext(ctx, "SELECT doc FROM node WHERE id = ?"); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
@@ -110,6 +115,7 @@ func (s *Store) Close() error {
 	if s.getNode != nil {
 		errs = append(errs, s.getNode.Close())
 	}
+	errs = append(errs, s.ws.close())
 	s.stmts.Range(func(_, st any) bool {
 		errs = append(errs, st.(*sql.Stmt).Close())
 		return true
