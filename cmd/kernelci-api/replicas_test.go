@@ -443,9 +443,14 @@ func (c *cluster) tokenRevocation(t *testing.T, a, b *replica) {
 		t.Fatal(err)
 	}
 	revoked := time.Now()
-	if err := c.callStatus(b, made.Token, "GET", "/whoami", nil, http.StatusUnauthorized, nil); err != nil {
+	// A refuses it at once; B once its authentication cache entry has
+	// expired (KCI_AUTH_CACHE_SECONDS, 2 s by default).
+	if err := c.callStatus(a, made.Token, "GET", "/whoami", nil, http.StatusUnauthorized, nil); err != nil {
 		t.Fatal(err)
 	}
+	testutil.WaitFor(t, 60*time.Second, "B to refuse the revoked token", func() bool {
+		return c.callStatus(b, made.Token, "GET", "/whoami", nil, http.StatusUnauthorized, nil) == nil
+	})
 	t.Logf("revoked through A, refused by B %v later", time.Since(revoked))
 }
 

@@ -57,6 +57,7 @@ type httpOpts struct {
 	syncMode   string
 	tmpDir     string
 	only       *regexp.Regexp
+	listen     listenOpts // listen fan-out (listen.go)
 }
 
 type httpResult struct {
@@ -135,7 +136,18 @@ func runHTTP(ctx context.Context, o httpOpts) error {
 	if want("queries") {
 		out = append(out, b.queries(ctx)...)
 	}
-	printHTTP(os.Stdout, o, out)
+	var fan []*listenResult
+	if want("listen") && len(o.listen.listeners) > 0 {
+		if fan, err = b.listenFanOut(ctx); err != nil {
+			return err
+		}
+	}
+	if len(out) > 0 {
+		printHTTP(os.Stdout, o, out)
+	}
+	if len(fan) > 0 {
+		printListen(os.Stdout, o.listen, fan)
+	}
 	return nil
 }
 

@@ -62,6 +62,13 @@ func main() {
 		hierConc  = flag.Int("hierarchy-conc", 1, "HTTP mode: hierarchies sent at once")
 		syncMode  = flag.String("synchronous", "FULL", "HTTP mode: synchronous setting of the raw SQLite insert floor (the server's: FULL)")
 		tmpDir    = flag.String("tmpdir", os.TempDir(), "HTTP mode: directory of the raw SQLite insert floor's file (put it on the server's disk)")
+		// Listen fan-out (listen.go).
+		listeners  = flag.String("listeners", "10,100,1000", "HTTP mode: numbers of listeners of the listen fan-out figures (each a subscription listening one GET at a time)")
+		listenRate = flag.Float64("listen-rate", 10, "HTTP mode: events published per second during the listen fan-out")
+		listenDur  = flag.Duration("listen-duration", 10*time.Second, "HTTP mode: how long the listen fan-out publishes")
+		listenChan = flag.String("listen-channel", "", "HTTP mode: channel of the listen fan-out (default: a fresh test channel per figure)")
+		newConn    = flag.Bool("listen-new-conn", false, "HTTP mode: listen fan-out with a new TCP connection per request, as kernelci-core's client (default: keep-alive)")
+		serverPID  = flag.Int("server-pid", 0, "HTTP mode: PID of the server, to report its CPU time per delivery (Linux /proc)")
 	)
 	flag.Parse()
 	if *cpuProf != "" {
@@ -78,6 +85,20 @@ func main() {
 	if *httpURL != "" {
 		o := httpOpts{base: *httpURL, user: *user, pass: *password, token: *token, conns: *conns, dur: *dur,
 			hierarchy: *hierarchy, hierReps: *hierReps, hierConc: *hierConc, syncMode: *syncMode, tmpDir: *tmpDir}
+		o.listen = listenOpts{rate: *listenRate, dur: *listenDur, channel: *listenChan, newConn: *newConn,
+			drain: 30 * time.Second, serverPID: *serverPID}
+		for _, s := range strings.Split(*listeners, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "kernelci-bench: -listeners: %q is not a positive number\n", s)
+				os.Exit(2)
+			}
+			o.listen.listeners = append(o.listen.listeners, n)
+		}
+		if *listenRate <= 0 {
+			fmt.Fprintln(os.Stderr, "kernelci-bench: -listen-rate must be positive")
+			os.Exit(2)
+		}
 		for _, s := range strings.Split(*writers, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || n < 1 {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
@@ -133,48 +134,64 @@ func userFrom(ctx context.Context) *model.User {
 
 // authenticate resolves the bearer token (a JWT or an API token, see
 // tokens.go) to an active user and the scopes of the credentials
-// (auth.Full for a JWT), or a nil user.
+// (auth.Full for a JWT), or a nil user. Successes are cached for a short
+// time (authcache.go).
 func (s *Server) authenticate(r *http.Request) (*model.User, auth.Scopes, error) {
 	tok := auth.BearerToken(r.Header.Get("Authorization"))
 	if tok == "" {
 		return nil, auth.Full, nil
 	}
-	if auth.IsAPIToken(tok) {
-		u, sc, err := s.authenticateAPIToken(r, tok)
-		if u != nil {
-			if info := requestInfoFrom(r.Context()); info != nil {
-				info.User = u.Username // for the access log (RequestInfo)
-			}
+	load := func(ctx context.Context) (*model.User, auth.Scopes, time.Time, error) {
+		if auth.IsAPIToken(tok) {
+			return s.authenticateAPIToken(ctx, tok)
 		}
-		return u, sc, err
+		u, until, err := s.authenticateJWT(ctx, tok)
+		return u, auth.Full, until, err
 	}
-	id, gen, err := s.tokens.VerifySession(tok)
+	u, sc, err := s.auth.authenticate(r.Context(), tok, s.now(), load)
+	if u == nil {
+		if auth.IsAPIToken(tok) {
+			sc = auth.Scopes{}
+		} else {
+			sc = auth.Full
+		}
+	}
+	if u != nil && err == nil {
+		if info := requestInfoFrom(r.Context()); info != nil {
+			info.User = u.Username // for the access log (RequestInfo)
+		}
+	}
+	return u, sc, err
+}
+
+// authenticateJWT resolves a login JWT to its active user, nil when the
+// token is invalid or ended or its user gone or inactive; until is the
+// token's expiry.
+func (s *Server) authenticateJWT(ctx context.Context, tok string) (*model.User, time.Time, error) {
+	id, gen, until, err := s.tokens.VerifySessionUntil(tok)
 	if err != nil {
-		return nil, auth.Full, nil
+		return nil, time.Time{}, nil
 	}
 	oid, err := objectid.Parse(id)
 	if err != nil {
-		return nil, auth.Full, nil
+		return nil, time.Time{}, nil
 	}
-	u, err := s.store.GetUser(r.Context(), oid)
+	u, err := s.store.GetUser(ctx, oid)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, auth.Full, nil
+		return nil, time.Time{}, nil
 	}
 	if err != nil {
-		return nil, auth.Full, err
+		return nil, time.Time{}, err
 	}
 	if !u.IsActive {
-		return nil, auth.Full, nil
+		return nil, time.Time{}, nil
 	}
 	// A token of an older generation was issued before the password
 	// changed, the account was deactivated, or its sessions were ended.
 	if gen < u.TokenGeneration {
-		return nil, auth.Full, nil
+		return nil, time.Time{}, nil
 	}
-	if info := requestInfoFrom(r.Context()); info != nil {
-		info.User = u.Username // for the access log (RequestInfo)
-	}
-	return u, auth.Full, nil
+	return u, until, nil
 }
 
 // authed wraps h so that it runs only for an active user (401 otherwise)

@@ -75,6 +75,14 @@ type Options struct {
 	// Web pages and their data (pages*.go, statsnodes.go, stream.go).
 	StatsMaxGroups int // groups GET /stats/nodes answers at most; 0 = DefaultStatsMaxGroups
 	Stream         StreamOptions
+	// The authentication cache (authcache.go): how long a successful
+	// authentication is reused (0 = DefaultAuthCacheTTL, < 0 = no cache;
+	// a revocation made on another process holds after at most this
+	// long) and how many credentials it holds (0 = DefaultAuthCacheSize).
+	AuthCacheTTL  time.Duration
+	AuthCacheSize int
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
 }
 
 // Server holds the dependencies of the handlers.
@@ -96,6 +104,8 @@ type Server struct {
 	subscribing sync.Mutex // pubsub.go: the per-user subscription cap
 
 	streams streamCounter // stream.go: open event streams
+
+	auth *authCache // authcache.go
 }
 
 // New builds the HTTP handler of the API.
@@ -120,7 +130,20 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 			opts.Metrics.WatchPubSub(opts.PubSub, st)
 		}
 	}
-	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: time.Now, pubsub: opts.PubSub,
+	if opts.AuthCacheTTL == 0 {
+		opts.AuthCacheTTL = DefaultAuthCacheTTL
+	}
+	if opts.AuthCacheSize <= 0 {
+		opts.AuthCacheSize = DefaultAuthCacheSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ac := newAuthCache(opts.AuthCacheTTL, opts.AuthCacheSize)
+	// Every write of the handlers that may end a credential goes
+	// through authWatch, which invalidates the cache.
+	st = authWatch{Store: st, c: ac}
+	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: opts.Now, pubsub: opts.PubSub, auth: ac,
 		heavy:       newGate(opts.MaxHeavyQueries, opts.AdmissionWait, "regular-expression queries"),
 		hashes:      newGate(opts.MaxHashes, opts.AdmissionWait, "password checks"),
 		hierarchies: newGate(opts.MaxLargeHierarchies, opts.AdmissionWait, "large hierarchies")}

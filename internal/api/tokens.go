@@ -115,48 +115,53 @@ func checkTokenNode(r *http.Request, n *model.Node) error {
 		strings.Join(sc.Runtimes(), " or "), n.Name, rt))
 }
 
-// authenticateAPIToken resolves an API token to its active user and its
-// scopes; nil when the token is malformed, unknown (revoked), expired, or
-// its user is gone or inactive. It reads the store on every request, so a
-// revocation holds at once on every replica.
-func (s *Server) authenticateAPIToken(r *http.Request, tok string) (*model.User, auth.Scopes, error) {
+// authenticateAPIToken resolves an API token to its active user, its
+// scopes and its expiry (zero: none); nil when the token is malformed,
+// unknown (revoked), expired, or its user is gone or inactive. It reads
+// the store; authenticate caches its successes for a short time
+// (authcache.go), so a revocation holds at once on this process and
+// within Options.AuthCacheTTL on the others.
+func (s *Server) authenticateAPIToken(ctx context.Context, tok string) (*model.User, auth.Scopes, time.Time, error) {
 	ts := s.store
 	if !auth.WellFormedAPIToken(tok) {
-		return nil, auth.Scopes{}, nil
+		return nil, auth.Scopes{}, time.Time{}, nil
 	}
-	ctx := r.Context()
 	t, err := ts.GetAPITokenByHash(ctx, auth.HashAPIToken(tok))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, auth.Scopes{}, nil
+		return nil, auth.Scopes{}, time.Time{}, nil
 	}
 	if err != nil {
-		return nil, auth.Scopes{}, err
+		return nil, auth.Scopes{}, time.Time{}, err
 	}
 	now := s.now()
-	if t.Expires != nil && !now.Before(*t.Expires) {
-		return nil, auth.Scopes{}, nil
+	var until time.Time
+	if t.Expires != nil {
+		if !now.Before(*t.Expires) {
+			return nil, auth.Scopes{}, time.Time{}, nil
+		}
+		until = *t.Expires
 	}
 	sc, err := auth.ParseScopes(t.Scopes)
 	if err != nil {
 		s.log.Error("API token with invalid stored scopes refused", "token", t.ID.String(), "err", err)
-		return nil, auth.Scopes{}, nil
+		return nil, auth.Scopes{}, time.Time{}, nil
 	}
 	u, err := s.store.GetUser(ctx, t.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, auth.Scopes{}, nil
+		return nil, auth.Scopes{}, time.Time{}, nil
 	}
 	if err != nil {
-		return nil, auth.Scopes{}, err
+		return nil, auth.Scopes{}, time.Time{}, err
 	}
 	if !u.IsActive {
-		return nil, auth.Scopes{}, nil
+		return nil, auth.Scopes{}, time.Time{}, nil
 	}
 	if t.LastUsed == nil || now.Sub(*t.LastUsed) >= tokenTouchEvery {
 		if err := ts.TouchAPIToken(context.WithoutCancel(ctx), t.ID, now); err != nil {
 			s.log.Warn("could not record the use of an API token", "token", t.ID.String(), "err", err)
 		}
 	}
-	return u, sc, nil
+	return u, sc, until, nil
 }
 
 func tokenJSON(t *store.APIToken, username string) wire.APIToken {

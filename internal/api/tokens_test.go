@@ -307,25 +307,38 @@ func openReplicaStores(t *testing.T) (store.Store, store.Store) {
 }
 
 // TestAPITokenRevokedOnOtherReplica: two servers over one database; a
-// token revoked through A answers 401 on B at the next request (B keeps
-// no cache of tokens), well within the second the issue allows.
+// token revoked through A answers 401 on B at the next request when B
+// keeps no authentication cache, and once B's cache entry has expired
+// (AuthCacheTTL on B's clock) when it does.
 func TestAPITokenRevokedOnOtherReplica(t *testing.T) {
 	t.Parallel()
-	sa, sb := openReplicaStores(t)
-	tokens := &auth.Tokens{Secret: testSecret}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srvA := httptest.NewServer(api.New(sa, tokens, api.Options{}, log))
-	t.Cleanup(srvA.Close)
-	srvB := httptest.NewServer(api.New(sb, tokens, api.Options{}, log))
-	t.Cleanup(srvB.Close)
-	a := &env{t: t, base: srvA.URL, client: srvA.Client(), store: sa}
-	b := &env{t: t, base: srvB.URL, client: srvB.Client(), store: sb}
-	jwt := a.token("lab")
-	made := a.newToken(jwt, "lab-ci", "node:write:lava-a")
-	tok := secretOf(made)
-	b.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK)
-	b.do("POST", "/latest/node", tok, map[string]any{"name": "j", "kind": "job", "path": []string{"j"}, "data": map[string]any{"runtime": "lava-a"}}).expect(http.StatusOK)
-	a.do("DELETE", "/latest/user/tokens/"+made["id"].(string), jwt, nil).expect(http.StatusNoContent)
-	b.do("GET", "/latest/whoami", tok, nil).expectDetail(http.StatusUnauthorized, "Unauthorized")
-	b.do("POST", "/latest/node", tok, map[string]any{"name": "j2", "kind": "job", "path": []string{"j2"}, "data": map[string]any{"runtime": "lava-a"}}).expect(http.StatusUnauthorized)
+	for _, c := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"no cache", -1}, {"cache", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			sa, sb := openReplicaStores(t)
+			tokens := &auth.Tokens{Secret: testSecret}
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			srvA := httptest.NewServer(api.New(sa, tokens, api.Options{}, log))
+			t.Cleanup(srvA.Close)
+			clock := newTestClock()
+			srvB := httptest.NewServer(api.New(sb, tokens, api.Options{AuthCacheTTL: c.ttl, Now: clock.now}, log))
+			t.Cleanup(srvB.Close)
+			a := &env{t: t, base: srvA.URL, client: srvA.Client(), store: sa}
+			b := &env{t: t, base: srvB.URL, client: srvB.Client(), store: sb}
+			jwt := a.token("lab")
+			made := a.newToken(jwt, "lab-ci", "node:write:lava-a")
+			tok := secretOf(made)
+			b.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK)
+			b.do("POST", "/latest/node", tok, map[string]any{"name": "j", "kind": "job", "path": []string{"j"}, "data": map[string]any{"runtime": "lava-a"}}).expect(http.StatusOK)
+			a.do("DELETE", "/latest/user/tokens/"+made["id"].(string), jwt, nil).expect(http.StatusNoContent)
+			if c.ttl == 0 {
+				// B may still take it from its cache, for at most the TTL.
+				clock.advance(api.DefaultAuthCacheTTL)
+			}
+			b.do("GET", "/latest/whoami", tok, nil).expectDetail(http.StatusUnauthorized, "Unauthorized")
+			b.do("POST", "/latest/node", tok, map[string]any{"name": "j2", "kind": "job", "path": []string{"j2"}, "data": map[string]any{"runtime": "lava-a"}}).expect(http.StatusUnauthorized)
+		})
+	}
 }

@@ -134,6 +134,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		WriteTimeout:            cfg.WriteTimeout,
 		TrustedProxies:          cfg.TrustedProxies,
 		StatsMaxGroups:          cfg.StatsMaxGroups,
+		AuthCacheTTL:            authCacheTTL(cfg.AuthCacheSeconds),
+		AuthCacheSize:           cfg.AuthCacheSize,
 		Stream: api.StreamOptions{
 			Heartbeat:    cfg.StreamHeartbeat,
 			MaxPerClient: noLimit(cfg.StreamMaxPerClient),
@@ -144,6 +146,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 	// Subscriptions and lag are read from the backend, untimed.
 	a.Metrics.WatchPubSub(a.PubSub, a.backend)
 	return a, nil
+}
+
+// authCacheTTL maps KCI_AUTH_CACHE_SECONDS (0: off) to the API's
+// AuthCacheTTL (negative: off).
+func authCacheTTL(seconds int) time.Duration {
+	if seconds == 0 {
+		return -1
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 // noLimit maps a setting's 0 (no limit) to the API's negative.

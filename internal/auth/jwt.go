@@ -106,22 +106,34 @@ func (t *Tokens) IssueSession(userID string, gen int64) (string, error) {
 // VerifySession is Verify that also returns the token's generation (0
 // when it has none, as in tokens of the reference or of Issue).
 func (t *Tokens) VerifySession(token string) (userID string, gen int64, err error) {
+	userID, gen, _, err = t.VerifySessionUntil(token)
+	return userID, gen, err
+}
+
+// VerifySessionUntil is VerifySession that also returns the token's
+// expiry (its exp claim), past which it is refused: what a cache of
+// verified tokens must not outlive.
+func (t *Tokens) VerifySessionUntil(token string) (userID string, gen int64, expires time.Time, err error) {
 	claims, err := t.parse(token, AuthAudience, true)
 	if err != nil {
-		return "", 0, err
+		return "", 0, time.Time{}, err
 	}
 	sub, _ := claims["sub"].(string)
 	if sub == "" {
-		return "", 0, fmt.Errorf("%w: %v", ErrInvalidToken, errMissingSubject)
+		return "", 0, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, errMissingSubject)
 	}
 	if g, ok := claims["gen"]; ok {
 		f, isNum := g.(float64)
 		if !isNum || f < 0 || f != float64(int64(f)) {
-			return "", 0, fmt.Errorf("%w: malformed gen claim", ErrInvalidToken)
+			return "", 0, time.Time{}, fmt.Errorf("%w: malformed gen claim", ErrInvalidToken)
 		}
 		gen = int64(f)
 	}
-	return sub, gen, nil
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil { // the parser requires exp: not reached
+		return "", 0, time.Time{}, fmt.Errorf("%w: no exp claim", ErrInvalidToken)
+	}
+	return sub, gen, exp.Time, nil
 }
 
 // IssueWith signs claims with Secret after setting exp to now + lifetime

@@ -113,6 +113,8 @@ type Config struct {
 	MinBodyRate             int64         // KCI_MIN_BODY_RATE
 	WriteTimeout            time.Duration // KCI_WRITE_TIMEOUT_SECONDS
 	MaxConnections          int           // KCI_MAX_CONNECTIONS: 0 = no limit
+	AuthCacheSeconds        int           // KCI_AUTH_CACHE_SECONDS: reuse of a successful authentication; 0 = off
+	AuthCacheSize           int           // KCI_AUTH_CACHE_SIZE: credentials cached
 	// TrustedProxies is KCI_TRUSTED_PROXIES: the CIDRs of the reverse
 	// proxies whose X-Forwarded-For/X-Real-IP headers name the client;
 	// empty trusts none.
@@ -329,6 +331,12 @@ var settings = []setting{
 	{flag: "max-connections", env: "KCI_MAX_CONNECTIONS", def: "4096", kind: "count",
 		help: "Open client connections at once; more wait in the listen backlog. 0 means no limit.",
 		set:  countSetting(func(c *Config) *int { return &c.MaxConnections }), get: func(c *Config) string { return strconv.Itoa(c.MaxConnections) }},
+	{flag: "auth-cache-seconds", env: "KCI_AUTH_CACHE_SECONDS", def: "2", kind: "count",
+		help: "Seconds a successful authentication (token verified, user read) is reused by the next requests with the same token. A revocation, password change or deactivation holds at once on the server that makes it and after at most this long on other replicas. 0 turns the cache off.",
+		set:  countSetting(func(c *Config) *int { return &c.AuthCacheSeconds }), get: func(c *Config) string { return strconv.Itoa(c.AuthCacheSeconds) }},
+	{flag: "auth-cache-size", env: "KCI_AUTH_CACHE_SIZE", def: "10000", kind: "count",
+		help: "Tokens the authentication cache holds; beyond it the expired, then any, entries make room.",
+		set:  positiveCount(func(c *Config) *int { return &c.AuthCacheSize }), get: func(c *Config) string { return strconv.Itoa(c.AuthCacheSize) }},
 	{flag: "trusted-proxies", env: "KCI_TRUSTED_PROXIES", defDoc: "empty, meaning no proxy is trusted", kind: "cidrs",
 		help: "Comma-separated addresses or CIDRs of the reverse proxies in front of the server: only from these peers are X-Forwarded-For and X-Real-IP believed for the client address (login limits, access log).",
 		set:  setTrustedProxies, get: func(c *Config) string { return formatPrefixes(c.TrustedProxies) }},

@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		QueryTimeout: 5 * time.Second, QueryMaxConditions: 100, QueryMaxListValues: 1000, QueryMaxRegexRepeat: 100,
 		AdmissionWait: 2 * time.Second, MaxJSONDepth: 128, MaxPageLimit: 10000, MaxEventsLimit: 10000,
 		MaxSubscriptionsPerUser: 1000, BodyReadTimeout: 30 * time.Second, MinBodyRate: 100 << 10,
-		WriteTimeout: 120 * time.Second, MaxConnections: 4096,
+		WriteTimeout: 120 * time.Second, MaxConnections: 4096, AuthCacheSeconds: 2, AuthCacheSize: 10000,
 	}
 	got := *c
 	got.sources = nil
@@ -144,7 +144,7 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_QUERY_MAX_REGEX_REPEAT": "9", "KCI_MAX_HEAVY_QUERIES": "2", "KCI_MAX_CONCURRENT_HASHES": "3", "KCI_MAX_LARGE_HIERARCHIES": "5",
 		"KCI_ADMISSION_WAIT_SECONDS": "4", "KCI_MAX_JSON_DEPTH": "12", "KCI_MAX_PAGE_LIMIT": "13", "KCI_MAX_EVENTS_LIMIT": "14",
 		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
-		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
+		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_AUTH_CACHE_SECONDS": "3", "KCI_AUTH_CACHE_SIZE": "77", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
 		"KCI_STATS_MAX_GROUPS": "50", "KCI_STREAM_HEARTBEAT_SECONDS": "2", "KCI_STREAM_MAX_PER_CLIENT": "0", "KCI_STREAM_MAX_TOTAL": "7",
 		"KCI_PPROF_ADDR": "127.0.0.1:6060",
 	}

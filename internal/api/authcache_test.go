@@ -1,0 +1,135 @@
+package api_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/api"
+	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/model"
+	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+)
+
+// testClock is a clock that moves only when told.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock { return &testClock{t: time.Now()} }
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// newEnvOptions is newEnv with the server's options (PubSub set here).
+func newEnvOptions(t *testing.T, opts api.Options) *env {
+	t.Helper()
+	st := openTestStore(t)
+	if err := st.InsertGroup(context.Background(), &model.Group{Name: model.EditAnyGroup}); err != nil {
+		t.Fatal(err)
+	}
+	tokens := &auth.Tokens{Secret: testSecret}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts.PubSub = pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
+	srv := httptest.NewServer(api.New(st, tokens, opts, log))
+	t.Cleanup(srv.Close)
+	return &env{t: t, base: srv.URL, client: srv.Client(), store: st, tokens: tokens}
+}
+
+// TestAuthCacheDoesNotOutliveRevocation: with the authentication cache
+// on and a clock that never moves (so no entry ever expires), every way
+// of ending or narrowing a credential through the API holds at the very
+// next request of this server.
+func TestAuthCacheDoesNotOutliveRevocation(t *testing.T) {
+	t.Parallel()
+	e := newEnvOptions(t, api.Options{AuthCacheTTL: time.Hour, Now: newTestClock().now})
+	admin := e.token("root", superuser)
+	alice := e.addUser("alice", inGroups("lab-a"))
+	changes := []struct {
+		name string
+		cred func() string // a credential, used once (cached) before the change
+		// change ends it; want is the status of GET /whoami after.
+		change func(cred string)
+		want   int
+	}{
+		{"logout", func() string { return e.login("alice") }, func(c string) {
+			e.do("POST", "/latest/user/logout", c, nil).expect(http.StatusNoContent)
+		}, http.StatusUnauthorized},
+		{"admin revocation", func() string { return e.login("alice") }, func(string) {
+			e.do("POST", "/latest/user/"+alice.ID.String()+"/logout", admin, nil).expect(http.StatusNoContent)
+		}, http.StatusUnauthorized},
+		{"password change", func() string { return e.login("alice") }, func(string) {
+			e.postForm("/latest/user/update-password", url.Values{"username": {"alice"}, "password": {testPassword},
+				"new_password": {testPassword}}).expect(http.StatusOK)
+		}, http.StatusUnauthorized},
+		{"deactivation", func() string { return e.login("alice") }, func(string) {
+			e.do("PATCH", "/latest/user/"+alice.ID.String(), admin, map[string]any{"is_active": false}).expect(http.StatusOK)
+		}, http.StatusUnauthorized},
+		{"API token revoked", func() string {
+			e.do("PATCH", "/latest/user/"+alice.ID.String(), admin, map[string]any{"is_active": true}).expect(http.StatusOK)
+			return secretOf(e.newToken(e.login("alice"), "ci", "read"))
+		}, func(c string) {
+			id := e.do("GET", "/latest/user/tokens", e.login("alice"), nil).expect(http.StatusOK).list()[0].(map[string]any)["id"].(string)
+			e.do("DELETE", "/latest/user/tokens/"+id, admin, nil).expect(http.StatusNoContent)
+		}, http.StatusUnauthorized},
+		{"API token's user deactivated", func() string { return secretOf(e.newToken(e.login("alice"), "ci2", "read")) }, func(string) {
+			e.do("PATCH", "/latest/user/"+alice.ID.String(), admin, map[string]any{"is_active": false}).expect(http.StatusOK)
+		}, http.StatusUnauthorized},
+		{"user deleted", func() string {
+			e.do("PATCH", "/latest/user/"+alice.ID.String(), admin, map[string]any{"is_active": true}).expect(http.StatusOK)
+			return e.login("alice")
+		}, func(string) {
+			e.do("DELETE", "/latest/user/"+alice.ID.String(), admin, nil).expect(http.StatusNoContent)
+		}, http.StatusUnauthorized},
+	}
+	for _, c := range changes {
+		cred := c.cred()
+		e.do("GET", "/latest/whoami", cred, nil).expect(http.StatusOK)
+		e.do("GET", "/latest/whoami", cred, nil).expect(http.StatusOK) // from the cache
+		c.change(cred)
+		if r := e.do("GET", "/latest/whoami", cred, nil); r.status != c.want {
+			t.Errorf("%s: GET /whoami answers %d after it, want %d", c.name, r.status, c.want)
+		}
+	}
+	// Groups: the user seen by the next request is the changed one.
+	bob := e.addUser("bob", inGroups("lab-b"))
+	tok := e.login("bob")
+	if g := e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK).object()["groups"].([]any); len(g) != 1 {
+		t.Fatalf("bob's groups: %v", g)
+	}
+	e.do("PATCH", "/latest/user/"+bob.ID.String(), admin, map[string]any{"groups": []string{}}).expect(http.StatusOK)
+	if g := e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK).object()["groups"].([]any); len(g) != 0 {
+		t.Errorf("bob's groups after their removal: %v (a stale cached user)", g)
+	}
+}
+
+// TestAuthCacheExpiry: an entry lasts AuthCacheTTL on the server's clock
+// and never past the credential's own expiry (an API token expiring
+// before the TTL).
+func TestAuthCacheExpiry(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	e := newEnvOptions(t, api.Options{AuthCacheTTL: 72 * time.Hour, Now: clock.now})
+	jwt := e.token("lab")
+	tok := e.do("POST", "/latest/user/tokens", jwt, map[string]any{"name": "short", "scopes": []string{"read"},
+		"expires_in_days": 1}).expect(http.StatusCreated).object()["token"].(string)
+	e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK)
+	clock.advance(24*time.Hour + time.Second)
+	e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusUnauthorized)
+	e.do("GET", "/latest/whoami", jwt, nil).expect(http.StatusOK)
+}
