@@ -16,7 +16,13 @@ import (
 func (s *Store) getUser(ctx context.Context, col string, val any) (*model.User, error) {
 	var doc []byte
 	var hash string
-	err := s.r.QueryRowContext(ctx, "SELECT doc, hashed_password FROM user WHERE "+col+" = ?", val).Scan(&doc, &hash)
+	// col is one of a fixed few (id, username, email): the statement is
+	// prepared once each (parsing it was most of a request's user load).
+	st, err := s.readStmt(ctx, "SELECT doc, hashed_password FROM user WHERE "+col+" = ?")
+	if err != nil {
+		return nil, err
+	}
+	err = st.QueryRowContext(ctx, val).Scan(&doc, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
