@@ -139,14 +139,14 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.store.GetNode(r.Context(), id)
+	b, err := s.store.GetNodeJSON(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return writeJSON(w, http.StatusOK, nil)
 	}
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, n)
+	return writeRawJSON(w, http.StatusOK, b)
 }
 
 // nodeFilter parses the query string of /nodes, /nodes/fast and /count

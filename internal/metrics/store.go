@@ -60,6 +60,11 @@ func (d *timedStore) GetNode(ctx context.Context, id objectid.ID) (r0 *model.Nod
 	return d.Store.GetNode(ctx, id)
 }
 
+func (d *timedStore) GetNodeJSON(ctx context.Context, id objectid.ID) (r0 []byte, err error) {
+	defer d.m.observeStore("GetNodeJSON", time.Now(), &err)
+	return d.Store.GetNodeJSON(ctx, id)
+}
+
 func (d *timedStore) FindNodes(ctx context.Context, f query.Filter, p store.Page) (r0 []*model.Node, err error) {
 	defer d.m.observeStore("FindNodes", time.Now(), &err)
 	return d.Store.FindNodes(ctx, f, p)

@@ -31,6 +31,32 @@ func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error
 	return &n, nil
 }
 
+// GetNodeJSON returns the node's JSON: the stored document itself when
+// it is in wire form (every document this version writes), else the
+// document decoded and encoded again, as GetNode and the handler did.
+func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error) {
+	var doc []byte
+	err := s.getNode.QueryRowContext(ctx, id.String()).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get node: %w", err)
+	}
+	if model.IsWireNode(doc) {
+		return doc, nil
+	}
+	var n model.Node
+	if err := decodeDoc(doc, &n); err != nil {
+		return nil, fmt.Errorf("sqlite: decode node %s: %w", id, err)
+	}
+	b, err := json.Marshal(&n)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: encode node %s: %w", id, err)
+	}
+	return b, nil
+}
+
 // FindNodes returns matching nodes in insertion (id) order.
 func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
 	out := []*model.Node{}
