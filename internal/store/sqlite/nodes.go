@@ -34,9 +34,17 @@ func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error
 // GetNodeJSON returns the node's JSON: the stored document itself when
 // it is in wire form (every document this version writes), else the
 // document decoded and encoded again, as GetNode and the handler did.
+//
+// The lookup by the unique id reads one index entry and one row, so it
+// runs without ctx's cancellation: with it, the driver starts a
+// goroutine for every query to interrupt it, a tenth of the CPU of a
+// GET /node/{id}. A request that is over already is not started.
 func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var doc []byte
-	err := s.getNode.QueryRowContext(ctx, id.String()).Scan(&doc)
+	err := s.getNode.QueryRowContext(context.WithoutCancel(ctx), id.String()).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
