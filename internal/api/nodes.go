@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,12 +165,16 @@ func nodeListing(r *http.Request) (listing, error) {
 // answerNodes writes a page of nodes: the next cursor's headers when
 // asked for and the page is full, then the items (projected) as body
 // builds them.
-func answerNodes(w http.ResponseWriter, r *http.Request, l listing, items []*model.Node, limit int, body func(items any) any) error {
+func answerNodes(w http.ResponseWriter, r *http.Request, l listing, items []json.RawMessage, limit int, body func(items any) any) error {
 	if items == nil {
-		items = []*model.Node{}
+		items = []json.RawMessage{}
 	}
 	if l.cursor && limit > 0 && len(items) == limit {
-		l.next(w, r, l.order.Values(store.NodeKey(items[len(items)-1])))
+		last, err := decodeWireNode(items[len(items)-1])
+		if err != nil {
+			return err
+		}
+		l.next(w, r, l.order.Values(store.NodeKey(last)))
 	}
 	out, err := projectAll(l.fields, items)
 	if err != nil {
@@ -249,7 +254,7 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer release()
 	p.Order, p.After = l.order, l.after
-	items, err := s.store.FindNodes(r.Context(), f, p)
+	items, err := s.store.FindNodesJSON(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
@@ -302,7 +307,11 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 		}
 		chunk = limit
 	}
-	read := func(ctx context.Context, sent int, last *model.Node) ([]*model.Node, bool, error) {
+	// Nodes are read and written as their wire JSON (FindNodesJSON); only
+	// the last of a chunk is decoded, for where the next one starts (and
+	// the first chunk's for the next cursor, before anything is written).
+	var next []any
+	read := func(ctx context.Context, sent int, lastRaw json.RawMessage) ([]json.RawMessage, bool, error) {
 		n := chunk
 		if limit > 0 {
 			n = min(n, limit-sent)
@@ -311,6 +320,10 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 		// written (in the answer's order): no offset to skip again.
 		cf, page := f, store.Page{Limit: n, Offset: offset, Order: l.order, After: l.after}
 		if sent > 0 {
+			last, err := decodeWireNode(lastRaw)
+			if err != nil {
+				return nil, false, err
+			}
 			page = store.Page{Limit: n, Order: l.order}
 			if l.order != nil {
 				page.After = l.order.Values(store.NodeKey(last))
@@ -318,15 +331,32 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 				cf = f.And(query.Cond{Field: "id", Op: query.Gt, Value: last.ID})
 			}
 		}
-		items, err := s.store.FindNodes(ctx, cf, page)
+		items, err := s.store.FindNodesJSON(ctx, cf, page)
+		if err == nil && sent == 0 && l.cursor && limit > 0 && len(items) == limit {
+			last, err := decodeWireNode(items[len(items)-1])
+			if err != nil {
+				return nil, false, err
+			}
+			next = l.order.Values(store.NodeKey(last))
+		}
 		more := len(items) == n && (limit == 0 || sent+len(items) < limit)
 		return items, more, err
 	}
-	return streamArray(s, w, r, l.fields, read, func(first []*model.Node) {
-		if l.cursor && limit > 0 && len(first) == limit {
-			l.next(w, r, l.order.Values(store.NodeKey(first[len(first)-1])))
+	return streamArray(s, w, r, l.fields, read, func([]json.RawMessage) {
+		if next != nil {
+			l.next(w, r, next)
 		}
 	})
+}
+
+// decodeWireNode decodes a node's wire JSON (from FindNodesJSON), for
+// its sort keys.
+func decodeWireNode(b []byte) (*model.Node, error) {
+	n := new(model.Node)
+	if err := model.DecodeJSON(b, n); err != nil {
+		return nil, fmt.Errorf("decode node: %w", err)
+	}
+	return n, nil
 }
 
 // getCount answers the number of matching nodes as a bare integer.

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -81,6 +82,9 @@ type Nodes interface {
 	// decode and encode.
 	GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error)
 	FindNodes(ctx context.Context, f query.Filter, p Page) ([]*model.Node, error)
+	// FindNodesJSON returns the nodes FindNodes returns, in its order,
+	// each as GetNodeJSON answers it (GET /nodes, /nodes/fast).
+	FindNodesJSON(ctx context.Context, f query.Filter, p Page) ([]json.RawMessage, error)
 	CountNodes(ctx context.Context, f query.Filter) (int64, error)
 	WriteNodes(ctx context.Context, w NodeWrite) error
 }

@@ -75,6 +75,21 @@ func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error)
 	return b, nil
 }
 
+// FindNodesJSON is FindNodes with each node encoded (documents are BSON).
+func (s *Store) FindNodesJSON(ctx context.Context, f query.Filter, p store.Page) ([]json.RawMessage, error) {
+	nodes, err := s.FindNodes(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(nodes))
+	for i, n := range nodes {
+		if out[i], err = json.Marshal(n); err != nil {
+			return nil, fmt.Errorf("mongo: encode node %s: %w", n.ID, err)
+		}
+	}
+	return out, nil
+}
+
 // FindNodes returns matching nodes in id order.
 func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
 	out := []*model.Node{}

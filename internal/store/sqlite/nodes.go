@@ -51,18 +51,47 @@ func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get node: %w", err)
 	}
+	return wireNode(doc)
+}
+
+// wireNode returns the wire JSON of a stored node document: doc itself
+// when it is in wire form, else doc decoded and encoded.
+func wireNode(doc []byte) ([]byte, error) {
 	if model.IsWireNode(doc) {
 		return doc, nil
 	}
 	var n model.Node
 	if err := decodeDoc(doc, &n); err != nil {
-		return nil, fmt.Errorf("sqlite: decode node %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: decode node: %w", err)
 	}
 	b, err := json.Marshal(&n)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode node %s: %w", id, err)
+		return nil, fmt.Errorf("sqlite: encode node %s: %w", n.ID, err)
 	}
 	return b, nil
+}
+
+// FindNodesJSON is FindNodes answering each node's wire JSON, the
+// stored document itself when it is in wire form.
+func (s *Store) FindNodesJSON(ctx context.Context, f query.Filter, p store.Page) ([]json.RawMessage, error) {
+	out := []json.RawMessage{}
+	t, err := s.planNodes(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	err = s.selectDocs(ctx, t, "doc", f, p, func(rows *sql.Rows) error {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return fmt.Errorf("sqlite: scan node: %w", err)
+		}
+		b, err := wireNode(doc)
+		if err != nil {
+			return err
+		}
+		out = append(out, b)
+		return nil
+	})
+	return out, err
 }
 
 // FindNodes returns matching nodes in insertion (id) order.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
+	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
@@ -102,16 +103,49 @@ func testNodeJSON(t *testing.T, st store.Store, opts Options) {
 		t.Fatalf("GetNodeJSON(unknown) = %q, %v; want ErrNotFound", b, err)
 	}
 
+	checkFindNodesJSON(t, st, len(nodes))
+
 	if opts.WriteRawNode == nil {
 		return
 	}
-	for name, doc := range legacyNodeDocs() {
+	legacy := legacyNodeDocs()
+	for name, doc := range legacy {
 		id := objectid.New()
 		doc = strings.ReplaceAll(doc, "ID", id.String())
 		if err := opts.WriteRawNode(st, id, []byte(doc)); err != nil {
 			t.Fatalf("%s: WriteRawNode: %v", name, err)
 		}
 		checkNodeJSON(t, st, id, "legacy document "+name)
+	}
+	checkFindNodesJSON(t, st, len(nodes)+len(legacy))
+}
+
+// checkFindNodesJSON fails unless FindNodesJSON answers, page by page
+// and whole, the nodes of FindNodes each encoded by json.Marshal.
+func checkFindNodesJSON(t *testing.T, st store.Store, total int) {
+	t.Helper()
+	ctx := context.Background()
+	for _, p := range []store.Page{{}, {Limit: 2}, {Limit: 3, Offset: 2}, {Order: query.Order{{Field: "name"}, {Field: "id"}}}} {
+		nodes, err := st.FindNodes(ctx, query.Filter{}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := st.FindNodesJSON(ctx, query.Filter{}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) != len(nodes) || (p.Limit == 0 && len(raw) != total) {
+			t.Fatalf("page %+v: FindNodesJSON %d nodes, FindNodes %d, stored %d", p, len(raw), len(nodes), total)
+		}
+		for i, n := range nodes {
+			want, _ := json.Marshal(n)
+			if string(raw[i]) != string(want) {
+				t.Fatalf("page %+v, item %d: FindNodesJSON differs from FindNodes encoded\n got: %s\nwant: %s", p, i, raw[i], want)
+			}
+		}
+	}
+	if raw, err := st.FindNodesJSON(ctx, query.Where("name", "no such node"), store.Page{}); err != nil || raw == nil || len(raw) != 0 {
+		t.Fatalf("FindNodesJSON(no match) = %v, %v; want an empty list", raw, err)
 	}
 }
 
