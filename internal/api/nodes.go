@@ -162,25 +162,54 @@ func nodeListing(r *http.Request) (listing, error) {
 	return parseListing(r.URL.Query(), query.NodeSort, nodeCursorOrder, nodeFields)
 }
 
-// answerNodes writes a page of nodes: the next cursor's headers when
-// asked for and the page is full, then the items (projected) as body
-// builds them.
-func answerNodes(w http.ResponseWriter, r *http.Request, l listing, items []json.RawMessage, limit int, body func(items any) any) error {
+// answerNodes writes a page of nodes (their wire JSON, FindNodesJSON):
+// the next cursor's headers when asked for and the page is full, then
+// the envelope with the items, projected when fields= asks.
+func answerNodes(w http.ResponseWriter, r *http.Request, l listing, items []json.RawMessage, p store.Page, total int64) error {
 	if items == nil {
 		items = []json.RawMessage{}
 	}
-	if l.cursor && limit > 0 && len(items) == limit {
+	if l.cursor && p.Limit > 0 && len(items) == p.Limit {
 		last, err := decodeWireNode(items[len(items)-1])
 		if err != nil {
 			return err
 		}
 		l.next(w, r, l.order.Values(store.NodeKey(last)))
 	}
-	out, err := projectAll(l.fields, items)
-	if err != nil {
-		return err
+	if l.fields != nil {
+		out, err := projectAll(l.fields, items)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, pageResponse{Items: out, Total: total, Limit: p.Limit, Offset: p.Offset})
 	}
-	return writeJSON(w, http.StatusOK, body(out))
+	return writeRawJSON(w, http.StatusOK, rawPage(items, total, p.Limit, p.Offset))
+}
+
+// rawPage is what json.Marshal writes for a pageResponse of the items,
+// written directly: encoding/json would copy every json.RawMessage
+// through its validator, two fifths of the CPU of a /nodes/fast chunk,
+// to write the same bytes (the items are json.Marshal's own output).
+func rawPage(items []json.RawMessage, total int64, limit, offset int) []byte {
+	n := 64
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"items":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, `],"total":`...)
+	b = strconv.AppendInt(b, total, 10)
+	b = append(b, `,"limit":`...)
+	b = strconv.AppendInt(b, int64(limit), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, int64(offset), 10)
+	return append(b, '}')
 }
 
 // pageResponse is the paginated list envelope shared with the client.
@@ -266,9 +295,7 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return answerNodes(w, r, l, items, p.Limit, func(items any) any {
-		return pageResponse{Items: items, Total: total, Limit: p.Limit, Offset: p.Offset}
-	})
+	return answerNodes(w, r, l, items, p, total)
 }
 
 // getNodesFast is the unpaginated list (limit and offset optional). The

@@ -16,14 +16,15 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 )
 
-// BenchmarkGetNodeServer is the server's CPU for one GET /node/{id}
+// BenchmarkReadsServer is the server's CPU for one GET /node/{id}, a
+// page of 50 of GET /nodes and 500 nodes of GET /nodes/fast
 // (docs/performance.md, "Point reads"): the whole handler stack of
 // Serve (access log as text, metrics, routing, the store on SQLite, the
 // answer) called in process, without the network and the connection's
 // own costs, which the static-handler floor of kernelci-bench pays too.
 //
-//	go test ./internal/app/ -run '^$' -bench GetNodeServer -benchtime 20000x -cpuprofile /tmp/cpu.out
-func BenchmarkGetNodeServer(b *testing.B) {
+//	go test ./internal/app/ -run '^$' -bench ReadsServer/node -benchtime 20000x -cpuprofile /tmp/cpu.out
+func BenchmarkReadsServer(b *testing.B) {
 	ctx := context.Background()
 	cfg, err := loadTestConfig(map[string]string{"KCI_DATA_DIR": b.TempDir(), "KCI_LIFECYCLE": "false"})
 	if err != nil {
@@ -44,22 +45,36 @@ func BenchmarkGetNodeServer(b *testing.B) {
 				"describe": "v6.12-rc1-123-g0123456789ab"}},
 		Debug: map[string]any{}, PlatformFilter: []string{}, UserGroups: []string{},
 		Created: at, Updated: at, Timeout: at, Owner: model.Str("admin"), Submitter: model.Str("service:pipeline"), Treeid: model.Str("abc")}
-	if err := a.Store.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}}); err != nil {
+	nodes := []*model.Node{n}
+	for range 499 {
+		c := *n
+		c.ID = objectid.New()
+		nodes = append(nodes, &c)
+	}
+	if err := a.Store.WriteNodes(ctx, store.NodeWrite{Insert: nodes}); err != nil {
 		b.Fatal(err)
 	}
 	h := observe(a.Log, a.Metrics, a.API)
-	req := httptest.NewRequest(http.MethodGet, "/latest/node/"+n.ID.String(), nil)
-	req.RemoteAddr = "127.0.0.1:40000"
-	cpu0 := cpuTime()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK || w.Body.Len() < 500 {
-			b.Fatalf("status %d: %s", w.Code, w.Body)
-		}
+	for _, c := range []struct{ name, path string }{
+		{"node", "/latest/node/" + n.ID.String()},
+		{"nodes50", "/latest/nodes?kind=test&limit=50"},
+		{"fast500", "/latest/nodes/fast?kind=test&limit=500"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, c.path, nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			cpu0 := cpuTime()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK || w.Body.Len() < 500 {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+			// CPU time rather than wall time: the machine is shared.
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
-	// CPU time rather than wall time: the machine is shared.
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // cpuTime is the CPU time of the process so far (user and system).

@@ -3,7 +3,6 @@ package model
 import (
 	"bytes"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -115,6 +114,10 @@ func (s *wireScan) strRaw() (raw []byte, escaped, ok bool) {
 	start := s.i
 	for s.i < len(s.b) {
 		c := s.b[s.i]
+		if wirePlain[c] {
+			s.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			raw = s.b[start:s.i]
@@ -139,6 +142,16 @@ func (s *wireScan) strRaw() (raw []byte, escaped, ok bool) {
 	}
 	return nil, false, false
 }
+
+// wirePlain are the bytes json.Marshal writes as they are in a string
+// and that need no further check: printable ASCII but for the quote,
+// the backslash and the HTML characters it escapes.
+var wirePlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // escape consumes an escape sequence if it is one json.Marshal writes:
 // the short forms \" \\ \b \f \n \r \t, \u00XX (lowercase) for the other
@@ -222,8 +235,11 @@ func (s *wireScan) time() bool {
 	if month < 1 || month > 12 || day < 1 || num(11, 13) > 23 || num(14, 16) > 59 || num(17, 19) > 59 {
 		return false
 	}
-	// The last day of the month: day 0 of the next one.
-	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+	last := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[month-1]
+	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		last = 29
+	}
+	if day > last {
 		return false
 	}
 	s.i += n

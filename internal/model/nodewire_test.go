@@ -198,3 +198,23 @@ func FuzzIsWireNodeStrings(f *testing.F) {
 		}
 	})
 }
+
+// TestIsWireNodeDatetimes: a datetime is accepted exactly when it reads
+// back as itself (valid dates only, leap years included).
+func TestIsWireNodeDatetimes(t *testing.T) {
+	n := wireNodes()[2]
+	b, _ := json.Marshal(n)
+	doc := string(b)
+	for _, v := range []string{"2024-02-29T00:00:00.000000", "2000-02-29T23:59:59.999999", "1900-02-28T00:00:00.000000",
+		"1900-02-29T00:00:00.000000", "2023-02-29T00:00:00.000000", "2024-04-31T00:00:00.000000", "2024-12-31T00:00:00.000000",
+		"2024-13-01T00:00:00.000000", "2024-00-01T00:00:00.000000", "2024-01-00T00:00:00.000000", "2024-01-01T24:00:00.000000",
+		"2024-01-01T00:60:00.000000", "2024-01-01T00:00:60.000000", "0000-01-01T00:00:00.000000", "0001-01-01T00:00:00.000000",
+		"9999-12-31T23:59:59.999999", "2024-01-01t00:00:00.000000", "2024-01-01T00:00:00,000000", "2024-1-01T00:00:00.0000000"} {
+		c := strings.Replace(doc, `"created":"2024-02-29T00:00:00.000000"`, `"created":"`+v+`"`, 1)
+		again, err := reencode([]byte(c))
+		want := err == nil && string(again) == c
+		if got := IsWireNode([]byte(c)); got != want {
+			t.Errorf("%s: IsWireNode = %v, want %v (re-encoded: %v)", v, got, want, err)
+		}
+	}
+}
