@@ -37,7 +37,7 @@ func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error
 //
 // The lookup by the unique id reads one index entry and one row, so it
 // runs without ctx's cancellation: with it, the driver starts a
-// goroutine for every query to interrupt it, a tenth of the CPU of a
+// goroutine for every query to interrupt it, a quarter of the CPU of a
 // GET /node/{id}. A request that is over already is not started.
 func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
