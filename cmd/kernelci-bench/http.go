@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -54,6 +53,7 @@ type httpOpts struct {
 	hierarchy  int
 	hierReps   int
 	hierConc   int
+	readSlices int
 	syncMode   string
 	tmpDir     string
 	only       *regexp.Regexp
@@ -70,6 +70,7 @@ type httpResult struct {
 	floorName   string
 	errors      int64
 	firstErrMsg string
+	serverCPU   time.Duration // CPU the server spent during the figure (0: unknown)
 }
 
 func (r *httpResult) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
@@ -99,20 +100,12 @@ func runHTTP(ctx context.Context, o httpOpts) error {
 	}
 	var out []*httpResult
 	want := func(name string) bool { return o.only == nil || o.only.MatchString(name) }
-	var static *httpResult
 	if want("reads") {
-		static, err = b.staticFloor(ctx, sample)
+		rs, err := b.pointReads(ctx, ids, sample) // reads.go
 		if err != nil {
 			return err
 		}
-		out = append(out, static)
-		rd := b.load(ctx, "get_node", o.conns, o.dur, "req", func(r *rand.Rand) string {
-			return "/node/" + ids[r.IntN(len(ids))]
-		})
-		rd.floor, rd.floorName = static.rate(), static.name
-		root := b.load(ctx, "get_root", o.conns, o.dur, "req", func(*rand.Rand) string { return "/" })
-		root.floor, root.floorName = static.rate(), static.name
-		out = append(out, rd, root)
+		out = append(out, rs...)
 	}
 	if want("writes") {
 		raw, err := rawInsertFloor(ctx, o.tmpDir, o.syncMode, len(sample), o.dur)
@@ -264,26 +257,6 @@ func (b *httpBench) load(ctx context.Context, name string, conns int, dur time.D
 	res.errors = errs.Load()
 	fmt.Fprintf(os.Stderr, "  %-22s %8.0f %s/s\n", name, res.rate(), unit)
 	return res
-}
-
-// staticFloor serves body from memory with a plain net/http server on
-// 127.0.0.1 and loads it like GET /node/{id}.
-func (b *httpBench) staticFloor(ctx context.Context, body []byte) (*httpResult, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	floor := &httpBench{o: b.o, client: b.client, api: "http://" + ln.Addr().String()}
-	r := floor.load(ctx, "floor_static_handler", b.o.conns, b.o.dur, "req", func(*rand.Rand) string {
-		return "/node/x"
-	})
-	return r, nil
 }
 
 // rawInsertFloor inserts rows of size bytes into a fresh SQLite file,
@@ -509,6 +482,13 @@ func printHTTP(w io.Writer, o httpOpts, rs []*httpResult) {
 		fmt.Fprintf(w, "| %s | %d | %.0f %s/s | %s | %s | %s | %s | %d |\n", r.name, r.ops, r.rate(), r.unit,
 			fmtDur(pct(r.lat, 0.5)), fmtDur(pct(r.lat, 0.99)), floor, ratio, r.errors)
 	}
+	for _, r := range rs {
+		if r.serverCPU > 0 && r.ops > 0 {
+			fmt.Fprintf(w, "\n%s: server CPU %.1f µs a request (its process_cpu_seconds_total)", r.name,
+				float64(r.serverCPU.Microseconds())/float64(r.ops))
+		}
+	}
+	fmt.Fprintln(w)
 	for _, r := range rs {
 		if r.firstErrMsg != "" {
 			fmt.Fprintf(w, "\n%s: first error: %s\n", r.name, r.firstErrMsg)

@@ -60,6 +60,7 @@ func main() {
 		hierarchy = flag.Int("hierarchy", 10000, "HTTP mode: nodes of the PUT /nodes/{id} hierarchy (0: skip)")
 		hierReps  = flag.Int("hierarchy-reps", 5, "HTTP mode: hierarchies sent")
 		hierConc  = flag.Int("hierarchy-conc", 1, "HTTP mode: hierarchies sent at once")
+		slices    = flag.Int("read-slices", 5, "HTTP mode: turns in which the point reads and their floor alternate")
 		syncMode  = flag.String("synchronous", "FULL", "HTTP mode: synchronous setting of the raw SQLite insert floor (the server's: FULL)")
 		tmpDir    = flag.String("tmpdir", os.TempDir(), "HTTP mode: directory of the raw SQLite insert floor's file (put it on the server's disk)")
 		// Listen fan-out (listen.go).
@@ -84,7 +85,7 @@ func main() {
 	defer stop()
 	if *httpURL != "" {
 		o := httpOpts{base: *httpURL, user: *user, pass: *password, token: *token, conns: *conns, dur: *dur,
-			hierarchy: *hierarchy, hierReps: *hierReps, hierConc: *hierConc, syncMode: *syncMode, tmpDir: *tmpDir}
+			hierarchy: *hierarchy, hierReps: *hierReps, hierConc: *hierConc, readSlices: *slices, syncMode: *syncMode, tmpDir: *tmpDir}
 		o.listen = listenOpts{rate: *listenRate, dur: *listenDur, channel: *listenChan, newConn: *newConn,
 			drain: 30 * time.Second, serverPID: *serverPID}
 		for _, s := range strings.Split(*listeners, ",") {

@@ -293,7 +293,7 @@ func request(ctx context.Context, st *sqlite.Store, op, qs string) (items int, t
 		if err != nil {
 			return 0, 0, 0, err
 		}
-		if _, err := st.GetNode(ctx, id); err != nil {
+		if _, err := st.GetNodeJSON(ctx, id); err != nil {
 			return 0, 0, 0, err
 		}
 		return 1, 1, 0, nil

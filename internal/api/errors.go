@@ -88,8 +88,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return err
 	}
+	return writeRawJSON(w, status, b)
+}
+
+// writeRawJSON writes b, already JSON, with the given status.
+func writeRawJSON(w http.ResponseWriter, status int, b []byte) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }

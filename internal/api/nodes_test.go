@@ -1,15 +1,21 @@
 package api_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kernelci/kernelci-api-go/internal/objectid"
 )
 
 // ---------------------------------------------------------------------------
@@ -265,6 +271,43 @@ func TestGetNode(t *testing.T) {
 	for _, bad := range []string{"xyz", "0123456789abcdef0123456", "0123456789abcdef012345678", "0123456789abcdef0123456g"} {
 		e.do(http.MethodGet, "/latest/node/"+bad, "", nil).expectDetail(http.StatusBadRequest,
 			"'"+bad+"' is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string")
+	}
+}
+
+// TestGetNodeAnswersTheNodeAsEncoded: GET /node/{id} answers, byte for
+// byte, what encoding the stored node answers (the stored document as
+// it is, or decoded and encoded when it is not in wire form), for nodes
+// with every kind of value.
+func TestGetNodeAnswersTheNodeAsEncoded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := e.token("alice")
+	bodies := []string{
+		`{"kind":"checkout","name":"checkout","path":["checkout"]}`,
+		`{"kind":"test","name":"baseline.login","path":["checkout","baseline"],"group":"kbuild","result":"pass",` +
+			`"holdoff":"2026-08-21 09:54:55.123456+02:00","artifacts":{"log":"https://x/y?a=1&b=<2>"},"jobfilter":["a"],` +
+			`"data":{"z":1.50,"a":[1,"two",null,true,{"y":-0,"b":1e3}],"arch":"x86_64",` +
+			`"text":"\u00e9 \u2028 \ud83d\udc27 <&> \u0001 \/","<key>":"\ufffd","big":1234567890123456789},` +
+			`"debug":{"nested":{"deep":[{},{"e":[]}]}},"retry_counter":7}`,
+	}
+	for _, body := range bodies {
+		posted := e.do(http.MethodPost, "/latest/node", tok, body).expect(http.StatusOK)
+		var id struct{ ID objectid.ID }
+		if err := json.Unmarshal(posted.body, &id); err != nil {
+			t.Fatal(err)
+		}
+		got := e.do(http.MethodGet, "/latest/node/"+id.ID.String(), "", nil).expect(http.StatusOK)
+		n, err := e.store.GetNode(context.Background(), id.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(n)
+		if !bytes.Equal(got.body, want) {
+			t.Errorf("GET /node/%s\n got: %s\nwant: %s", id.ID, got.body, want)
+		}
+		if ct, cl := got.header.Get("Content-Type"), got.header.Get("Content-Length"); ct != "application/json" || cl != strconv.Itoa(len(want)) {
+			t.Errorf("Content-Type %q, Content-Length %q", ct, cl)
+		}
 	}
 }
 

@@ -46,9 +46,13 @@ func streamArray[T any](s *Server, w http.ResponseWriter, r *http.Request, field
 		}
 		for _, it := range items {
 			var b []byte
-			if fields != nil {
+			raw, isRaw := any(it).(json.RawMessage)
+			switch {
+			case fields != nil:
 				b, err = fields.project(it)
-			} else {
+			case isRaw:
+				b = raw // wire JSON already (Store.FindNodesJSON): as json.Marshal would copy it
+			default:
 				b, err = json.Marshal(it)
 			}
 			if err != nil {

@@ -96,12 +96,16 @@ func TestStoreMetrics(t *testing.T) {
 	if _, err := st.GetNode(ctx, objectid.New()); err == nil {
 		t.Fatal("GetNode of an unknown id succeeded")
 	}
+	if _, err := st.GetNodeJSON(ctx, objectid.New()); err == nil {
+		t.Fatal("GetNodeJSON of an unknown id succeeded")
+	}
 	if got := testutil.ToFloat64(m.eventsAppended); got != 3 {
 		t.Errorf("events appended = %v, want 3", got)
 	}
 	want := map[string]bool{
 		`op="WriteNodes",result="ok"`: false, `op="WriteNodes",result="not_found"`: false,
 		`op="AppendEvents",result="ok"`: false, `op="GetNode",result="not_found"`: false,
+		`op="GetNodeJSON",result="not_found"`: false,
 	}
 	text := scrape(t, m)
 	for line := range strings.Lines(text) {

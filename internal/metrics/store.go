@@ -9,6 +9,7 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -60,9 +61,19 @@ func (d *timedStore) GetNode(ctx context.Context, id objectid.ID) (r0 *model.Nod
 	return d.Store.GetNode(ctx, id)
 }
 
+func (d *timedStore) GetNodeJSON(ctx context.Context, id objectid.ID) (r0 []byte, err error) {
+	defer d.m.observeStore("GetNodeJSON", time.Now(), &err)
+	return d.Store.GetNodeJSON(ctx, id)
+}
+
 func (d *timedStore) FindNodes(ctx context.Context, f query.Filter, p store.Page) (r0 []*model.Node, err error) {
 	defer d.m.observeStore("FindNodes", time.Now(), &err)
 	return d.Store.FindNodes(ctx, f, p)
+}
+
+func (d *timedStore) FindNodesJSON(ctx context.Context, f query.Filter, p store.Page) (r0 []json.RawMessage, err error) {
+	defer d.m.observeStore("FindNodesJSON", time.Now(), &err)
+	return d.Store.FindNodesJSON(ctx, f, p)
 }
 
 func (d *timedStore) CountNodes(ctx context.Context, f query.Filter) (r0 int64, err error) {

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -81,7 +82,16 @@ type NodeWrite struct {
 // Page.Order when it is set.
 type Nodes interface {
 	GetNode(ctx context.Context, id objectid.ID) (*model.Node, error)
+	// GetNodeJSON returns the node as GET /node/{id} answers it: exactly
+	// the bytes of json.Marshal of what GetNode returns (ErrNotFound
+	// alike). A backend that keeps the document as JSON answers it as
+	// it is when it is already in that form (model.IsWireNode), with no
+	// decode and encode.
+	GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error)
 	FindNodes(ctx context.Context, f query.Filter, p Page) ([]*model.Node, error)
+	// FindNodesJSON returns the nodes FindNodes returns, in its order,
+	// each as GetNodeJSON answers it (GET /nodes, /nodes/fast).
+	FindNodesJSON(ctx context.Context, f query.Filter, p Page) ([]json.RawMessage, error)
 	CountNodes(ctx context.Context, f query.Filter) (int64, error)
 	WriteNodes(ctx context.Context, w NodeWrite) error
 }

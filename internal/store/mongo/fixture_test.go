@@ -211,6 +211,14 @@ func TestReferenceFixtures(t *testing.T) {
 	if reg.Data["pass_node"] != kbuildID.Hex() || reg.Artifacts != nil {
 		t.Fatalf("regression = %+v", reg)
 	}
+	// GET /node/{id} answers what the handler encoded from GetNode.
+	for _, id := range []bson.ObjectID{checkoutID, kbuildID, legacyID, regID} {
+		n, _ := st.GetNode(ctx, objectid.ID(id))
+		want, _ := json.Marshal(n)
+		if got, err := st.GetNodeJSON(ctx, objectid.ID(id)); err != nil || string(got) != string(want) {
+			t.Fatalf("GetNodeJSON(%s) = %s, %v\nwant %s", id.Hex(), got, err, want)
+		}
+	}
 
 	// Queries over the reference's types.
 	for _, tc := range []struct {

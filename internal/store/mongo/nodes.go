@@ -32,6 +32,7 @@ package mongo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -58,6 +59,35 @@ func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error
 		return nil, fmt.Errorf("mongo: %w", err)
 	}
 	return n, nil
+}
+
+// GetNodeJSON returns the node's JSON: the document is BSON, so it is
+// decoded and encoded as GetNode and the handler do.
+func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error) {
+	n, err := s.GetNode(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: encode node %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// FindNodesJSON is FindNodes with each node encoded (documents are BSON).
+func (s *Store) FindNodesJSON(ctx context.Context, f query.Filter, p store.Page) ([]json.RawMessage, error) {
+	nodes, err := s.FindNodes(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(nodes))
+	for i, n := range nodes {
+		if out[i], err = json.Marshal(n); err != nil {
+			return nil, fmt.Errorf("mongo: encode node %s: %w", n.ID, err)
+		}
+	}
+	return out, nil
 }
 
 // FindNodes returns matching nodes in id order.

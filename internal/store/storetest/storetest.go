@@ -40,6 +40,11 @@ type Options struct {
 	// array directly inside an array (FerretDB 1.x): the fixtures leave
 	// them out.
 	NoNestedArrays bool
+	// WriteRawNode, when set, stores doc as the JSON document of node id
+	// as it is (bypassing the model), as an older version or another
+	// program may have written it; the GetNodeJSON contract is then also
+	// checked over such documents.
+	WriteRawNode func(st store.Store, id objectid.ID, doc []byte) error
 	// Deviations are the semantics cases (by name) where the backend's
 	// test server answers otherwise than MongoDB, with what it answers.
 	Deviations map[string]Deviation
@@ -56,6 +61,7 @@ func Run(t *testing.T, newStore Factory, o ...Options) {
 		t.Fatalf("TimePrecision %v: the fixtures' datetimes have milliseconds", opts.TimePrecision)
 	}
 	t.Run("NodeRoundTrip", func(t *testing.T) { testNodeRoundTrip(t, newStore(t), opts) })
+	t.Run("NodeJSON", func(t *testing.T) { testNodeJSON(t, newStore(t), opts) }) // nodejson.go
 	t.Run("WriteAtomic", func(t *testing.T) { testWriteAtomic(t, newStore(t)) })
 	t.Run("Semantics", func(t *testing.T) { testSemantics(t, newStore(t), opts) }) // semantics.go
 	t.Run("Paging", func(t *testing.T) { testPaging(t, newStore(t)) })
