@@ -93,19 +93,13 @@ func (s *Server) postSubscribe(w http.ResponseWriter, r *http.Request) error {
 // checkSubscriptionCap answers 429 when user already holds
 // MaxSubscriptionsPerUser subscriptions.
 func (s *Server) checkSubscriptionCap(ctx context.Context, user string) error {
-	subs, err := s.pubsub.Subscriptions(ctx)
+	n, err := s.store.CountSubscriptions(ctx, user)
 	if err != nil {
 		return err
 	}
-	n := 0
-	for _, sub := range subs {
-		if sub.User == user {
-			n++
-		}
-	}
-	if n >= s.opts.MaxSubscriptionsPerUser {
+	if n >= int64(s.opts.MaxSubscriptionsPerUser) {
 		return &Error{Status: http.StatusTooManyRequests,
-			Detail: "Too many subscriptions: user " + user + " holds " + strconv.Itoa(n) +
+			Detail: "Too many subscriptions: user " + user + " holds " + strconv.FormatInt(n, 10) +
 				", the limit is " + strconv.Itoa(s.opts.MaxSubscriptionsPerUser) +
 				" (KCI_MAX_SUBSCRIPTIONS_PER_USER); unsubscribe unused ones"}
 	}

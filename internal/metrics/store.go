@@ -213,6 +213,11 @@ func (d *timedStore) ListSubscriptions(ctx context.Context) (r0 []*store.Subscri
 	return d.Store.ListSubscriptions(ctx)
 }
 
+func (d *timedStore) CountSubscriptions(ctx context.Context, user string) (r0 int64, err error) {
+	defer d.m.observeStore("CountSubscriptions", time.Now(), &err)
+	return d.Store.CountSubscriptions(ctx, user)
+}
+
 func (d *timedStore) ReapSubscriptions(ctx context.Context, before time.Time) (r0 int64, err error) {
 	defer d.m.observeStore("ReapSubscriptions", time.Now(), &err)
 	return d.Store.ReapSubscriptions(ctx, before)

@@ -52,6 +52,11 @@ type PubSub interface {
 	DeleteSubscription(ctx context.Context, id int64) error
 	// ListSubscriptions returns every subscription in id order.
 	ListSubscriptions(ctx context.Context) ([]*Subscription, error)
+	// CountSubscriptions returns how many subscriptions user holds,
+	// read through an index on the user: its cost grows with that
+	// user's subscriptions, not with everyone's (the POST /subscribe
+	// cap).
+	CountSubscriptions(ctx context.Context, user string) (int64, error)
 	// ReapSubscriptions deletes the subscriptions whose last poll (or
 	// creation, if never polled) is before t.
 	ReapSubscriptions(ctx context.Context, before time.Time) (int64, error)

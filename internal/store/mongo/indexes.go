@@ -139,6 +139,8 @@ func DeclaredIndexes(eventTTL, telemetryTTL time.Duration) []IndexSpec {
 	add(colSubState, asc("subscriber_id"), unique, named("unique_subscriber_id"))
 	add(colSubState, asc("last_poll"), named("last_poll"))
 	add(colSubscription, asc("last_poll"))
+	// The POST /subscribe cap counts one user's subscriptions.
+	add(colSubscription, asc("user"))
 	add(colList, asc("list", "seq"))
 
 	desc := func(fields ...string) bson.D {

@@ -255,6 +255,18 @@ func (s *Store) ListSubscriptions(ctx context.Context) ([]*store.Subscription, e
 	return out, err
 }
 
+// CountSubscriptions counts user's subscriptions through the {user: 1}
+// index (indexes.go).
+func (s *Store) CountSubscriptions(ctx context.Context, user string) (int64, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	n, err := s.db.Collection(colSubscription).CountDocuments(ctx, bson.D{{Key: "user", Value: bson.D{{Key: "$eq", Value: user}}}})
+	if err != nil {
+		return 0, mapErr("count subscriptions", err)
+	}
+	return n, nil
+}
+
 // staleFilter matches documents last polled (or, never polled, created)
 // before t.
 func staleFilter(created string, t time.Time) bson.D {

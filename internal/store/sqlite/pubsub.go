@@ -282,6 +282,17 @@ func (s *Store) ListSubscriptions(ctx context.Context) ([]*store.Subscription, e
 	return out, nil
 }
 
+// CountSubscriptions counts user's subscriptions from the
+// subscription_username index (migration 8) alone.
+func (s *Store) CountSubscriptions(ctx context.Context, user string) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM subscription INDEXED BY subscription_username WHERE username = ?`, user).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: count subscriptions: %w", err)
+	}
+	return n, nil
+}
+
 // ReapSubscriptions deletes subscriptions idle since before t.
 func (s *Store) ReapSubscriptions(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM subscription WHERE COALESCE(last_poll, created) < ?`, model.FormatTime(before))

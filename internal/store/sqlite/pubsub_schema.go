@@ -41,3 +41,10 @@ CREATE TABLE kv (
 	PRIMARY KEY (namespace, key)
 ) WITHOUT ROWID;
 `
+
+// schemaSubscriptionUser is migration 8: a user's subscriptions are
+// counted (the POST /subscribe cap) from an index on the user instead of
+// a read of every subscription.
+const schemaSubscriptionUser = `
+CREATE INDEX subscription_username ON subscription(username);
+`

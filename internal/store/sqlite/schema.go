@@ -19,6 +19,8 @@ var migrations = []string{
 	schemaEventState, // 5: events by kind, state and time
 	schemaAPITokens,  // 6: API tokens (apitokens.go)
 	schemaDataFields, // 7: data.* fields pipelines filter on, page queries (indexes.go)
+	// 8: subscriptions by user, for the subscription cap (pubsub_schema.go)
+	schemaSubscriptionUser,
 }
 
 // schemaEventState is migration 5: the pull labs' poll of the event

@@ -17,6 +17,8 @@ var schemaNames = []string{
 	4: "node counters per kind, state and result",
 	5: "events by kind, state and time",
 	6: "API tokens",
+	7: "data.* fields pipelines filter on, page queries",
+	8: "subscriptions by user",
 }
 
 // SchemaVersion is the schema version of a database file (PRAGMA

@@ -22,6 +22,7 @@ func runPubSub(t *testing.T, newStore Factory) {
 	t.Run("EventsAfterConcurrent", func(t *testing.T) { testEventsAfterConcurrent(t, ps(t)) })
 	t.Run("DeleteEventsBefore", func(t *testing.T) { testDeleteEventsBefore(t, ps(t)) })
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, ps(t)) })
+	t.Run("CountSubscriptions", func(t *testing.T) { testCountSubscriptions(t, ps(t)) }) // subcount.go
 	t.Run("SubscriberStates", func(t *testing.T) { testSubscriberStates(t, ps(t)) })
 	t.Run("Lists", func(t *testing.T) { testLists(t, ps(t)) })
 	t.Run("KV", func(t *testing.T) { testKV(t, ps(t)) })
