@@ -282,11 +282,14 @@ func (s *Store) ListSubscriptions(ctx context.Context) ([]*store.Subscription, e
 	return out, nil
 }
 
-// CountSubscriptions counts user's subscriptions from the
+// countSubscriptionsSQL counts a user's subscriptions from the
 // subscription_username index (migration 8) alone.
+const countSubscriptionsSQL = `SELECT count(*) FROM subscription INDEXED BY subscription_username WHERE username = ?`
+
+// CountSubscriptions counts user's subscriptions.
 func (s *Store) CountSubscriptions(ctx context.Context, user string) (int64, error) {
 	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM subscription INDEXED BY subscription_username WHERE username = ?`, user).Scan(&n)
+	err := s.r.QueryRowContext(ctx, countSubscriptionsSQL, user).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: count subscriptions: %w", err)
 	}
