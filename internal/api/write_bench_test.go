@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"io"
 	"log/slog"
 	"net/http"
@@ -78,7 +79,7 @@ func BenchmarkNodeWrites(b *testing.B) {
 	body := []byte(benchNodeBody)
 	var failed atomic.Bool
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	cpu0 := processCPU()
+	cpu0 := testutil.ProcessCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() && !failed.Load() {
@@ -100,5 +101,5 @@ func BenchmarkNodeWrites(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(2*b.N), "cpu-µs/write")
+	b.ReportMetric(float64(testutil.ProcessCPU()-cpu0)/1e3/float64(2*b.N), "cpu-µs/write")
 }

@@ -2,11 +2,11 @@ package app
 
 import (
 	"context"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,7 +63,7 @@ func BenchmarkReadsServer(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, c.path, nil)
 			req.RemoteAddr = "127.0.0.1:40000"
-			cpu0 := cpuTime()
+			cpu0 := testutil.ProcessCPU()
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
@@ -72,18 +72,12 @@ func BenchmarkReadsServer(b *testing.B) {
 				}
 			}
 			// CPU time rather than wall time: the machine is shared.
-			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((testutil.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
 
 // cpuTime is the CPU time of the process so far (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func loadTestConfig(env map[string]string) (*config.Config, error) {
 	return config.Load(nil, nil, func(k string) string { return env[k] }, "")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"path/filepath"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func BenchmarkSubscriptionCap(b *testing.B) {
 		total := c.users * c.per
 		user := fmt.Sprintf("user%d", c.users/2)
 		b.Run(fmt.Sprintf("list/total=%d", total), func(b *testing.B) {
-			cpu := processCPU()
+			cpu := testutil.ProcessCPU()
 			for b.Loop() {
 				subs, err := st.ListSubscriptions(ctx)
 				if err != nil {
@@ -70,11 +71,11 @@ func BenchmarkSubscriptionCap(b *testing.B) {
 					b.Fatalf("counted %d, want %d", n, c.per)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testutil.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(total), "rows/op")
 		})
 		b.Run(fmt.Sprintf("count/total=%d", total), func(b *testing.B) {
-			cpu := processCPU()
+			cpu := testutil.ProcessCPU()
 			for b.Loop() {
 				n, err := st.CountSubscriptions(ctx, user)
 				if err != nil {
@@ -84,7 +85,7 @@ func BenchmarkSubscriptionCap(b *testing.B) {
 					b.Fatalf("counted %d, want %d", n, c.per)
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testutil.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(c.per), "rows/op")
 		})
 		st.Close()

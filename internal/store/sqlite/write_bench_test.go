@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -136,7 +137,7 @@ func BenchmarkWritePairs(b *testing.B) {
 	defer st.Close()
 	base := st.gc.commits.Load()
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	cpu0 := processCPU()
+	cpu0 := testutil.ProcessCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -157,7 +158,7 @@ func BenchmarkWritePairs(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(2*b.N), "cpu-µs/write")
+	b.ReportMetric(float64(testutil.ProcessCPU()-cpu0)/1e3/float64(2*b.N), "cpu-µs/write")
 	b.ReportMetric(float64(2*b.N)/float64(st.gc.commits.Load()-base), "writes/commit")
 }
 
@@ -220,7 +221,7 @@ func BenchmarkIndexCost(b *testing.B) {
 			for i := range nodes {
 				nodes[i] = pipelineNode(now)
 			}
-			cpu0 := processCPU()
+			cpu0 := testutil.ProcessCPU()
 			b.ResetTimer()
 			for i := 0; i < len(nodes); i += 50 {
 				part := nodes[i:min(i+50, len(nodes))]
@@ -241,7 +242,7 @@ func BenchmarkIndexCost(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(processCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/node")
+			b.ReportMetric(float64(testutil.ProcessCPU()-cpu0)/1e3/float64(b.N), "cpu-µs/node")
 			b.ReportMetric(float64(len(drop)), "indexes-dropped")
 		})
 	}
