@@ -19,6 +19,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // replica is one server of TestWriteReachesListener.
@@ -139,8 +140,9 @@ func listenOnce(t *testing.T, r *replica, tok string, sub int64) received {
 // an event is born wakes a listener waiting on its channel at once: on
 // the replica that wrote it, and on another replica (through Redis, or
 // the store poll without it), on SQLite and on MongoDB (the embedded
-// FerretDB, whose counter is not atomic across replicas). A missed
-// wake-up would hold the listen for the whole keep-alive. The latencies
+// FerretDB, whose counter is not atomic across replicas); and a push
+// wakes a pop waiting on its list (pushReachesPop). A missed wake-up
+// would hold the listen or pop for the whole keep-alive. The latencies
 // are logged (go test -v); docs/pubsub.md has the numbers.
 func TestWriteReachesListener(t *testing.T) {
 	if testing.Short() {
@@ -208,7 +210,7 @@ func TestWriteReachesListener(t *testing.T) {
 					json.Unmarshal(mustCall(t, "POST", listener.base+"/subscribe/node", tok, ""), &sub)
 					res := make(chan received, 1)
 					go func() { res <- listenOnce(t, listener, tok, sub.ID) }()
-					waitCond(t, "the listener to wait", func() bool { l, _ := listener.a.PubSub.Waiters(); return l == 1 })
+					testutil.WaitFor(t, 20*time.Second, "the listener to wait", func() bool { l, _ := listener.a.PubSub.Waiters(); return l == 1 })
 					p.write(t, writer, tok, id)
 					got := <-res
 					// The lifecycle may move an earlier node meanwhile
@@ -244,8 +246,49 @@ func TestWriteReachesListener(t *testing.T) {
 			slices.Sort(wakes)
 			t.Logf("%s: %d events; from the commit to the listener's answer: p50 %v, p99 %v; from the event's time (before its write): p50 %v, p99 %v",
 				tc.name, len(lates), wakes[len(wakes)/2], wakes[len(wakes)*99/100], lates[len(lates)/2], lates[len(lates)*99/100])
+			pops := pushReachesPop(t, writer, listener, tok, rounds)
+			t.Logf("%s: %d pushes; from the push's answer to the pop's: p50 %v, max %v", tc.name, len(pops), pops[len(pops)/2], pops[len(pops)-1])
 		})
 	}
+}
+
+// pushReachesPop: POST /push on the writer wakes a GET /pop waiting on
+// the listener at once (the list's notification; across replicas, Redis
+// BLPOP or the store poll), not when the pop's keep-alive runs out. It
+// returns, sorted, the times from each push's answer to the pop's.
+func pushReachesPop(t *testing.T, writer, listener *replica, tok string, rounds int) []time.Duration {
+	t.Helper()
+	type popped struct {
+		code int
+		body []byte
+		at   time.Time
+	}
+	var waits []time.Duration
+	for i := range rounds {
+		list := fmt.Sprintf("latency-%d", i)
+		res := make(chan popped, 1)
+		go func() {
+			code, b := call(t, "GET", listener.base+"/pop/"+list, tok, "", nil)
+			res <- popped{code, b, time.Now()}
+		}()
+		testutil.WaitFor(t, 20*time.Second, "the pop to wait", func() bool { _, p := listener.a.PubSub.Waiters(); return p == 1 })
+		mustCall(t, "POST", writer.base+"/push/"+list, tok, fmt.Sprintf(`{"data":{"round":%d}}`, i))
+		pushed := time.Now()
+		got := <-res
+		var ce struct{ Data struct{ Round *int } }
+		if got.code != 200 || json.Unmarshal(got.body, &ce) != nil || ce.Data.Round == nil || *ce.Data.Round != i {
+			t.Fatalf("POST /push round %d: the pop answered %d %s", i, got.code, got.body)
+		}
+		// As for listens: woken, not found by the last look of a pop
+		// that waited out its 45 s keep-alive.
+		wait := got.at.Sub(pushed)
+		if wait >= 20*time.Second {
+			t.Fatalf("POST /push: the pop answered %v after the push, at its keep-alive, not at once", wait)
+		}
+		waits = append(waits, wait)
+	}
+	slices.Sort(waits)
+	return waits
 }
 
 func maps(m map[string]string) map[string]string {
@@ -254,15 +297,4 @@ func maps(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-func waitCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
