@@ -16,6 +16,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -204,19 +205,13 @@ func TestLifecycleMetrics(t *testing.T) {
 		t.Fatalf("POST /node: %d %s", code, b)
 	}
 	const want = `kernelci_lifecycle_transitions_total{from="running",rule="timeout",to="done"} 1`
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, b := call(t, "GET", base+"/metrics", "", "", nil)
-		if strings.Contains(string(b), want) {
-			if !strings.Contains(string(b), "kernelci_events_appended_total 2") {
-				t.Errorf("the transition's event is not counted:\n%s", b)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q after 20 s:\n%s", want, b)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var metrics []byte
+	testutil.WaitFor(t, 20*time.Second, want, func() bool {
+		_, metrics = call(t, "GET", base+"/metrics", "", "", nil)
+		return strings.Contains(string(metrics), want)
+	})
+	if !strings.Contains(string(metrics), "kernelci_events_appended_total 2") {
+		t.Errorf("the transition's event is not counted:\n%s", metrics)
 	}
 }
 

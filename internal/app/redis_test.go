@@ -9,6 +9,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // With REDIS_HOST, kv and lists are in Redis whatever the store; with
@@ -81,17 +82,10 @@ func TestRedisWiring(t *testing.T) {
 				// The relay subscribes to its channel, named by the
 				// lists' database and the MongoDB database.
 				channel := "kernelci-api-go:wake:4:" + db
-				deadline := time.Now().Add(10 * time.Second)
-				for {
+				testutil.WaitFor(t, 10*time.Second, "a subscriber of "+channel, func() bool {
 					m, err := raw.PubSubNumSub(ctx, channel).Result()
-					if err == nil && m[channel] > 0 {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("nobody subscribed to %s", channel)
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+					return err == nil && m[channel] > 0
+				})
 			}
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/app"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/config"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 type server struct {
@@ -223,17 +224,10 @@ func TestShutdownAnswersOpenListens(t *testing.T) {
 		resp.Body.Close()
 		popped <- answer{resp.StatusCode, string(b)}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "the listen and the pop to wait", func() bool {
 		l, p := srv.app.PubSub.Waiters()
-		if l == 1 && p == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the listen and the pop did not start waiting")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return l == 1 && p == 1
+	})
 	if took := srv.stop(); took > 5*time.Second {
 		t.Fatalf("shutdown took %v with open long-polls", took)
 	}

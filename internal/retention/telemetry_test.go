@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 func openStore(t *testing.T) *sqlite.Store {
@@ -105,13 +107,7 @@ func TestRunTelemetry(t *testing.T) {
 	}()
 	waitFor := func(want int64) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for count(t, st) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d events left, want %d", count(t, st), want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%d events left", want), func() bool { return count(t, st) == want })
 	}
 	waitFor(3) // the first run, at start-up, deletes what is older than a day
 	clock.Store(now.Add(23 * time.Hour).UnixNano())
