@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -48,7 +51,7 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 		r := rs[p%2]
 		wg.Go(func() {
 			for i := range each {
-				mustCall(t, "POST", r.base+"/publish/node", tok, fmt.Sprintf(`{"data":{"p":%d,"i":%d}}`, p, i))
+				postFromGoroutine(t, r.base+"/publish/node", tok, fmt.Sprintf(`{"data":{"p":%d,"i":%d}}`, p, i))
 			}
 		})
 	}
@@ -56,7 +59,7 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 		r := rs[w%2]
 		wg.Go(func() {
 			for i := range nodes {
-				mustCall(t, "POST", r.base+"/node", tok, fmt.Sprintf(`{"name":"n%d-%d","kind":"checkout","path":["n"]}`, w, i))
+				postFromGoroutine(t, r.base+"/node", tok, fmt.Sprintf(`{"name":"n%d-%d","kind":"checkout","path":["n"]}`, w, i))
 			}
 		})
 	}
@@ -74,7 +77,7 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 			t.Fatalf("listen answer %s", b)
 		}
 		if ce.Data == "BEEP" {
-			t.Fatalf("a keep-alive after %d of %d events: an event was lost", len(got), events)
+			t.Fatalf("a keep-alive after %d of %d events: an event was lost (or a write failed, above)", len(got), events)
 		}
 		got[fmt.Sprint(ce.Data)]++
 		order = append(order, ce.Seq)
@@ -106,4 +109,26 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 		retries += r.a.Store.IDRetries().Sequence
 	}
 	t.Logf("%d events, %d distinct sequence ids, %d retries on a taken id", events, len(ids), retries)
+}
+
+// postFromGoroutine posts body and reports a failure with t.Errorf
+// (t.Fatal must not be called from another goroutine than the test's).
+func postFromGoroutine(t *testing.T, u, tok, body string) {
+	req, err := http.NewRequest("POST", u, strings.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("POST %s: %v", u, err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Errorf("POST %s: %d %s", u, resp.StatusCode, b)
+	}
 }
