@@ -15,6 +15,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // sseMessage is one message of an event stream.
@@ -298,23 +299,15 @@ func TestStreamBounds(t *testing.T) {
 	openStream(t, base, "/stream", map[string]string{"Authorization": "Bearer " + tok}).waitComment("stream of channel")
 	s1.close()
 	// The slot is released when the server sees the stream end.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "the slot to be released", func() bool {
 		req, _ := http.NewRequest(http.MethodGet, base+"/stream", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok := resp.StatusCode == http.StatusOK
 		resp.Body.Close()
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("slot not released: %d", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return resp.StatusCode == http.StatusOK
+	})
 
 	// Other channels: a user sees the events without an owner and its
 	// own; promisc=true sees every one.

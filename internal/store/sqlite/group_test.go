@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +14,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 func groupTestNode() *model.Node {
@@ -25,19 +26,11 @@ func groupTestNode() *model.Node {
 // waitQueued waits until n writes wait for the committer.
 func waitQueued(t *testing.T, st *Store, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("%d writes queued", n), func() bool {
 		st.gc.mu.Lock()
-		k := len(st.gc.queue)
-		st.gc.mu.Unlock()
-		if k >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued, want %d", k, n)
-		}
-		runtime.Gosched()
-	}
+		defer st.gc.mu.Unlock()
+		return len(st.gc.queue) >= n
+	})
 }
 
 // Writes that arrive while a commit is in progress share the next
