@@ -5,6 +5,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/config"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/query"
@@ -91,6 +93,28 @@ func TestQueryListValuesBoundedAcrossLists(t *testing.T) {
 		expect(http.StatusOK)
 }
 
+// The largest settings config accepts for the query limits still make
+// statements both stores run (SQLite: expressions at most 1000 deep,
+// 32,766 variables): a query at those limits answers, not 500.
+func TestQueryLimitsAtTheirLargestSettingsAnswer(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t, api.Options{QueryLimits: query.Limits{MaxConds: config.MaxQueryConditions,
+		MaxListValues: config.MaxQueryListValues}}, nil)
+	v := url.Values{}
+	for i := 0; i < config.MaxQueryConditions-2; i++ {
+		v.Set(fmt.Sprintf("data.f%04d__ne", i), "x")
+	}
+	vals := make([]string, config.MaxQueryListValues/2)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("v%d", i)
+	}
+	v.Set("data.a__in", strings.Join(vals, ","))
+	v.Set("data.b__nin", strings.Join(vals, ","))
+	for _, path := range []string{"/latest/count?", "/latest/nodes?limit=1&", "/latest/nodes/fast?limit=1&"} {
+		e.do("GET", path+v.Encode(), "", nil).expect(http.StatusOK)
+	}
+}
+
 func TestQueryRefusesTooManyConditions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -122,7 +146,7 @@ func TestDeepJSONRefusedWith422(t *testing.T) {
 	for _, depth := range []int{1001, 10000} {
 		body := `{"kind":"checkout","name":"n","path":["n"],"data":` + nested(depth) + `}`
 		r := e.do("POST", "/latest/node", tok, body).expect(http.StatusUnprocessableEntity)
-		if !strings.Contains(string(r.body), "nested deeper than 128") {
+		if !strings.Contains(string(r.body), "nested deeper than 64") {
 			t.Errorf("POST /node depth %d: detail %.300s does not name the limit", depth, r.body)
 		}
 		e.do("POST", "/latest/publish/ch", tok, `{"data":`+nested(depth)+`}`).expect(http.StatusUnprocessableEntity)
@@ -132,6 +156,30 @@ func TestDeepJSONRefusedWith422(t *testing.T) {
 	// Strings with brackets do not count as nesting.
 	e.do("POST", "/latest/node", tok, map[string]any{"kind": "checkout", "name": "n", "path": []string{"n"},
 		"data": map[string]any{"s": strings.Repeat("[{", 500)}}).expect(http.StatusOK)
+}
+
+// MongoDB refuses documents nested more than 100 levels deep, and an
+// event keeps its data a level or two below the body's: the default
+// depth (and the largest a setting may give, config.MaxJSONDepth) leave
+// room for that, so a body the limit lets through is stored on either
+// backend. The old default, 128, let bodies 101 to 128 deep reach
+// MongoDB.
+func TestJSONDepthLimitFitsMongoDB(t *testing.T) {
+	t.Parallel()
+	if api.DefaultMaxJSONDepth > config.MaxJSONDepth || config.MaxJSONDepth > 100-4 {
+		t.Fatalf("depth limits %d (default) and %d (largest setting) leave no room below MongoDB's 100 levels",
+			api.DefaultMaxJSONDepth, config.MaxJSONDepth)
+	}
+	e := newLimitEnv(t, api.Options{MaxJSONDepth: config.MaxJSONDepth}, nil)
+	tok := e.token("alice")
+	// The body itself is a level: data's value starts at depth 2.
+	deepest := nested(config.MaxJSONDepth - 1)
+	node := e.postNode(tok, map[string]any{"kind": "checkout", "name": "deep", "path": []string{"deep"},
+		"data": json.RawMessage(deepest)})
+	e.do("GET", "/latest/node/"+node["id"].(string), "", nil).expect(http.StatusOK)
+	e.do("POST", "/latest/publish/ch", tok, `{"data":`+deepest+`}`).expect(http.StatusOK)
+	e.do("POST", "/latest/node", tok, `{"kind":"checkout","name":"n","path":["n"],"data":`+nested(config.MaxJSONDepth)+`}`).
+		expect(http.StatusUnprocessableEntity)
 }
 
 func TestRegexRepetitionCapped(t *testing.T) {

@@ -53,7 +53,7 @@ func TestDefaults(t *testing.T) {
 		LoginMaxFailuresPerUser: 10, LoginMaxFailuresPerClient: 50, LoginFailureWindow: 15 * time.Minute,
 		RedisDBNumber: 1, MaxAPITokensPerUser: 100,
 		QueryTimeout: 5 * time.Second, QueryMaxConditions: 100, QueryMaxListValues: 1000, QueryMaxRegexRepeat: 100,
-		AdmissionWait: 2 * time.Second, MaxJSONDepth: 128, MaxPageLimit: 10000, MaxEventsLimit: 10000,
+		AdmissionWait: 2 * time.Second, MaxJSONDepth: 64, MaxPageLimit: 10000, MaxEventsLimit: 10000,
 		MaxSubscriptionsPerUser: 1000, BodyReadTimeout: 30 * time.Second, MinBodyRate: 100 << 10,
 		WriteTimeout: 120 * time.Second, MaxConnections: 4096, AuthCacheSeconds: 2, AuthCacheSize: 10000,
 	}
@@ -289,6 +289,10 @@ func TestBadValues(t *testing.T) {
 		{"KCI_LOGIN_MAX_FAILURES_PER_USER", "login-max-failures-per-user", "-1"},
 		{"KCI_LOGIN_MAX_FAILURES_PER_CLIENT", "login-max-failures-per-client", "many"},
 		{"KCI_LOGIN_FAILURE_WINDOW_SECONDS", "login-failure-window", "0"},
+		// Past what the stores accept, bad input would answer 500 again.
+		{"KCI_QUERY_MAX_CONDITIONS", "query-max-conditions", "1200"},
+		{"KCI_QUERY_MAX_LIST_VALUES", "query-max-list-values", "40000"},
+		{"KCI_MAX_JSON_DEPTH", "max-json-depth", "128"},
 	}
 	for _, tc := range tests {
 		for _, viaFlag := range []bool{false, true} {
