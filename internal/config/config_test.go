@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -547,5 +548,77 @@ func TestLifecycleSettings(t *testing.T) {
 		if a.Key == "KCI_LIFECYCLE_INTERVAL" && a.Value.String() != "1.5s" {
 			t.Errorf("KCI_LIFECYCLE_INTERVAL shown as %q", a.Value.String())
 		}
+	}
+}
+
+// TestEverySettingIsInTheREADME checks that each setting's variable is
+// named in one of the README's tables, so that no bound a client can hit
+// goes undocumented. A row may abbreviate a sibling of a full name:
+// `KCI_QUERY_MAX_CONDITIONS` / `_LIST_VALUES`.
+func TestEverySettingIsInTheREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string // the backquoted names of each table row
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		var names []string
+		for i, part := range strings.Split(line, "`") {
+			if i%2 == 1 {
+				names = append(names, part)
+			}
+		}
+		rows = append(rows, names)
+	}
+	documented := func(env string) bool {
+		for _, names := range rows {
+			for _, n := range names {
+				if n == env {
+					return true
+				}
+				suffix, ok := strings.CutPrefix(n, "_")
+				if !ok || !strings.HasSuffix(env, "_"+suffix) {
+					continue
+				}
+				prefix := strings.TrimSuffix(env, suffix)
+				for _, full := range names {
+					if strings.HasPrefix(full, prefix) && full != env {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	for _, s := range settings {
+		if !documented(s.env) {
+			t.Errorf("%s is in no table of README.md", s.env)
+		}
+	}
+}
+
+// TestEveryLimitIsInSecurityMD checks that docs/security.md, the page of
+// the bounds a client can hit, names every setting that moves one.
+func TestEveryLimitIsInSecurityMD(t *testing.T) {
+	b, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := regexp.MustCompile(`MAX|LIMIT|TIMEOUT|RATE|ADMISSION|TRUSTED_PROXIES|LOGIN_|AUTH_CACHE|KEEP_ALIVE`)
+	n := 0
+	for _, s := range settings {
+		if !limit.MatchString(s.env) {
+			continue
+		}
+		n++
+		if !strings.Contains(string(b), "`"+s.env+"`") {
+			t.Errorf("%s moves a bound but docs/security.md does not name it", s.env)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d limit settings found: the pattern is stale", n)
 	}
 }
