@@ -25,6 +25,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // newLimitEnv starts a server with opts over a fresh store, wrapped by
@@ -487,4 +488,48 @@ func TestLargeHierarchiesBounded(t *testing.T) {
 	// A small hierarchy never waits for the slot.
 	small := map[string]any{"node": root, "child_nodes": []any{map[string]any{"node": nodeBody("test", "small", nil), "child_nodes": []any{}}}}
 	e.do("PUT", "/latest/nodes/"+id, tok, small).expect(http.StatusOK)
+}
+
+// A client that asks for a large answer and never reads it is cut off
+// after the write timeout, instead of holding a handler, its query and
+// a connection for ever (issue 12, item 7).
+func TestClientThatNeverReadsIsCut(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	tokens := &auth.Tokens{Secret: testSecret}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
+	opts := api.Options{WriteTimeout: 200 * time.Millisecond, QueryTimeout: 10 * time.Minute,
+		PubSub: pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})}
+	srv := httptest.NewUnstartedServer(api.New(st, tokens, opts, log))
+	var mu sync.Mutex
+	closed := map[string]bool{} // client addresses whose connection the server closed
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			mu.Lock()
+			closed[c.RemoteAddr().String()] = true
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &env{t: t, base: srv.URL, client: srv.Client(), store: st, tokens: tokens}
+	tok := e.token("alice")
+	// About 20 MB of events: more than the socket buffers hold.
+	blob := strings.Repeat("x", 900<<10)
+	for i := 0; i < 24; i++ {
+		e.do("POST", "/latest/publish/big", tok, map[string]any{"data": map[string]any{"blob": blob}}).expect(http.StatusOK)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	fmt.Fprintf(conn, "GET /latest/events?limit=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+	// A guard against a hang on a failure, not a measured limit.
+	testutil.WaitFor(t, 60*time.Second, "the server to close the connection of a client that does not read", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return closed[conn.LocalAddr().String()]
+	})
 }
