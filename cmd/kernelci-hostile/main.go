@@ -49,13 +49,14 @@ func main() {
 		logins   = flag.Int("logins", 24, "clients looping anonymous logins")
 		slow     = flag.Int("slow", 50, "slow-body connections kept open")
 		extra    = flag.String("env", "", "extra server settings, comma-separated KEY=VALUE")
+		listen   = flag.String("addr", "", "127.0.0.1:port for the server (default: a free port)")
 	)
 	flag.Parse()
 	if *server == "" {
 		fmt.Fprintln(os.Stderr, "kernelci-hostile: -server is required")
 		os.Exit(2)
 	}
-	if err := run(*server, *duration, *regexes, *logins, *slow, *extra); err != nil {
+	if err := run(*server, *listen, *duration, *regexes, *logins, *slow, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "kernelci-hostile:", err)
 		os.Exit(1)
 	}
@@ -70,15 +71,16 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func run(bin string, d time.Duration, nRegex, nLogin, nSlow int, extra string) error {
+func run(bin, addr string, d time.Duration, nRegex, nLogin, nSlow int, extra string) error {
 	dir, err := os.MkdirTemp("", "kernelci-hostile-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, err := freePort()
-	if err != nil {
-		return err
+	if addr == "" {
+		if addr, err = freePort(); err != nil {
+			return err
+		}
 	}
 	const adminPassword = "hostile-load-admin"
 	cmd := exec.Command(bin, "serve")

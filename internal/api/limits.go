@@ -19,7 +19,7 @@ import (
 // internal/config; zero values take the defaults below.
 const (
 	DefaultQueryTimeout     = 5 * time.Second
-	DefaultMaxJSONDepth     = 128
+	DefaultMaxJSONDepth     = 64
 	DefaultMaxPageLimit     = 10000
 	DefaultMaxEventsLimit   = 10000
 	DefaultMaxSubscriptions = 1000

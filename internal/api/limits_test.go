@@ -5,6 +5,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,10 +20,12 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
+	"github.com/kernelci/kernelci-api-go/internal/config"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // newLimitEnv starts a server with opts over a fresh store, wrapped by
@@ -69,6 +72,50 @@ func TestQueryRefusesTooManyListValues(t *testing.T) {
 		expectDetailPrefix(http.StatusBadRequest, "Invalid 'ids' parameter: more than 1000 ids")
 }
 
+// Each list value is an SQL variable (two on data.* fields): sixteen
+// lists of 1,000 values passed the per-list check and reached SQLite's
+// limit of 32,766 variables, a 500 ("too many SQL variables").
+func TestQueryListValuesBoundedAcrossLists(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	vals := make([]string, 1000)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("v%d", i)
+	}
+	v := url.Values{}
+	for i := 0; i < 16; i++ {
+		v.Set(fmt.Sprintf("data.f%02d__in", i), strings.Join(vals, ","))
+	}
+	for _, path := range []string{"/latest/count?", "/latest/nodes?limit=1&", "/latest/nodes/fast?limit=1&", "/latest/stats/nodes?group_by=kind&"} {
+		e.do("GET", path+v.Encode(), "", nil).expectDetailPrefix(http.StatusBadRequest,
+			"Invalid query parameter 'data.f01__in': more than 1000 values in the query's in/nin lists")
+	}
+	e.do("GET", "/latest/count?kind__in="+strings.Join(vals[:500], ",")+"&name__nin="+strings.Join(vals[:500], ","), "", nil).
+		expect(http.StatusOK)
+}
+
+// The largest settings config accepts for the query limits still make
+// statements both stores run (SQLite: expressions at most 1000 deep,
+// 32,766 variables): a query at those limits answers, not 500.
+func TestQueryLimitsAtTheirLargestSettingsAnswer(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t, api.Options{QueryLimits: query.Limits{MaxConds: config.MaxQueryConditions,
+		MaxListValues: config.MaxQueryListValues}}, nil)
+	v := url.Values{}
+	for i := 0; i < config.MaxQueryConditions-2; i++ {
+		v.Set(fmt.Sprintf("data.f%04d__ne", i), "x")
+	}
+	vals := make([]string, config.MaxQueryListValues/2)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("v%d", i)
+	}
+	v.Set("data.a__in", strings.Join(vals, ","))
+	v.Set("data.b__nin", strings.Join(vals, ","))
+	for _, path := range []string{"/latest/count?", "/latest/nodes?limit=1&", "/latest/nodes/fast?limit=1&"} {
+		e.do("GET", path+v.Encode(), "", nil).expect(http.StatusOK)
+	}
+}
+
 func TestQueryRefusesTooManyConditions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -100,7 +147,7 @@ func TestDeepJSONRefusedWith422(t *testing.T) {
 	for _, depth := range []int{1001, 10000} {
 		body := `{"kind":"checkout","name":"n","path":["n"],"data":` + nested(depth) + `}`
 		r := e.do("POST", "/latest/node", tok, body).expect(http.StatusUnprocessableEntity)
-		if !strings.Contains(string(r.body), "nested deeper than 128") {
+		if !strings.Contains(string(r.body), "nested deeper than 64") {
 			t.Errorf("POST /node depth %d: detail %.300s does not name the limit", depth, r.body)
 		}
 		e.do("POST", "/latest/publish/ch", tok, `{"data":`+nested(depth)+`}`).expect(http.StatusUnprocessableEntity)
@@ -110,6 +157,30 @@ func TestDeepJSONRefusedWith422(t *testing.T) {
 	// Strings with brackets do not count as nesting.
 	e.do("POST", "/latest/node", tok, map[string]any{"kind": "checkout", "name": "n", "path": []string{"n"},
 		"data": map[string]any{"s": strings.Repeat("[{", 500)}}).expect(http.StatusOK)
+}
+
+// MongoDB refuses documents nested more than 100 levels deep, and an
+// event keeps its data a level or two below the body's: the default
+// depth (and the largest a setting may give, config.MaxJSONDepth) leave
+// room for that, so a body the limit lets through is stored on either
+// backend. The old default, 128, let bodies 101 to 128 deep reach
+// MongoDB.
+func TestJSONDepthLimitFitsMongoDB(t *testing.T) {
+	t.Parallel()
+	if api.DefaultMaxJSONDepth > config.MaxJSONDepth || config.MaxJSONDepth > 100-4 {
+		t.Fatalf("depth limits %d (default) and %d (largest setting) leave no room below MongoDB's 100 levels",
+			api.DefaultMaxJSONDepth, config.MaxJSONDepth)
+	}
+	e := newLimitEnv(t, api.Options{MaxJSONDepth: config.MaxJSONDepth}, nil)
+	tok := e.token("alice")
+	// The body itself is a level: data's value starts at depth 2.
+	deepest := nested(config.MaxJSONDepth - 1)
+	node := e.postNode(tok, map[string]any{"kind": "checkout", "name": "deep", "path": []string{"deep"},
+		"data": json.RawMessage(deepest)})
+	e.do("GET", "/latest/node/"+node["id"].(string), "", nil).expect(http.StatusOK)
+	e.do("POST", "/latest/publish/ch", tok, `{"data":`+deepest+`}`).expect(http.StatusOK)
+	e.do("POST", "/latest/node", tok, `{"kind":"checkout","name":"n","path":["n"],"data":`+nested(config.MaxJSONDepth)+`}`).
+		expect(http.StatusUnprocessableEntity)
 }
 
 func TestRegexRepetitionCapped(t *testing.T) {
@@ -417,4 +488,48 @@ func TestLargeHierarchiesBounded(t *testing.T) {
 	// A small hierarchy never waits for the slot.
 	small := map[string]any{"node": root, "child_nodes": []any{map[string]any{"node": nodeBody("test", "small", nil), "child_nodes": []any{}}}}
 	e.do("PUT", "/latest/nodes/"+id, tok, small).expect(http.StatusOK)
+}
+
+// A client that asks for a large answer and never reads it is cut off
+// after the write timeout, instead of holding a handler, its query and
+// a connection for ever (issue 12, item 7).
+func TestClientThatNeverReadsIsCut(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	tokens := &auth.Tokens{Secret: testSecret}
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
+	opts := api.Options{WriteTimeout: 200 * time.Millisecond, QueryTimeout: 10 * time.Minute,
+		PubSub: pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})}
+	srv := httptest.NewUnstartedServer(api.New(st, tokens, opts, log))
+	var mu sync.Mutex
+	closed := map[string]bool{} // client addresses whose connection the server closed
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			mu.Lock()
+			closed[c.RemoteAddr().String()] = true
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &env{t: t, base: srv.URL, client: srv.Client(), store: st, tokens: tokens}
+	tok := e.token("alice")
+	// About 20 MB of events: more than the socket buffers hold.
+	blob := strings.Repeat("x", 900<<10)
+	for i := 0; i < 24; i++ {
+		e.do("POST", "/latest/publish/big", tok, map[string]any{"data": map[string]any{"blob": blob}}).expect(http.StatusOK)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	fmt.Fprintf(conn, "GET /latest/events?limit=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+	// A guard against a hang on a failure, not a measured limit.
+	testutil.WaitFor(t, 60*time.Second, "the server to close the connection of a client that does not read", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return closed[conn.LocalAddr().String()]
+	})
 }

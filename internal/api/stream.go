@@ -259,6 +259,10 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 			rc.Flush()
 			return nil
 		}
+		// The write deadline set for the request (KCI_WRITE_TIMEOUT_SECONDS)
+		// would cut the stream however well the client reads: each
+		// batch gets its own, so only a client that stops reading is cut.
+		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
 		sent := false
 		for _, ev := range evs {
 			if !streamMatch(ev, want) {

@@ -259,6 +259,25 @@ func TestStreamResume(t *testing.T) {
 	check(openStream(t, e.base, "/stream?from=0", nil), 0)
 }
 
+// The write deadline of a request (KCI_WRITE_TIMEOUT_SECONDS) cut every
+// stream after 120 s, however well its client read.
+func TestStreamOutlivesTheWriteTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	base := serverOn(t, e, api.Options{WriteTimeout: 100 * time.Millisecond,
+		Stream: api.StreamOptions{Heartbeat: 10 * time.Millisecond}})
+	s := openStream(t, base, "/stream", nil)
+	// Heartbeats well past the write timeout: the stream is still open.
+	for range 30 {
+		s.waitComment("keep-alive")
+	}
+	tok := e.token("alice")
+	e.postNode(tok, checkoutBody())
+	if ev := s.next(); evNodeName(ev) == "" {
+		t.Fatalf("event without a node name: %v", ev)
+	}
+}
+
 func TestStreamBounds(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -287,11 +287,11 @@ var settings = []setting{
 		help: "Time budget of a read query (GET /nodes, /nodes/fast, /count, /events, /node/{id}); past it the query is interrupted and answered 504.",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.QueryTimeout }), get: getSeconds(func(c *Config) time.Duration { return c.QueryTimeout })},
 	{flag: "query-max-conditions", env: "KCI_QUERY_MAX_CONDITIONS", def: "100", kind: "count",
-		help: "Most filter conditions in one query string (400 beyond).",
-		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxConditions }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxConditions) }},
+		help: "Most filter conditions in one query string (400 beyond); at most 250, as SQLite refuses expressions nested 1000 deep (a /nodes page reached that with 490).",
+		set:  countUpTo(MaxQueryConditions, func(c *Config) *int { return &c.QueryMaxConditions }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxConditions) }},
 	{flag: "query-max-list-values", env: "KCI_QUERY_MAX_LIST_VALUES", def: "1000", kind: "count",
-		help: "Most values in one __in/__nin list or /events ids list (400 beyond).",
-		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxListValues }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxListValues) }},
+		help: "Most values in the __in/__nin lists of one query, all lists together, or in an /events ids list (400 beyond); at most 5000, as SQLite refuses statements with more than 32766 variables (a data.* value takes up to three).",
+		set:  countUpTo(MaxQueryListValues, func(c *Config) *int { return &c.QueryMaxListValues }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxListValues) }},
 	{flag: "query-max-regex-repeat", env: "KCI_QUERY_MAX_REGEX_REPEAT", def: "100", kind: "count",
 		help: "Most counted repetition in one __re pattern: the sum of the largest counts of its x{n,m}, nested ones multiplied (400 beyond).",
 		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxRegexRepeat }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxRegexRepeat) }},
@@ -307,9 +307,9 @@ var settings = []setting{
 	{flag: "admission-wait", env: "KCI_ADMISSION_WAIT_SECONDS", def: "2", kind: "seconds",
 		help: "How long a request queues for a heavy-query or password-hash slot before 503 with Retry-After.",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.AdmissionWait }), get: getSeconds(func(c *Config) time.Duration { return c.AdmissionWait })},
-	{flag: "max-json-depth", env: "KCI_MAX_JSON_DEPTH", def: "128", kind: "levels",
-		help: "Deepest nesting of arrays and objects in a JSON body (422 beyond).",
-		set:  positiveCount(func(c *Config) *int { return &c.MaxJSONDepth }), get: func(c *Config) string { return strconv.Itoa(c.MaxJSONDepth) }},
+	{flag: "max-json-depth", env: "KCI_MAX_JSON_DEPTH", def: "64", kind: "levels",
+		help: "Deepest nesting of arrays and objects in a JSON body (422 beyond); at most 96, as MongoDB refuses documents nested more than 100 levels deep and stores events a level or two below their data.",
+		set:  countUpTo(MaxJSONDepth, func(c *Config) *int { return &c.MaxJSONDepth }), get: func(c *Config) string { return strconv.Itoa(c.MaxJSONDepth) }},
 	{flag: "max-page-limit", env: "KCI_MAX_PAGE_LIMIT", def: "10000", kind: "count",
 		help: "Largest limit of GET /nodes (422 beyond; /nodes/fast streams any size).",
 		set:  positiveCount(func(c *Config) *int { return &c.MaxPageLimit }), get: func(c *Config) string { return strconv.Itoa(c.MaxPageLimit) }},
@@ -689,6 +689,26 @@ func formatPrefixes(ps []netip.Prefix) string {
 }
 
 // positiveCount parses a whole number from 1 to 1<<30.
+// The largest values of the settings that keep a request inside what
+// the stores accept, so that no setting can turn bad input into a 500.
+const (
+	MaxQueryConditions = 250  // SQLite: expressions at most 1000 deep (a /nodes page failed at 490)
+	MaxQueryListValues = 5000 // SQLite: 32,766 variables, up to three a value on data.*
+	MaxJSONDepth       = 96   // MongoDB: documents at most 100 levels deep
+)
+
+// countUpTo sets a count from 1 to max.
+func countUpTo(max int64, field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := positiveInt(v, max)
+		if err != nil {
+			return err
+		}
+		*field(c) = int(n)
+		return nil
+	}
+}
+
 func positiveCount(field func(*Config) *int) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := positiveInt(v, 1<<30)

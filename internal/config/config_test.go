@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestDefaults(t *testing.T) {
 		LoginMaxFailuresPerUser: 10, LoginMaxFailuresPerClient: 50, LoginFailureWindow: 15 * time.Minute,
 		RedisDBNumber: 1, MaxAPITokensPerUser: 100,
 		QueryTimeout: 5 * time.Second, QueryMaxConditions: 100, QueryMaxListValues: 1000, QueryMaxRegexRepeat: 100,
-		AdmissionWait: 2 * time.Second, MaxJSONDepth: 128, MaxPageLimit: 10000, MaxEventsLimit: 10000,
+		AdmissionWait: 2 * time.Second, MaxJSONDepth: 64, MaxPageLimit: 10000, MaxEventsLimit: 10000,
 		MaxSubscriptionsPerUser: 1000, BodyReadTimeout: 30 * time.Second, MinBodyRate: 100 << 10,
 		WriteTimeout: 120 * time.Second, MaxConnections: 4096, AuthCacheSeconds: 2, AuthCacheSize: 10000,
 	}
@@ -289,6 +290,10 @@ func TestBadValues(t *testing.T) {
 		{"KCI_LOGIN_MAX_FAILURES_PER_USER", "login-max-failures-per-user", "-1"},
 		{"KCI_LOGIN_MAX_FAILURES_PER_CLIENT", "login-max-failures-per-client", "many"},
 		{"KCI_LOGIN_FAILURE_WINDOW_SECONDS", "login-failure-window", "0"},
+		// Past what the stores accept, bad input would answer 500 again.
+		{"KCI_QUERY_MAX_CONDITIONS", "query-max-conditions", "1200"},
+		{"KCI_QUERY_MAX_LIST_VALUES", "query-max-list-values", "40000"},
+		{"KCI_MAX_JSON_DEPTH", "max-json-depth", "128"},
 	}
 	for _, tc := range tests {
 		for _, viaFlag := range []bool{false, true} {
@@ -543,5 +548,77 @@ func TestLifecycleSettings(t *testing.T) {
 		if a.Key == "KCI_LIFECYCLE_INTERVAL" && a.Value.String() != "1.5s" {
 			t.Errorf("KCI_LIFECYCLE_INTERVAL shown as %q", a.Value.String())
 		}
+	}
+}
+
+// TestEverySettingIsInTheREADME checks that each setting's variable is
+// named in one of the README's tables, so that no bound a client can hit
+// goes undocumented. A row may abbreviate a sibling of a full name:
+// `KCI_QUERY_MAX_CONDITIONS` / `_LIST_VALUES`.
+func TestEverySettingIsInTheREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string // the backquoted names of each table row
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		var names []string
+		for i, part := range strings.Split(line, "`") {
+			if i%2 == 1 {
+				names = append(names, part)
+			}
+		}
+		rows = append(rows, names)
+	}
+	documented := func(env string) bool {
+		for _, names := range rows {
+			for _, n := range names {
+				if n == env {
+					return true
+				}
+				suffix, ok := strings.CutPrefix(n, "_")
+				if !ok || !strings.HasSuffix(env, "_"+suffix) {
+					continue
+				}
+				prefix := strings.TrimSuffix(env, suffix)
+				for _, full := range names {
+					if strings.HasPrefix(full, prefix) && full != env {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	for _, s := range settings {
+		if !documented(s.env) {
+			t.Errorf("%s is in no table of README.md", s.env)
+		}
+	}
+}
+
+// TestEveryLimitIsInSecurityMD checks that docs/security.md, the page of
+// the bounds a client can hit, names every setting that moves one.
+func TestEveryLimitIsInSecurityMD(t *testing.T) {
+	b, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := regexp.MustCompile(`MAX|LIMIT|TIMEOUT|RATE|ADMISSION|TRUSTED_PROXIES|LOGIN_|AUTH_CACHE|KEEP_ALIVE`)
+	n := 0
+	for _, s := range settings {
+		if !limit.MatchString(s.env) {
+			continue
+		}
+		n++
+		if !strings.Contains(string(b), "`"+s.env+"`") {
+			t.Errorf("%s moves a bound but docs/security.md does not name it", s.env)
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d limit settings found: the pattern is stale", n)
 	}
 }

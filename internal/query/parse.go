@@ -58,7 +58,9 @@ type Limits struct {
 	// MaxConds bounds the number of conditions (one per value of each
 	// filter key).
 	MaxConds int
-	// MaxListValues bounds the values of one in/nin list.
+	// MaxListValues bounds the values of the in/nin lists of a query,
+	// all lists together: each value is an SQL variable (two on data.*
+	// fields), and SQLite refuses a statement with more than 32,766.
 	MaxListValues int
 	// MaxRegexRepeat bounds the counted repetitions of a re pattern: the
 	// sum over every x{n,m} of its largest count (m, or n when open),
@@ -138,6 +140,7 @@ func Parse(v url.Values, s Schema) (Filter, error) {
 	}
 	sort.Strings(keys)
 	var f Filter
+	listValues := 0 // values of the in/nin lists so far
 	for _, key := range keys {
 		if skipped(key, s.Skip) {
 			continue
@@ -154,9 +157,12 @@ func Parse(v url.Values, s Schema) (Filter, error) {
 			if len(f.Conds) >= lim.MaxConds {
 				return Filter{}, bad(key, "more than %d conditions in the query (the limit of conditions per query)", lim.MaxConds)
 			}
-			c, err := parseValue(key, field, op, ft, raw, lim)
+			c, err := parseValue(key, field, op, ft, raw, lim.MaxListValues-listValues, lim)
 			if err != nil {
 				return Filter{}, err
+			}
+			if list, ok := c.Value.([]any); ok {
+				listValues += len(list)
 			}
 			f.Conds = append(f.Conds, c)
 		}
@@ -282,7 +288,9 @@ func fieldProblem(field string) string {
 	return ""
 }
 
-func parseValue(key, field, op string, ft FieldType, raw string, lim Limits) (Cond, error) {
+// parseValue parses one condition; an in/nin list may hold at most
+// listRoom values (what the query's earlier lists left of the limit).
+func parseValue(key, field, op string, ft FieldType, raw string, listRoom int, lim Limits) (Cond, error) {
 	if !utf8.ValidString(raw) {
 		return Cond{}, bad(key, "value is not valid UTF-8")
 	}
@@ -305,8 +313,8 @@ func parseValue(key, field, op string, ft FieldType, raw string, lim Limits) (Co
 			if el == "" {
 				continue
 			}
-			if len(list) >= lim.MaxListValues {
-				return Cond{}, bad(key, "more than %d values in the list (the limit of values per in/nin list)", lim.MaxListValues)
+			if len(list) >= listRoom {
+				return Cond{}, bad(key, "more than %d values in the query's in/nin lists (the limit of list values per query, all lists together)", lim.MaxListValues)
 			}
 			val, err := listValue(key, ft, el)
 			if err != nil {

@@ -334,6 +334,8 @@ func TestParseLimitsRefuseHostileQueries(t *testing.T) {
 		{"conditions", many, testSchema, "more than 100 conditions"},
 		{"conditions configured", url.Values{"a": {"1"}, "b": {"2"}}, testSchema.WithLimits(Limits{MaxConds: 1}), "more than 1 conditions"},
 		{"list values", list, testSchema, "more than 1000 values"},
+		{"list values of all lists together", url.Values{"kind__in": {strings.Repeat("a,", 600)}, "name__nin": {strings.Repeat("b,", 401)}},
+			testSchema, "more than 1000 values in the query's in/nin lists"},
 		{"repeat", url.Values{"name__re": {"[a-z]{1,1000}[a-z]{1,1000}b"}}, testSchema, "add up to 2000, more than the limit of 100"},
 		{"nested repeat", url.Values{"name__re": {"((a{2,10}){1,5}){0,3}"}}, testSchema, "add up to 150"},
 		{"open repeat counts its minimum", url.Values{"name__re": {"a{101,}"}}, testSchema, "add up to 101"},
@@ -347,6 +349,9 @@ func TestParseLimitsRefuseHostileQueries(t *testing.T) {
 		if _, err := Parse(url.Values{"name__re": {ok}}, testSchema); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
+	}
+	if _, err := Parse(url.Values{"kind__in": {strings.Repeat("a,", 600)}, "name__nin": {strings.Repeat("b,", 400)}}, testSchema); err != nil {
+		t.Errorf("1000 values in two lists: %v", err)
 	}
 	if _, err := Parse(many, testSchema.WithLimits(Limits{MaxConds: 101})); err != nil {
 		t.Errorf("101 conditions under a limit of 101: %v", err)
