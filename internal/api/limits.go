@@ -65,6 +65,9 @@ func (o *Options) setLimitDefaults() {
 	if o.MaxSubscriptionsPerUser <= 0 {
 		o.MaxSubscriptionsPerUser = DefaultMaxSubscriptions
 	}
+	if o.MaxWaitsPerUser <= 0 {
+		o.MaxWaitsPerUser = DefaultMaxWaitsPerUser
+	}
 	if o.MaxHeavyQueries <= 0 {
 		o.MaxHeavyQueries = DefaultMaxHeavyQueries()
 	}

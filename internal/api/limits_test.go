@@ -533,3 +533,54 @@ func TestClientThatNeverReadsIsCut(t *testing.T) {
 		return closed[conn.LocalAddr().String()]
 	})
 }
+
+// TestLongPollsPerUserCapped: one user holds at most MaxWaitsPerUser
+// long-polls (GET /pop, GET /listen) at once; the next is refused 429 at
+// once instead of holding one more connection, another user is not
+// counted against it, and a slot given back is taken again.
+func TestLongPollsPerUserCapped(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{})
+	tokens := &auth.Tokens{Secret: testSecret}
+	srv := httptest.NewServer(api.New(st, tokens, api.Options{PubSub: svc, MaxWaitsPerUser: 2}, nil))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, base: srv.URL, client: srv.Client(), store: st, tokens: tokens}
+	alice, bob := e.token("alice"), e.token("bob")
+	done := make(chan int, 2)
+	for range 2 {
+		go func() {
+			req, _ := http.NewRequest("GET", srv.URL+"/latest/pop/alice-list", nil)
+			req.Header.Set("Authorization", "Bearer "+alice)
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			res.Body.Close()
+			done <- res.StatusCode
+		}()
+	}
+	testutil.WaitFor(t, 30*time.Second, "two pops waiting", func() bool {
+		_, pops := svc.Waiters()
+		return pops == 2
+	})
+	e.do("GET", "/latest/pop/other", alice, nil).
+		expectDetailPrefix(http.StatusTooManyRequests, "Too many open listens and pops for this user (at most 2")
+	sub := e.do("POST", "/latest/subscribe/node", alice, nil).expect(http.StatusOK).object()
+	e.do("GET", fmt.Sprintf("/latest/listen/%d", int64(sub["id"].(float64))), alice, nil).
+		expectDetailPrefix(http.StatusTooManyRequests, "Too many open listens and pops for this user")
+	e.do("POST", "/latest/push/bob-list", bob, map[string]any{"data": 1}).expect(http.StatusOK)
+	e.do("GET", "/latest/pop/bob-list", bob, nil).expect(http.StatusOK)
+	// One item ends one of the two waits; its slot is free again.
+	e.do("POST", "/latest/push/alice-list", alice, map[string]any{"data": 1}).expect(http.StatusOK)
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("the woken pop answered %d", code)
+	}
+	e.do("POST", "/latest/push/third", alice, map[string]any{"data": 3}).expect(http.StatusOK)
+	e.do("GET", "/latest/pop/third", alice, nil).expect(http.StatusOK)
+	e.do("POST", "/latest/push/alice-list", alice, map[string]any{"data": 2}).expect(http.StatusOK)
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("the second pop answered %d", code)
+	}
+}

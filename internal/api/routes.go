@@ -57,10 +57,10 @@ func (s *Server) routeTable() []route {
 		{"POST", "/unsubscribe/{sub_id}", user, ps(s.postUnsubscribe)},
 		// The user documentation's walk-through unsubscribes with GET.
 		{"GET", "/unsubscribe/{sub_id}", user, ps(s.postUnsubscribe)},
-		{"GET", "/listen/{sub_id}", user, ps(s.getListen)},
+		{"GET", "/listen/{sub_id}", user, ps(s.capWaits(s.getListen))},
 		{"POST", "/publish/{channel}", user, ps(s.postPublish)},
 		{"POST", "/push/{list}", user, ps(s.postPush)},
-		{"GET", "/pop/{list}", user, ps(s.getPop)},
+		{"GET", "/pop/{list}", user, ps(s.capWaits(s.getPop))},
 		{"GET", "/stats/subscriptions", admin, ps(s.getSubscriptionStats)},
 		{"GET", "/kv/{namespace}/{key}", user, ps(s.getKV)},
 		{"POST", "/kv/{namespace}/{key}", user, ps(s.postKV)},

@@ -64,6 +64,7 @@ type Options struct {
 	MaxPageLimit            int           // largest limit of GET /nodes
 	MaxEventsLimit          int           // largest limit of GET /events
 	MaxSubscriptionsPerUser int           // subscriptions one user holds at once
+	MaxWaitsPerUser         int           // long-polls (listen, pop) one user holds open at once (slots.go)
 	// Slow clients (deadlines.go): how long a request may take to send
 	// its body and to read the answer; zero means the default.
 	BodyReadTimeout time.Duration
@@ -104,6 +105,7 @@ type Server struct {
 	subscribing sync.Mutex // pubsub.go: the per-user subscription cap
 
 	streams streamCounter // stream.go: open event streams
+	waits   slotCounter   // slots.go: open long-polls per user
 
 	auth *authCache // authcache.go
 }

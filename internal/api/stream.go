@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
@@ -56,46 +55,25 @@ func (o StreamOptions) withDefaults() StreamOptions {
 }
 
 // streamCounter counts open streams per client and in all.
-type streamCounter struct {
-	mu     sync.Mutex
-	total  int
-	client map[string]int
-}
+type streamCounter struct{ slots slotCounter }
 
 // acquire takes a slot for client, or answers why not.
 func (c *streamCounter) acquire(client string, o StreamOptions) (release func(), err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if o.MaxTotal > 0 && c.total >= o.MaxTotal {
+	release, full := c.slots.take(client, o.MaxTotal, o.MaxPerClient)
+	switch full {
+	case fullTotal:
 		return nil, &Error{Status: http.StatusServiceUnavailable, Detail: "Too many open event streams on this server; try again later",
 			Header: http.Header{"Retry-After": {"10"}}}
-	}
-	if o.MaxPerClient > 0 && c.client[client] >= o.MaxPerClient {
+	case fullClient:
 		return nil, &Error{Status: http.StatusTooManyRequests,
 			Detail: fmt.Sprintf("Too many open event streams for this client (at most %d): close one first", o.MaxPerClient),
 			Header: http.Header{"Retry-After": {"10"}}}
 	}
-	if c.client == nil {
-		c.client = map[string]int{}
-	}
-	c.total++
-	c.client[client]++
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.total--
-		if c.client[client]--; c.client[client] <= 0 {
-			delete(c.client, client)
-		}
-	}, nil
+	return release, nil
 }
 
 // open returns how many streams are open (for tests and metrics).
-func (c *streamCounter) open() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.total
-}
+func (c *streamCounter) open() int { return c.slots.open() }
 
 // streamFilters are the event filters /stream takes, as /events names
 // them; a parameter given several times matches any of its values.

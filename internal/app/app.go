@@ -129,6 +129,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		MaxPageLimit:            cfg.MaxPageLimit,
 		MaxEventsLimit:          cfg.MaxEventsLimit,
 		MaxSubscriptionsPerUser: cfg.MaxSubscriptionsPerUser,
+		MaxWaitsPerUser:         cfg.MaxWaitsPerUser,
 		BodyReadTimeout:         cfg.BodyReadTimeout,
 		MinBodyRate:             cfg.MinBodyRate,
 		WriteTimeout:            cfg.WriteTimeout,

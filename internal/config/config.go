@@ -109,6 +109,7 @@ type Config struct {
 	MaxPageLimit            int           // KCI_MAX_PAGE_LIMIT
 	MaxEventsLimit          int           // KCI_MAX_EVENTS_LIMIT
 	MaxSubscriptionsPerUser int           // KCI_MAX_SUBSCRIPTIONS_PER_USER
+	MaxWaitsPerUser         int           // KCI_MAX_WAITS_PER_USER
 	BodyReadTimeout         time.Duration // KCI_BODY_READ_TIMEOUT_SECONDS
 	MinBodyRate             int64         // KCI_MIN_BODY_RATE
 	WriteTimeout            time.Duration // KCI_WRITE_TIMEOUT_SECONDS
@@ -319,6 +320,9 @@ var settings = []setting{
 	{flag: "max-subscriptions-per-user", env: "KCI_MAX_SUBSCRIPTIONS_PER_USER", def: "1000", kind: "count",
 		help: "Pub/sub subscriptions one user may hold at once (429 beyond).",
 		set:  positiveCount(func(c *Config) *int { return &c.MaxSubscriptionsPerUser }), get: func(c *Config) string { return strconv.Itoa(c.MaxSubscriptionsPerUser) }},
+	{flag: "max-waits-per-user", env: "KCI_MAX_WAITS_PER_USER", def: "2000", kind: "count",
+		help: "Long-polls (GET /listen, GET /pop) one user may hold open at once (429 beyond).",
+		set:  positiveCount(func(c *Config) *int { return &c.MaxWaitsPerUser }), get: func(c *Config) string { return strconv.Itoa(c.MaxWaitsPerUser) }},
 	{flag: "body-read-timeout", env: "KCI_BODY_READ_TIMEOUT_SECONDS", def: "30", kind: "seconds",
 		help: "Time a client has to send a request body, plus its size at KCI_MIN_BODY_RATE; past it the connection is closed.",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.BodyReadTimeout }), get: getSeconds(func(c *Config) time.Duration { return c.BodyReadTimeout })},
