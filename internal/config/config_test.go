@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		QueryTimeout: 5 * time.Second, QueryMaxConditions: 100, QueryMaxListValues: 1000, QueryMaxRegexRepeat: 100,
 		AdmissionWait: 2 * time.Second, MaxJSONDepth: 128, MaxPageLimit: 10000, MaxEventsLimit: 10000,
 		MaxSubscriptionsPerUser: 1000, BodyReadTimeout: 30 * time.Second, MinBodyRate: 100 << 10,
-		WriteTimeout: 120 * time.Second, MaxConnections: 4096, AuthCacheSeconds: 2, AuthCacheSize: 10000,
+		WriteTimeout: 120 * time.Second, MaxConnections: 4096, AuthCacheTTL: 500 * time.Millisecond, AuthCacheSize: 10000,
 	}
 	got := *c
 	got.sources = nil
@@ -144,7 +144,7 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_QUERY_MAX_REGEX_REPEAT": "9", "KCI_MAX_HEAVY_QUERIES": "2", "KCI_MAX_CONCURRENT_HASHES": "3", "KCI_MAX_LARGE_HIERARCHIES": "5",
 		"KCI_ADMISSION_WAIT_SECONDS": "4", "KCI_MAX_JSON_DEPTH": "12", "KCI_MAX_PAGE_LIMIT": "13", "KCI_MAX_EVENTS_LIMIT": "14",
 		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
-		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_AUTH_CACHE_SECONDS": "3", "KCI_AUTH_CACHE_SIZE": "77", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
+		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_AUTH_CACHE_SECONDS": "0.25", "KCI_AUTH_CACHE_SIZE": "77", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
 		"KCI_STATS_MAX_GROUPS": "50", "KCI_STREAM_HEARTBEAT_SECONDS": "2", "KCI_STREAM_MAX_PER_CLIENT": "0", "KCI_STREAM_MAX_TOTAL": "7",
 		"KCI_PPROF_ADDR": "127.0.0.1:6060",
 	}
@@ -253,6 +253,23 @@ func TestDerivedValues(t *testing.T) {
 	}
 }
 
+// KCI_AUTH_CACHE_SECONDS is a decimal number of seconds, kept to the
+// millisecond (the default, 0.5, keeps a revocation made on another
+// replica under a second); whole numbers work as before, 0 is off.
+func TestAuthCacheSeconds(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"0.5": 500 * time.Millisecond, "0.25": 250 * time.Millisecond, "0.001": time.Millisecond,
+		"2": 2 * time.Second, " 1.5 ": 1500 * time.Millisecond, "0": 0, "0.0": 0, "3600": time.Hour,
+	} {
+		c, err := Load(newFS(), nil, env(map[string]string{"KCI_AUTH_CACHE_SECONDS": v}), "")
+		if err != nil {
+			t.Errorf("KCI_AUTH_CACHE_SECONDS=%q: %v", v, err)
+		} else if c.AuthCacheTTL != want {
+			t.Errorf("KCI_AUTH_CACHE_SECONDS=%q: %v, want %v", v, c.AuthCacheTTL, want)
+		}
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	tests := []struct {
 		env, flag, value string
@@ -289,6 +306,11 @@ func TestBadValues(t *testing.T) {
 		{"KCI_LOGIN_MAX_FAILURES_PER_USER", "login-max-failures-per-user", "-1"},
 		{"KCI_LOGIN_MAX_FAILURES_PER_CLIENT", "login-max-failures-per-client", "many"},
 		{"KCI_LOGIN_FAILURE_WINDOW_SECONDS", "login-failure-window", "0"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "-0.5"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "500ms"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "0.0001"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "3601"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "NaN"},
 	}
 	for _, tc := range tests {
 		for _, viaFlag := range []bool{false, true} {
