@@ -259,20 +259,20 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 			rc.Flush()
 			return nil
 		}
-		// A stream of a private channel lives on its credential: once
-		// that is revoked (logout, password change, deactivation, API
-		// token revoked), say so and end it before sending anything more.
-		// The check is the authentication cache's, so it costs a map
-		// lookup until a credential change empties the cache.
-		if u != nil && channel != "node" && !s.streamStillAllowed(r, u) {
-			fmt.Fprint(w, "event: error\ndata: {\"detail\": \"Unauthorized: the credential of this stream has been revoked\"}\n\n")
-			rc.Flush()
-			return nil
-		}
 		sent := false
 		for _, ev := range evs {
 			if !streamMatch(ev, want) {
 				continue
+			}
+			// A stream of a private channel lives on its credential: once
+			// that is revoked (logout, password change, deactivation, API
+			// token revoked), say so and end it instead of sending more.
+			// The check is the authentication cache's: a map lookup until
+			// a credential change empties the cache.
+			if u != nil && channel != "node" && !s.streamStillAllowed(r, u) {
+				fmt.Fprint(w, "event: error\ndata: {\"detail\": \"Unauthorized: the credential of this stream has been revoked\"}\n\n")
+				rc.Flush()
+				return nil
 			}
 			b, err := json.Marshal(ev)
 			if err != nil {
