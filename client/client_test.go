@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	restore := auth.SetTestParams()
 	code := m.Run()
 	restore()
+	if code == 0 && !checkEveryRouteCalled() {
+		code = 1
+	}
 	os.Exit(code)
 }
 
@@ -54,7 +57,7 @@ func newAPI(t *testing.T) (*client.Client, store.Store) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
-	srv := httptest.NewServer(api.New(st, &auth.Tokens{Secret: "client-test"}, api.Options{PubSub: svc}, log))
+	srv := httptest.NewServer(recordCalls(api.New(st, &auth.Tokens{Secret: "client-test"}, api.Options{PubSub: svc}, log)))
 	t.Cleanup(srv.Close)
 	c := client.New(srv.URL+"/latest/", "")
 	tok, err := c.Login(ctx, "admin", adminPassword)

@@ -1,10 +1,16 @@
 package client_test
 
 import (
+	"flag"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kernelci/kernelci-api-go/client"
@@ -32,7 +38,6 @@ var routeMethods = map[string]string{
 
 	"POST /subscribe/{channel}":    "Subscribe",
 	"POST /unsubscribe/{sub_id}":   "Unsubscribe",
-	"GET /unsubscribe/{sub_id}":    "Unsubscribe", // the same operation, for curl users
 	"GET /listen/{sub_id}":         "Listen",
 	"POST /publish/{channel}":      "Publish",
 	"POST /push/{list}":            "Push",
@@ -85,6 +90,8 @@ var notForClients = map[string]string{
 	"GET /user/accept-invite": "web page",
 	"GET /docs":               "web page",
 	"POST /user/register":     "disabled",
+	// The same operation as POST (Unsubscribe), for curl users.
+	"GET /unsubscribe/{sub_id}": "alias of POST /unsubscribe/{sub_id}",
 	// The browser pages (docs/ui.md) and their scripts and styles: they
 	// read the API with the calls the client already has.
 	"GET /viewer":           "web page",
@@ -126,4 +133,71 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 			t.Errorf("routeMethods lists %s, which is not a route of the server", p)
 		}
 	}
+}
+
+// called records every request the tests and examples of this package
+// send to the API servers they start (recordCalls), so that TestMain can
+// check that they call every route of routeMethods: a method named
+// there that sends its request to the wrong path fails the run.
+var called struct {
+	sync.Mutex
+	reqs map[string]bool // "METHOD /path", without the version prefix
+}
+
+// recordCalls is h, recording the requests it serves in called.
+func recordCalls(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := strings.TrimPrefix(r.URL.Path, "/latest")
+		if path == "" {
+			path = "/"
+		}
+		called.Lock()
+		if called.reqs == nil {
+			called.reqs = map[string]bool{}
+		}
+		called.reqs[r.Method+" "+path] = true
+		called.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// uncalledRoutes are the routes of routeMethods that no recorded request
+// reached, matched as the server's mux matches them.
+func uncalledRoutes() []string {
+	mux := http.NewServeMux()
+	for p := range routeMethods {
+		mux.HandleFunc(p, func(http.ResponseWriter, *http.Request) {})
+	}
+	hit := map[string]bool{}
+	called.Lock()
+	for k := range called.reqs {
+		method, path, _ := strings.Cut(k, " ")
+		_, pattern := mux.Handler(&http.Request{Method: method, URL: &url.URL{Path: path}, Host: "api"})
+		hit[pattern] = true
+	}
+	called.Unlock()
+	var out []string
+	for p := range routeMethods {
+		if !hit[p] {
+			out = append(out, p+" ("+routeMethods[p]+")")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkEveryRouteCalled is TestMain's check, after a full run (no -run,
+// no -short): every route of routeMethods was called by the tests.
+func checkEveryRouteCalled() bool {
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		return true
+	}
+	if testing.Short() {
+		return true
+	}
+	missed := uncalledRoutes()
+	for _, m := range missed {
+		println("client: no test calls the route", m)
+	}
+	return len(missed) == 0
 }

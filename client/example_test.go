@@ -42,7 +42,7 @@ func exampleServer() (string, func()) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
-	srv := httptest.NewServer(api.New(st, &auth.Tokens{Secret: "example"}, api.Options{PubSub: svc}, log))
+	srv := httptest.NewServer(recordCalls(api.New(st, &auth.Tokens{Secret: "example"}, api.Options{PubSub: svc}, log)))
 	return srv.URL + "/latest", func() { srv.Close(); st.Close(); os.RemoveAll(dir) }
 }
 

@@ -8,10 +8,8 @@ package main
 // (process_cpu_seconds_total) around the slices of each figure.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -82,19 +80,12 @@ func (r *httpResult) add(part *httpResult) {
 
 // serverCPU reads process_cpu_seconds_total from the server's /metrics.
 func (b *httpBench) serverCPU(ctx context.Context) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.api+"/metrics", nil)
+	text, err := b.kc.Metrics(ctx)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	defer io.Copy(io.Discard, resp.Body)
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_cpu_seconds_total "); ok {
 			s, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
 				return 0, err
@@ -102,5 +93,5 @@ func (b *httpBench) serverCPU(ctx context.Context) (time.Duration, error) {
 			return time.Duration(s * float64(time.Second)), nil
 		}
 	}
-	return 0, fmt.Errorf("no process_cpu_seconds_total in /metrics (%s)", resp.Status)
+	return 0, fmt.Errorf("no process_cpu_seconds_total in /metrics")
 }

@@ -18,8 +18,16 @@ package api
 //     misses, so the next request reads the store again. An entry is
 //     tagged with the epoch read before its store read, so a read that
 //     raced with such a write is never kept.
-//   - Writes made by another process (another replica, kernelci-api admin)
-//     are seen when the entry expires: after AuthCacheTTL (default 2 s).
+//   - Each of those writes also calls Options.OnAuthChange, which in the
+//     production multi-replica setup (MongoDB and REDIS_HOST) PUBLISHes
+//     an invalidation over Redis before the write is answered; the other
+//     replicas' relays call Server.InvalidateAuthCache when it arrives
+//     (redisbus.Relay), and when their subscription comes back after a
+//     loss (invalidations may have been missed meanwhile).
+//   - Whatever else happens (no Redis, Redis down, a lost message, a
+//     write by another process such as kernelci-api admin), an entry
+//     lives at most AuthCacheTTL (default 500 ms), so a credential ended
+//     anywhere is refused everywhere within a second.
 //   - An entry never outlives its credential's own expiry (JWT exp, API
 //     token expires).
 //
@@ -41,7 +49,7 @@ import (
 
 // Defaults of Options.AuthCacheTTL and Options.AuthCacheSize.
 const (
-	DefaultAuthCacheTTL  = 2 * time.Second
+	DefaultAuthCacheTTL  = 500 * time.Millisecond
 	DefaultAuthCacheSize = 10000
 )
 
@@ -180,33 +188,48 @@ func copyUser(u *model.User) *model.User {
 // authWatch is the Server's store: the store itself, with the writes
 // that may end or narrow a credential invalidating the cache once they
 // return (whether they succeeded or not: a failed write may still have
-// committed).
+// committed), then telling the other replicas (changed, may be nil).
 type authWatch struct {
 	store.Store
-	c *authCache
+	c       *authCache
+	changed func(context.Context)
+}
+
+// done invalidates the cache after a write, here and on the others.
+func (w authWatch) done(ctx context.Context) {
+	w.c.invalidate()
+	if w.changed != nil {
+		w.changed(ctx)
+	}
 }
 
 func (w authWatch) UpdateUser(ctx context.Context, u *model.User) error {
-	defer w.c.invalidate()
+	defer w.done(ctx)
 	return w.Store.UpdateUser(ctx, u)
 }
 
 func (w authWatch) DeleteUser(ctx context.Context, id objectid.ID) error {
-	defer w.c.invalidate()
+	defer w.done(ctx)
 	return w.Store.DeleteUser(ctx, id)
 }
 
 func (w authWatch) DeleteGroup(ctx context.Context, id objectid.ID) error {
-	defer w.c.invalidate()
+	defer w.done(ctx)
 	return w.Store.DeleteGroup(ctx, id)
 }
 
 func (w authWatch) DeleteAPIToken(ctx context.Context, id objectid.ID) error {
-	defer w.c.invalidate()
+	defer w.done(ctx)
 	return w.Store.DeleteAPIToken(ctx, id)
 }
 
 func (w authWatch) DeleteUserAPITokens(ctx context.Context, userID objectid.ID) (int64, error) {
-	defer w.c.invalidate()
+	defer w.done(ctx)
 	return w.Store.DeleteUserAPITokens(ctx, userID)
 }
+
+// InvalidateAuthCache empties the authentication cache: the next request
+// of every credential reads the store. The Redis relay calls it when
+// another replica reports a write that may end or narrow a credential
+// (Options.OnAuthChange there).
+func (s *Server) InvalidateAuthCache() { s.auth.invalidate() }

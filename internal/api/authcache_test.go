@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,10 +55,22 @@ func newEnvOptions(t *testing.T, opts api.Options) *env {
 // TestAuthCacheDoesNotOutliveRevocation: with the authentication cache
 // on and a clock that never moves (so no entry ever expires), every way
 // of ending or narrowing a credential through the API holds at the very
-// next request of this server.
+// next request of this server, and of another server over the same
+// store that this one tells through Options.OnAuthChange (what the Redis
+// relay does between replicas).
 func TestAuthCacheDoesNotOutliveRevocation(t *testing.T) {
 	t.Parallel()
-	e := newEnvOptions(t, api.Options{AuthCacheTTL: time.Hour, Now: newTestClock().now})
+	clock := newTestClock()
+	var other *api.Server
+	var told atomic.Int64
+	e := newEnvOptions(t, api.Options{AuthCacheTTL: time.Hour, Now: clock.now, OnAuthChange: func(context.Context) {
+		told.Add(1)
+		other.InvalidateAuthCache()
+	}})
+	other = api.New(e.store, e.tokens, api.Options{AuthCacheTTL: time.Hour, Now: clock.now}, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	srvB := httptest.NewServer(other)
+	t.Cleanup(srvB.Close)
+	b := &env{t: t, base: srvB.URL, client: srvB.Client(), store: e.store, tokens: e.tokens}
 	admin := e.token("root", superuser)
 	alice := e.addUser("alice", inGroups("lab-a"))
 	changes := []struct {
@@ -99,22 +112,41 @@ func TestAuthCacheDoesNotOutliveRevocation(t *testing.T) {
 	}
 	for _, c := range changes {
 		cred := c.cred()
-		e.do("GET", "/latest/whoami", cred, nil).expect(http.StatusOK)
-		e.do("GET", "/latest/whoami", cred, nil).expect(http.StatusOK) // from the cache
+		for _, srv := range []*env{e, b} {
+			srv.do("GET", "/latest/whoami", cred, nil).expect(http.StatusOK)
+			srv.do("GET", "/latest/whoami", cred, nil).expect(http.StatusOK) // from the cache
+		}
+		before := told.Load()
 		c.change(cred)
-		if r := e.do("GET", "/latest/whoami", cred, nil); r.status != c.want {
-			t.Errorf("%s: GET /whoami answers %d after it, want %d", c.name, r.status, c.want)
+		if told.Load() == before {
+			t.Errorf("%s: the other servers were not told", c.name)
+		}
+		for _, srv := range []*env{e, b} {
+			if r := srv.do("GET", "/latest/whoami", cred, nil); r.status != c.want {
+				t.Errorf("%s: GET /whoami on %s answers %d after it, want %d", c.name, srv.base, r.status, c.want)
+			}
 		}
 	}
 	// Groups: the user seen by the next request is the changed one.
 	bob := e.addUser("bob", inGroups("lab-b"))
 	tok := e.login("bob")
-	if g := e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK).object()["groups"].([]any); len(g) != 1 {
-		t.Fatalf("bob's groups: %v", g)
+	for _, srv := range []*env{e, b} {
+		if g := srv.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK).object()["groups"].([]any); len(g) != 1 {
+			t.Fatalf("bob's groups: %v", g)
+		}
 	}
 	e.do("PATCH", "/latest/user/"+bob.ID.String(), admin, map[string]any{"groups": []string{}}).expect(http.StatusOK)
-	if g := e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK).object()["groups"].([]any); len(g) != 0 {
-		t.Errorf("bob's groups after their removal: %v (a stale cached user)", g)
+	for _, srv := range []*env{e, b} {
+		if g := srv.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK).object()["groups"].([]any); len(g) != 0 {
+			t.Errorf("bob's groups on %s after their removal: %v (a stale cached user)", srv.base, g)
+		}
+	}
+	// Deleting a group tells the others too.
+	g := e.do("POST", "/latest/user-groups", admin, map[string]any{"name": "short-lived"}).expect(http.StatusOK).object()
+	before := told.Load()
+	e.do("DELETE", "/latest/user-groups/"+g["id"].(string), admin, nil).expect(http.StatusNoContent)
+	if told.Load() == before {
+		t.Error("group deletion: the other servers were not told")
 	}
 }
 

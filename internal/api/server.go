@@ -78,10 +78,17 @@ type Options struct {
 	Stream         StreamOptions
 	// The authentication cache (authcache.go): how long a successful
 	// authentication is reused (0 = DefaultAuthCacheTTL, < 0 = no cache;
-	// a revocation made on another process holds after at most this
-	// long) and how many credentials it holds (0 = DefaultAuthCacheSize).
+	// a revocation made on another process that does not call
+	// InvalidateAuthCache here holds after at most this long) and how
+	// many credentials it holds (0 = DefaultAuthCacheSize).
 	AuthCacheTTL  time.Duration
 	AuthCacheSize int
+	// OnAuthChange, when set, is called after each write that may end or
+	// narrow a credential (user update or deletion, group deletion, API
+	// token revocation), once this server's cache is emptied and before
+	// the write is answered: the Redis relay tells the other replicas,
+	// which call InvalidateAuthCache (authcache.go).
+	OnAuthChange func(context.Context)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -144,7 +151,7 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 	ac := newAuthCache(opts.AuthCacheTTL, opts.AuthCacheSize)
 	// Every write of the handlers that may end a credential goes
 	// through authWatch, which invalidates the cache.
-	st = authWatch{Store: st, c: ac}
+	st = authWatch{Store: st, c: ac, changed: opts.OnAuthChange}
 	s := &Server{store: st, tokens: tokens, opts: opts, log: log, mux: http.NewServeMux(), now: opts.Now, pubsub: opts.PubSub, auth: ac,
 		heavy:       newGate(opts.MaxHeavyQueries, opts.AdmissionWait, "regular-expression queries"),
 		hashes:      newGate(opts.MaxHashes, opts.AdmissionWait, "password checks"),

@@ -246,6 +246,16 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 			if !streamMatch(ev, want) {
 				continue
 			}
+			// A stream of a private channel lives on its credential: once
+			// that is revoked (logout, password change, deactivation, API
+			// token revoked), say so and end it instead of sending more.
+			// The check is the authentication cache's: a map lookup until
+			// a credential change empties the cache.
+			if u != nil && channel != "node" && !s.streamStillAllowed(r, u) {
+				fmt.Fprint(w, "event: error\ndata: {\"detail\": \"Unauthorized: the credential of this stream has been revoked\"}\n\n")
+				rc.Flush()
+				return nil
+			}
 			b, err := json.Marshal(ev)
 			if err != nil {
 				return nil
@@ -269,6 +279,14 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 		}
 		after = next
 	}
+}
+
+// streamStillAllowed reports whether the credential of r still
+// authenticates u with the pubsub scope. A failure to read the store
+// counts as a refusal: the stream ends and its client reconnects.
+func (s *Server) streamStillAllowed(r *http.Request, u *model.User) bool {
+	now, sc, err := s.authenticate(r)
+	return err == nil && now != nil && now.ID == u.ID && sc.Allows(auth.ScopePubSub)
 }
 
 func streamFilterNames() string {

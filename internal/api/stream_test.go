@@ -346,3 +346,57 @@ func TestStreamBounds(t *testing.T) {
 		t.Fatalf("bob's stream: %v, want only bob's event", ev)
 	}
 }
+
+// TestStreamEndsWhenTheCredentialIsRevoked: a stream of a private channel
+// sends nothing more once its API token is revoked (or its session
+// logged out): it ends with an error event instead of the next event.
+func TestStreamEndsWhenTheCredentialIsRevoked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	jwt := e.token("alice")
+	made := e.newToken(jwt, "watch", "pubsub")
+	for _, c := range []struct {
+		name string
+		cred string
+		end  func()
+	}{
+		{"API token revoked", secretOf(made), func() {
+			e.do(http.MethodDelete, "/latest/user/tokens/"+made["id"].(string), jwt, nil).expect(http.StatusNoContent)
+		}},
+		{"logout", e.login("alice"), func() {
+			e.do(http.MethodPost, "/latest/user/logout", e.login("alice"), nil).expect(http.StatusNoContent)
+		}},
+	} {
+		s := openStream(t, e.base, "/stream?channel=lab-private", map[string]string{"Authorization": "Bearer " + c.cred})
+		s.waitComment("stream of channel lab-private")
+		e.do(http.MethodPost, "/publish/lab-private", jwt, map[string]any{"data": "before"}).expect(http.StatusOK)
+		if ev := s.next(); ev["data"] != "before" {
+			t.Fatalf("%s: first event %v", c.name, ev)
+		}
+		c.end()
+		jwt = e.login("alice")
+		e.do(http.MethodPost, "/publish/lab-private", jwt, map[string]any{"data": "after"}).expect(http.StatusOK)
+		var ended bool
+		timeout := time.After(30 * time.Second)
+	read:
+		for {
+			select {
+			case m, ok := <-s.msgs:
+				if !ok {
+					break read
+				}
+				if strings.Contains(m.Data, "after") {
+					t.Fatalf("%s: the stream delivered an event after the revocation: %+v", c.name, m)
+				}
+				if m.Event == "error" && strings.Contains(m.Data, "revoked") {
+					ended = true
+				}
+			case <-timeout:
+				t.Fatalf("%s: the stream is still open 30 s after the revocation", c.name)
+			}
+		}
+		if !ended {
+			t.Fatalf("%s: the stream ended without saying why", c.name)
+		}
+	}
+}

@@ -119,8 +119,9 @@ func checkTokenNode(r *http.Request, n *model.Node) error {
 // scopes and its expiry (zero: none); nil when the token is malformed,
 // unknown (revoked), expired, or its user is gone or inactive. It reads
 // the store; authenticate caches its successes for a short time
-// (authcache.go), so a revocation holds at once on this process and
-// within Options.AuthCacheTTL on the others.
+// (authcache.go), so a revocation holds at once on this process, at once
+// on the others told through Options.OnAuthChange (Redis), and within
+// Options.AuthCacheTTL on any other.
 func (s *Server) authenticateAPIToken(ctx context.Context, tok string) (*model.User, auth.Scopes, time.Time, error) {
 	ts := s.store
 	if !auth.WellFormedAPIToken(tok) {

@@ -65,6 +65,9 @@ type App struct {
 	// maxConns bounds the open client connections (KCI_MAX_CONNECTIONS;
 	// 0: no limit).
 	maxConns int
+	// relay is the Redis relay of the replicas (MongoDB and REDIS_HOST),
+	// else nil: it also carries the authentication cache's invalidations.
+	relay *redisbus.Relay
 }
 
 // Open prepares the data directory and the store. Messages meant for the
@@ -135,14 +138,20 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		WriteTimeout:            cfg.WriteTimeout,
 		TrustedProxies:          cfg.TrustedProxies,
 		StatsMaxGroups:          cfg.StatsMaxGroups,
-		AuthCacheTTL:            authCacheTTL(cfg.AuthCacheSeconds),
+		AuthCacheTTL:            authCacheTTL(cfg.AuthCacheTTL),
 		AuthCacheSize:           cfg.AuthCacheSize,
+		OnAuthChange:            a.authChanged(),
 		Stream: api.StreamOptions{
 			Heartbeat:    cfg.StreamHeartbeat,
 			MaxPerClient: noLimit(cfg.StreamMaxPerClient),
 			MaxTotal:     noLimit(cfg.StreamMaxTotal),
 		},
 	}, log)
+	if a.relay != nil {
+		// Another replica ended or narrowed a credential: forget every
+		// cached authentication at once.
+		a.relay.OnAuthChange(a.API.InvalidateAuthCache)
+	}
 	a.maxConns = cfg.MaxConnections
 	// Subscriptions and lag are read from the backend, untimed.
 	a.Metrics.WatchPubSub(a.PubSub, a.backend)
@@ -151,11 +160,22 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 
 // authCacheTTL maps KCI_AUTH_CACHE_SECONDS (0: off) to the API's
 // AuthCacheTTL (negative: off).
-func authCacheTTL(seconds int) time.Duration {
-	if seconds == 0 {
+func authCacheTTL(ttl time.Duration) time.Duration {
+	if ttl == 0 {
 		return -1
 	}
-	return time.Duration(seconds) * time.Second
+	return ttl
+}
+
+// authChanged is the API's OnAuthChange: with the Redis relay, tell the
+// other replicas to empty their authentication cache; without it (one
+// process, or MongoDB without Redis) nothing, and the other replicas'
+// entries expire within KCI_AUTH_CACHE_SECONDS.
+func (a *App) authChanged() func(context.Context) {
+	if a.relay == nil {
+		return nil
+	}
+	return a.relay.PublishAuthChange
 }
 
 // noLimit maps a setting's 0 (no limit) to the API's negative.
@@ -251,6 +271,7 @@ func (a *App) wirePubSub(ctx context.Context) error {
 		}
 		relay.Start()
 		a.closers = append(a.closers, relay.Close)
+		a.relay = relay
 	}
 	return nil
 }

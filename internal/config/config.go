@@ -114,7 +114,7 @@ type Config struct {
 	MinBodyRate             int64         // KCI_MIN_BODY_RATE
 	WriteTimeout            time.Duration // KCI_WRITE_TIMEOUT_SECONDS
 	MaxConnections          int           // KCI_MAX_CONNECTIONS: 0 = no limit
-	AuthCacheSeconds        int           // KCI_AUTH_CACHE_SECONDS: reuse of a successful authentication; 0 = off
+	AuthCacheTTL            time.Duration // KCI_AUTH_CACHE_SECONDS (decimal, to the millisecond): reuse of a successful authentication; 0 = off
 	AuthCacheSize           int           // KCI_AUTH_CACHE_SIZE: credentials cached
 	// TrustedProxies is KCI_TRUSTED_PROXIES: the CIDRs of the reverse
 	// proxies whose X-Forwarded-For/X-Real-IP headers name the client;
@@ -335,9 +335,9 @@ var settings = []setting{
 	{flag: "max-connections", env: "KCI_MAX_CONNECTIONS", def: "4096", kind: "count",
 		help: "Open client connections at once; more wait in the listen backlog. 0 means no limit.",
 		set:  countSetting(func(c *Config) *int { return &c.MaxConnections }), get: func(c *Config) string { return strconv.Itoa(c.MaxConnections) }},
-	{flag: "auth-cache-seconds", env: "KCI_AUTH_CACHE_SECONDS", def: "2", kind: "count",
-		help: "Seconds a successful authentication (token verified, user read) is reused by the next requests with the same token. A revocation, password change or deactivation holds at once on the server that makes it and after at most this long on other replicas. 0 turns the cache off.",
-		set:  countSetting(func(c *Config) *int { return &c.AuthCacheSeconds }), get: func(c *Config) string { return strconv.Itoa(c.AuthCacheSeconds) }},
+	{flag: "auth-cache-seconds", env: "KCI_AUTH_CACHE_SECONDS", def: "0.5", kind: "seconds",
+		help: "Seconds (a decimal number, to the millisecond) a successful authentication (token verified, user read) is reused by the next requests with the same token. A revocation, password change or deactivation holds at once on the server that makes it, at once on the other replicas when REDIS_HOST is set and Redis answers, and otherwise after at most this long there: keep it under 1 to have every replica refuse an ended credential within a second. 0 turns the cache off.",
+		set:  setAuthCacheTTL, get: func(c *Config) string { return strconv.FormatFloat(c.AuthCacheTTL.Seconds(), 'f', -1, 64) }},
 	{flag: "auth-cache-size", env: "KCI_AUTH_CACHE_SIZE", def: "10000", kind: "count",
 		help: "Tokens the authentication cache holds; beyond it the expired, then any, entries make room.",
 		set:  positiveCount(func(c *Config) *int { return &c.AuthCacheSize }), get: func(c *Config) string { return strconv.Itoa(c.AuthCacheSize) }},
@@ -859,6 +859,22 @@ func setSeconds(c *Config, v string) error {
 		return fmt.Errorf("want a number of seconds from 0.001 to %d", maxSeconds)
 	}
 	c.AccessTokenExpireSeconds = f
+	return nil
+}
+
+// maxAuthCacheSeconds bounds KCI_AUTH_CACHE_SECONDS (an hour).
+const maxAuthCacheSeconds = 3600
+
+// setAuthCacheTTL parses KCI_AUTH_CACHE_SECONDS: a decimal number of
+// seconds, 0 (off) or from 0.001 to maxAuthCacheSeconds, kept to the
+// millisecond.
+func setAuthCacheTTL(c *Config, v string) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	ms := math.Round(f * 1000)
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxAuthCacheSeconds || (f > 0 && ms < 1) {
+		return fmt.Errorf("want 0 (off) or a number of seconds from 0.001 to %d", maxAuthCacheSeconds)
+	}
+	c.AuthCacheTTL = time.Duration(ms) * time.Millisecond
 	return nil
 }
 

@@ -55,8 +55,8 @@ func TestDefaults(t *testing.T) {
 		RedisDBNumber: 1, MaxAPITokensPerUser: 100,
 		QueryTimeout: 5 * time.Second, QueryMaxConditions: 100, QueryMaxListValues: 1000, QueryMaxRegexRepeat: 100,
 		AdmissionWait: 2 * time.Second, MaxJSONDepth: 64, MaxPageLimit: 10000, MaxEventsLimit: 10000,
-		MaxSubscriptionsPerUser: 1000, BodyReadTimeout: 30 * time.Second, MinBodyRate: 100 << 10,
-		WriteTimeout: 120 * time.Second, MaxConnections: 4096, AuthCacheSeconds: 2, AuthCacheSize: 10000,
+		MaxSubscriptionsPerUser: 1000, MaxWaitsPerUser: 2000, BodyReadTimeout: 30 * time.Second, MinBodyRate: 100 << 10,
+		WriteTimeout: 120 * time.Second, MaxConnections: 4096, AuthCacheTTL: 500 * time.Millisecond, AuthCacheSize: 10000,
 	}
 	got := *c
 	got.sources = nil
@@ -144,8 +144,8 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_QUERY_TIMEOUT_SECONDS": "3", "KCI_QUERY_MAX_CONDITIONS": "7", "KCI_QUERY_MAX_LIST_VALUES": "8",
 		"KCI_QUERY_MAX_REGEX_REPEAT": "9", "KCI_MAX_HEAVY_QUERIES": "2", "KCI_MAX_CONCURRENT_HASHES": "3", "KCI_MAX_LARGE_HIERARCHIES": "5",
 		"KCI_ADMISSION_WAIT_SECONDS": "4", "KCI_MAX_JSON_DEPTH": "12", "KCI_MAX_PAGE_LIMIT": "13", "KCI_MAX_EVENTS_LIMIT": "14",
-		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
-		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_AUTH_CACHE_SECONDS": "3", "KCI_AUTH_CACHE_SIZE": "77", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
+		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_MAX_WAITS_PER_USER": "21", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
+		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_AUTH_CACHE_SECONDS": "0.25", "KCI_AUTH_CACHE_SIZE": "77", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
 		"KCI_STATS_MAX_GROUPS": "50", "KCI_STREAM_HEARTBEAT_SECONDS": "2", "KCI_STREAM_MAX_PER_CLIENT": "0", "KCI_STREAM_MAX_TOTAL": "7",
 		"KCI_PPROF_ADDR": "127.0.0.1:6060",
 	}
@@ -254,6 +254,23 @@ func TestDerivedValues(t *testing.T) {
 	}
 }
 
+// KCI_AUTH_CACHE_SECONDS is a decimal number of seconds, kept to the
+// millisecond (the default, 0.5, keeps a revocation made on another
+// replica under a second); whole numbers work as before, 0 is off.
+func TestAuthCacheSeconds(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"0.5": 500 * time.Millisecond, "0.25": 250 * time.Millisecond, "0.001": time.Millisecond,
+		"2": 2 * time.Second, " 1.5 ": 1500 * time.Millisecond, "0": 0, "0.0": 0, "3600": time.Hour,
+	} {
+		c, err := Load(newFS(), nil, env(map[string]string{"KCI_AUTH_CACHE_SECONDS": v}), "")
+		if err != nil {
+			t.Errorf("KCI_AUTH_CACHE_SECONDS=%q: %v", v, err)
+		} else if c.AuthCacheTTL != want {
+			t.Errorf("KCI_AUTH_CACHE_SECONDS=%q: %v, want %v", v, c.AuthCacheTTL, want)
+		}
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	tests := []struct {
 		env, flag, value string
@@ -294,6 +311,11 @@ func TestBadValues(t *testing.T) {
 		{"KCI_QUERY_MAX_CONDITIONS", "query-max-conditions", "1200"},
 		{"KCI_QUERY_MAX_LIST_VALUES", "query-max-list-values", "40000"},
 		{"KCI_MAX_JSON_DEPTH", "max-json-depth", "128"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "-0.5"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "500ms"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "0.0001"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "3601"},
+		{"KCI_AUTH_CACHE_SECONDS", "auth-cache-seconds", "NaN"},
 	}
 	for _, tc := range tests {
 		for _, viaFlag := range []bool{false, true} {

@@ -9,7 +9,10 @@
 //     json.dumps gives it, and BLPOP;
 //   - cross-replica wake-ups (Relay, a broker.Notifier) are Redis
 //     PUBLISH messages "channel C reached sequence S" on a channel of our
-//     own, which every replica relays into its local broker.Broker.
+//     own, which every replica relays into its local broker.Broker;
+//   - on the same channel, reports of writes that may end or narrow a
+//     credential, on which every other replica empties its
+//     authentication cache (Relay.PublishAuthChange, OnAuthChange).
 //
 // Events, subscriptions and sequence numbers stay in the store (MongoDB):
 // Redis only carries wake-ups, so a lost message or a Redis outage

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -420,6 +421,58 @@ func TestRelay(t *testing.T) {
 	}
 }
 
+// A credential change reported by one replica (PublishAuthChange) makes
+// the other replicas of the same scope call their OnAuthChange function
+// (emptying their authentication cache), not the reporting one; each
+// relay also calls it when it subscribes. The wake-ups go on as before.
+func TestRelayAuthChange(t *testing.T) {
+	addr := redistest.Addr(t)
+	scope := redistest.Unique("auth")
+	var calls [3]atomic.Int64
+	relays := make([]*Relay, 3)
+	brokers := make([]*pubsub.Broker, 3)
+	for i := range relays {
+		sc := scope
+		if i == 2 {
+			sc = redistest.Unique("other")
+		}
+		b := pubsub.NewBroker()
+		r := openBus(t, addr, testDB).NewRelay(b, sc)
+		r.OnAuthChange(func() { calls[i].Add(1) })
+		r.Start()
+		t.Cleanup(func() { r.Close() })
+		relays[i], brokers[i] = r, b
+	}
+	a, b, c := relays[0], relays[1], relays[2]
+	testutil.WaitFor(t, 15*time.Second, "the relays to subscribe (and empty their caches)", func() bool {
+		return calls[0].Load() == 1 && calls[1].Load() == 1 && calls[2].Load() == 1
+	})
+	a.PublishAuthChange(context.Background())
+	testutil.WaitFor(t, 15*time.Second, "the other replica to be told", func() bool { return calls[1].Load() == 2 })
+	// Later messages on each channel arrive after it (Redis keeps a
+	// publisher's order): a wake-up from B reaches A, one from C's
+	// scope reaches C, and neither A nor C was told of the change.
+	wa, wc := brokers[0].Wait("node", "", true), brokers[2].Wait("node", "", true)
+	b.Notify(context.Background(), pubsub.Notification{Channel: "node", Seq: 7})
+	other := openBus(t, addr, testDB).NewRelay(pubsub.NewBroker(), c.Channel()[len(ChannelPrefix):])
+	other.Notify(context.Background(), pubsub.Notification{Channel: "node", Seq: 8})
+	other.Start()
+	t.Cleanup(func() { other.Close() })
+	for name, w := range map[string]<-chan struct{}{"A": wa, "C": wc} {
+		select {
+		case <-w:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("wake-up did not reach %s", name)
+		}
+	}
+	if n := calls[0].Load(); n != 1 {
+		t.Errorf("the reporting relay was told of its own change (%d calls)", n)
+	}
+	if n := calls[2].Load(); n != 1 {
+		t.Errorf("a relay of another scope was told (%d calls)", n)
+	}
+}
+
 func TestCoalesce(t *testing.T) {
 	in := []pubsub.Notification{
 		{Channel: "a", Seq: 1, Owner: "u"}, {Channel: "b", Seq: 2}, {Channel: "a", Seq: 5, Owner: "u"},
@@ -443,8 +496,11 @@ func TestRelayReconnects(t *testing.T) {
 	ups := make(chan struct{}, 10)
 	ra, ba := newRelay(t, busA, scope, nil)
 	rb, bb := newRelay(t, busB, scope, func() { ups <- struct{}{} })
+	var authCalls atomic.Int64
+	rb.OnAuthChange(func() { authCalls.Add(1) })
 	testutil.WaitFor(t, 15*time.Second, "the relays to subscribe", func() bool { return ra.Up() && rb.Up() })
 	<-ups // the first subscription
+	calls := authCalls.Load()
 
 	srv.Stop()
 	testutil.WaitFor(t, 15*time.Second, "the relays to notice the outage", func() bool { return !ra.Up() && !rb.Up() })
@@ -468,6 +524,9 @@ func TestRelayReconnects(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("OnUp not called after the reconnection")
 	}
+	// Credential changes may have been missed meanwhile: the cache is
+	// emptied.
+	testutil.WaitFor(t, 15*time.Second, "OnAuthChange after the reconnection", func() bool { return authCalls.Load() > calls })
 	remote := bb.Wait("c", "", true)
 	ra.Notify(context.Background(), pubsub.Notification{Channel: "c", Seq: 2})
 	select {

@@ -50,6 +50,13 @@ type Relay struct {
 	// store for what was missed meanwhile.
 	OnUp func()
 
+	// authChanged is called when another replica reports a write that
+	// may end or narrow a credential, and when the subscription is
+	// (re)established (reports may have been lost meanwhile): see
+	// OnAuthChange and PublishAuthChange.
+	authChanged atomic.Pointer[func()]
+	authFailing atomic.Bool
+
 	// Health checks of the subscription: after this long without a
 	// message the relay pings; without an answer for as long again it
 	// reconnects.
@@ -62,11 +69,18 @@ type Relay struct {
 	started bool
 }
 
-// wire is one PUBLISHed message.
+// wire is one PUBLISHed message: wake-ups, or (Auth) the report of a
+// write that may end or narrow a credential. Older relays ignore a
+// message without wake-ups.
 type wire struct {
 	Origin string                `json:"o"`
 	N      []broker.Notification `json:"n"`
+	Auth   bool                  `json:"a,omitempty"`
 }
+
+// authPublishWait bounds how long PublishAuthChange holds up the write
+// that called it when Redis is slow to answer.
+const authPublishWait = 250 * time.Millisecond
 
 // relayQueue is how many Notify calls may wait for the publisher.
 const relayQueue = 4096
@@ -113,6 +127,48 @@ func (r *Relay) Notify(ctx context.Context, ns ...broker.Notification) {
 		if r.dropped.Add(int64(len(ns))) == int64(len(ns)) {
 			r.log.Warn("redis relay: publish queue full, dropping wake-ups (the other replicas poll the store)")
 		}
+	}
+}
+
+// OnAuthChange sets the function called when another replica reports a
+// write that may end or narrow a credential (api.Server's
+// InvalidateAuthCache), and each time the subscription is
+// (re)established. It may be called before or after Start.
+func (r *Relay) OnAuthChange(f func()) { r.authChanged.Store(&f) }
+
+func (r *Relay) authChange() {
+	if f := r.authChanged.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// PublishAuthChange tells the other replicas that a credential may have
+// ended or narrowed (api.Options.OnAuthChange): their relays call the
+// function given to OnAuthChange. It PUBLISHes at once, not through the
+// wake-ups' queue, so that the others usually know before the write is
+// answered, and waits at most authPublishWait. When the message cannot
+// be sent the other replicas see the change when their cache entries
+// expire (api.Options.AuthCacheTTL, under a second).
+func (r *Relay) PublishAuthChange(ctx context.Context) {
+	payload, _ := json.Marshal(wire{Origin: r.origin, Auth: true})
+	done := make(chan error, 1)
+	go func() {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		done <- r.rdb.Publish(pctx, r.channel, payload).Err()
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(authPublishWait):
+		err = context.DeadlineExceeded
+	}
+	switch {
+	case err != nil && !r.authFailing.Swap(true):
+		r.log.Warn("redis relay: cannot tell the other replicas of a credential change; they see it when their authentication cache entries expire",
+			"addr", r.rdb.Options().Addr, "err", err)
+	case err == nil && r.authFailing.Swap(false):
+		r.log.Info("redis relay: credential changes reach the other replicas again", "addr", r.rdb.Options().Addr)
 	}
 }
 
@@ -254,6 +310,7 @@ func (r *Relay) subscribe(ctx context.Context) {
 					if r.OnUp != nil {
 						go r.OnUp()
 					}
+					r.authChange()
 				}
 			case *redis.Message:
 				r.receive(ctx, m.Payload)
@@ -277,8 +334,13 @@ func (r *Relay) receive(ctx context.Context, payload string) {
 		r.log.Debug("redis relay: ignored a message that is not ours", "err", err)
 		return
 	}
-	if w.Origin == r.origin || len(w.N) == 0 {
-		return // our own: the broker already had it
+	if w.Origin == r.origin {
+		return // our own: the broker and the cache already had it
 	}
-	r.b.Notify(ctx, w.N...)
+	if w.Auth {
+		r.authChange()
+	}
+	if len(w.N) > 0 {
+		r.b.Notify(ctx, w.N...)
+	}
 }
