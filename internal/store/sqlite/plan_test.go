@@ -416,3 +416,34 @@ func explainNodes(t *testing.T, st *Store, f query.Filter, what string) []string
 	}
 	return plan
 }
+
+// TestPlanProbesPairsNotTheirColumns pins the probes of the pipeline's
+// kind=kbuild&data.kernel_revision.commit=X&name=Y: the commit and the
+// name are measured with the kind (their pairs' indexes), not alone: the
+// probe of the commit alone counted up to probeFirst entries (every node
+// of the commit) on each such query.
+func TestPlanProbesPairsNotTheirColumns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 24,000 nodes")
+	}
+	ctx := context.Background()
+	st := seedPlanStore(t)
+	var got [][]string
+	st.probed = func(ms []measured) {
+		for _, m := range ms {
+			got = append(got, m.cols)
+		}
+	}
+	f := query.Filter{Conds: []query.Cond{
+		{Field: "kind", Op: query.Eq, Value: "kbuild"},
+		{Field: "data.kernel_revision.commit", Op: query.Eq, Value: fmt.Sprintf("%040x", 7)},
+		{Field: "name", Op: query.Eq, Value: "baseline.login"},
+	}}
+	want := [][]string{{"kind"}, {"kind", "kr_commit"}, {"kind", "name"}}
+	if _, err := st.FindNodes(ctx, f, store.Page{Limit: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("probes %q, want %q", got, want)
+	}
+}
