@@ -348,10 +348,10 @@ func indexable(f query.Filter) [][]query.Cond {
 		case c.Op == query.Re:
 			if _, _, ok := prefixRange(c.Value.(string)); ok && probeColumns[col.Name] != "" {
 				out = append(out, []query.Cond{c})
+			} else if paired {
+				out = append(out, []query.Cond{*kind, c}) // within the kind's values (regex.go)
 			} else if distinctIndexes[col.Name] != "" {
 				out = append(out, []query.Cond{c})
-			} else if paired {
-				out = append(out, []query.Cond{*kind, c})
 			}
 		case c.Op == query.Eq && (counterColumns[col.Name] || probeColumns[col.Name] != "" || col.Name == "d_error_code" && isText):
 			out = append(out, []query.Cond{c})
@@ -445,5 +445,29 @@ func TestPlanProbesPairsNotTheirColumns(t *testing.T) {
 	}
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("probes %q, want %q", got, want)
+	}
+}
+
+// TestPlanPlatformRegexWithinKind pins the plan of
+// kind=job&data.platform__re=rock (kernelci-bench kind_platform_re): the
+// page and the total read the jobs of the matching platforms through
+// (kind, d_platform) (migration 9), not every node (tests mostly) of
+// those platforms through node_platform.
+func TestPlanPlatformRegexWithinKind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 24,000 nodes")
+	}
+	st := seedPlanStore(t)
+	for _, pat := range []string{"rock", "qemu|imx"} {
+		f := query.Filter{Conds: []query.Cond{
+			{Field: "kind", Op: query.Eq, Value: "job"},
+			{Field: "data.platform", Op: query.Re, Value: pat},
+		}}
+		for _, what := range []string{"find", "count"} {
+			plan := explainNodes(t, st, f, what)
+			if _, index, ok := drivingConds(t, plan, f); !ok || index != "node_kind_platform" {
+				t.Errorf("%s %s: plan %q, want node_kind_platform", what, filterString(f), plan)
+			}
+		}
 	}
 }
