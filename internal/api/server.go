@@ -64,6 +64,9 @@ type Options struct {
 	MaxPageLimit            int           // largest limit of GET /nodes
 	MaxEventsLimit          int           // largest limit of GET /events
 	MaxSubscriptionsPerUser int           // subscriptions one user holds at once
+	// RefuseUnboundedRegex refuses node filters whose name regex no
+	// index can bound (unbounded.go) with a 400.
+	RefuseUnboundedRegex bool
 	// Slow clients (deadlines.go): how long a request may take to send
 	// its body and to read the answer; zero means the default.
 	BodyReadTimeout time.Duration

@@ -81,7 +81,7 @@ func TestTelemetryRegexQueriesTakeAHeavySlot(t *testing.T) {
 	done := make(chan *response, 1)
 	go func() { done <- e.do("GET", "/latest/telemetry?job_name__re="+url.QueryEscape("a.*b"), "", nil) }()
 	<-g.first
-	e.do("GET", "/latest/count?name__re=b", "", nil).
+	e.do("GET", "/latest/count?name__re=b&kind=job", "", nil).
 		expectDetailPrefix(http.StatusServiceUnavailable, "Too many regular-expression queries")
 	e.do("GET", "/latest/telemetry/stats?group_by=runtime", "", nil).expect(http.StatusOK)
 	unblock()
