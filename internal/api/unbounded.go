@@ -7,7 +7,7 @@ import (
 )
 
 // Regexes on node names that no index can bound (docs/performance.md,
-// "Regexes on every name").
+// "Platforms within a kind, fewer probes, name regexes").
 //
 // An unanchored name__re is matched against the name of every candidate
 // node. The names of builds and jobs are few and both stores walk them

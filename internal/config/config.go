@@ -285,7 +285,7 @@ var settings = []setting{
 		help: "Window of the failed-login limits (default 15 minutes).",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.LoginFailureWindow }), get: getSeconds(func(c *Config) time.Duration { return c.LoginFailureWindow })},
 	{flag: "query-timeout", env: "KCI_QUERY_TIMEOUT_SECONDS", def: "5", kind: "seconds",
-		help: "Time budget of a read query (GET /nodes, /nodes/fast, /count, /events, /node/{id}); past it the query is interrupted and answered 504.",
+		help: "Time budget of a read query (GET /nodes, /nodes/fast, /count, /events, /node/{id}, /stats/nodes, /telemetry, /telemetry/stats, /telemetry/anomalies); past it the query is interrupted and answered 504.",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.QueryTimeout }), get: getSeconds(func(c *Config) time.Duration { return c.QueryTimeout })},
 	{flag: "query-max-conditions", env: "KCI_QUERY_MAX_CONDITIONS", def: "100", kind: "count",
 		help: "Most filter conditions in one query string (400 beyond).",
