@@ -97,25 +97,25 @@ type Config struct {
 	LoginFailureWindow        time.Duration // KCI_LOGIN_FAILURE_WINDOW_SECONDS
 
 	// Resource limits against hostile clients (docs/security.md).
-	QueryTimeout              time.Duration // KCI_QUERY_TIMEOUT_SECONDS
-	QueryMaxConditions        int           // KCI_QUERY_MAX_CONDITIONS
-	QueryMaxListValues        int           // KCI_QUERY_MAX_LIST_VALUES
-	QueryMaxRegexRepeat       int           // KCI_QUERY_MAX_REGEX_REPEAT
-	QueryRefuseUnboundedRegex bool          // KCI_QUERY_REFUSE_UNBOUNDED_REGEX
-	MaxHeavyQueries           int           // KCI_MAX_HEAVY_QUERIES: 0 = half the cores
-	MaxConcurrentHashes       int           // KCI_MAX_CONCURRENT_HASHES: 0 = the cores
-	MaxLargeHierarchies       int           // KCI_MAX_LARGE_HIERARCHIES: 0 = half the cores
-	AdmissionWait             time.Duration // KCI_ADMISSION_WAIT_SECONDS
-	MaxJSONDepth              int           // KCI_MAX_JSON_DEPTH
-	MaxPageLimit              int           // KCI_MAX_PAGE_LIMIT
-	MaxEventsLimit            int           // KCI_MAX_EVENTS_LIMIT
-	MaxSubscriptionsPerUser   int           // KCI_MAX_SUBSCRIPTIONS_PER_USER
-	BodyReadTimeout           time.Duration // KCI_BODY_READ_TIMEOUT_SECONDS
-	MinBodyRate               int64         // KCI_MIN_BODY_RATE
-	WriteTimeout              time.Duration // KCI_WRITE_TIMEOUT_SECONDS
-	MaxConnections            int           // KCI_MAX_CONNECTIONS: 0 = no limit
-	AuthCacheSeconds          int           // KCI_AUTH_CACHE_SECONDS: reuse of a successful authentication; 0 = off
-	AuthCacheSize             int           // KCI_AUTH_CACHE_SIZE: credentials cached
+	QueryTimeout            time.Duration // KCI_QUERY_TIMEOUT_SECONDS
+	QueryMaxConditions      int           // KCI_QUERY_MAX_CONDITIONS
+	QueryMaxListValues      int           // KCI_QUERY_MAX_LIST_VALUES
+	QueryMaxRegexRepeat     int           // KCI_QUERY_MAX_REGEX_REPEAT
+	RefuseUnboundedRegex    bool          // KCI_QUERY_REFUSE_UNBOUNDED_REGEX
+	MaxHeavyQueries         int           // KCI_MAX_HEAVY_QUERIES: 0 = half the cores
+	MaxConcurrentHashes     int           // KCI_MAX_CONCURRENT_HASHES: 0 = the cores
+	MaxLargeHierarchies     int           // KCI_MAX_LARGE_HIERARCHIES: 0 = half the cores
+	AdmissionWait           time.Duration // KCI_ADMISSION_WAIT_SECONDS
+	MaxJSONDepth            int           // KCI_MAX_JSON_DEPTH
+	MaxPageLimit            int           // KCI_MAX_PAGE_LIMIT
+	MaxEventsLimit          int           // KCI_MAX_EVENTS_LIMIT
+	MaxSubscriptionsPerUser int           // KCI_MAX_SUBSCRIPTIONS_PER_USER
+	BodyReadTimeout         time.Duration // KCI_BODY_READ_TIMEOUT_SECONDS
+	MinBodyRate             int64         // KCI_MIN_BODY_RATE
+	WriteTimeout            time.Duration // KCI_WRITE_TIMEOUT_SECONDS
+	MaxConnections          int           // KCI_MAX_CONNECTIONS: 0 = no limit
+	AuthCacheSeconds        int           // KCI_AUTH_CACHE_SECONDS: reuse of a successful authentication; 0 = off
+	AuthCacheSize           int           // KCI_AUTH_CACHE_SIZE: credentials cached
 	// TrustedProxies is KCI_TRUSTED_PROXIES: the CIDRs of the reverse
 	// proxies whose X-Forwarded-For/X-Real-IP headers name the client;
 	// empty trusts none.
@@ -298,7 +298,7 @@ var settings = []setting{
 		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxRegexRepeat }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxRegexRepeat) }},
 	{flag: "query-refuse-unbounded-regex", env: "KCI_QUERY_REFUSE_UNBOUNDED_REGEX", def: "false", kind: "bool", isBool: true,
 		help: "Refuse with 400 a node query whose name__re no index bounds (no ^literal prefix, and no kind other than test, parent, group, commit or created__gt window): it would match every node's name.",
-		set:  setBool(func(c *Config) *bool { return &c.QueryRefuseUnboundedRegex }), get: func(c *Config) string { return strconv.FormatBool(c.QueryRefuseUnboundedRegex) }},
+		set:  setBool(func(c *Config) *bool { return &c.RefuseUnboundedRegex }), get: func(c *Config) string { return strconv.FormatBool(c.RefuseUnboundedRegex) }},
 	{flag: "max-heavy-queries", env: "KCI_MAX_HEAVY_QUERIES", def: "0", kind: "count",
 		help: "Regular-expression queries run at once; others queue up to KCI_ADMISSION_WAIT_SECONDS, then 503. 0 means half the cores (at least 1).",
 		set:  countSetting(func(c *Config) *int { return &c.MaxHeavyQueries }), get: func(c *Config) string { return strconv.Itoa(c.MaxHeavyQueries) }},
