@@ -162,7 +162,11 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 // (sort=, after= and fields= are not filters: listing.go), within the
 // server's query limits.
 func (s *Server) nodeFilter(r *http.Request) (query.Filter, error) {
-	return s.parseQuery(withoutListing(r.URL.Query()), store.NodeSchema)
+	f, err := s.parseQuery(withoutListing(r.URL.Query()), store.NodeSchema)
+	if err != nil {
+		return f, err
+	}
+	return f, s.checkBounded(f)
 }
 
 // nodeListing parses sort=, after= and fields= of /nodes and /nodes/fast.

@@ -104,9 +104,9 @@ func (s *Server) routeTable() []route {
 
 		// Telemetry (telemetry.go).
 		{"POST", "/telemetry", user, s.postTelemetry},
-		{"GET", "/telemetry", public, s.getTelemetry},
-		{"GET", "/telemetry/stats", public, s.getTelemetryStats},
-		{"GET", "/telemetry/anomalies", public, s.getTelemetryAnomalies},
+		{"GET", "/telemetry", public, s.budgeted(s.getTelemetry)},
+		{"GET", "/telemetry/stats", public, s.budgeted(s.getTelemetryStats)},
+		{"GET", "/telemetry/anomalies", public, s.budgeted(s.getTelemetryAnomalies)},
 
 		// Web pages and the data they read (pages_web.go, statsnodes.go, stream.go).
 		{"GET", "/stats/nodes", public, s.budgeted(s.getStatsNodes)},

@@ -65,6 +65,9 @@ type Options struct {
 	MaxEventsLimit          int           // largest limit of GET /events
 	MaxSubscriptionsPerUser int           // subscriptions one user holds at once
 	MaxWaitsPerUser         int           // long-polls (listen, pop) one user holds open at once (slots.go)
+	// RefuseUnboundedRegex refuses node filters whose name regex no
+	// index can bound (unbounded.go) with a 400.
+	RefuseUnboundedRegex bool
 	// Slow clients (deadlines.go): how long a request may take to send
 	// its body and to read the answer; zero means the default.
 	BodyReadTimeout time.Duration

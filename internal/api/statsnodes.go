@@ -48,6 +48,9 @@ func (s *Server) getStatsNodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkBounded(f); err != nil {
+		return err
+	}
 	release, err := s.admitHeavy(r.Context(), f)
 	if err != nil {
 		return err

@@ -157,6 +157,11 @@ func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.admitHeavy(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return writePage(w, r, f.And(append(extra, ts...)...), p, tl.FindTelemetry, tl.CountTelemetry, nil)
 }
 

@@ -124,6 +124,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writ
 		QueryLimits: query.Limits{MaxConds: cfg.QueryMaxConditions, MaxListValues: cfg.QueryMaxListValues,
 			MaxRegexRepeat: cfg.QueryMaxRegexRepeat},
 		QueryTimeout:            cfg.QueryTimeout,
+		RefuseUnboundedRegex:    cfg.RefuseUnboundedRegex,
 		MaxHeavyQueries:         cfg.MaxHeavyQueries,
 		MaxHashes:               cfg.MaxConcurrentHashes,
 		MaxLargeHierarchies:     cfg.MaxLargeHierarchies,

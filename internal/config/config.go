@@ -101,6 +101,7 @@ type Config struct {
 	QueryMaxConditions      int           // KCI_QUERY_MAX_CONDITIONS
 	QueryMaxListValues      int           // KCI_QUERY_MAX_LIST_VALUES
 	QueryMaxRegexRepeat     int           // KCI_QUERY_MAX_REGEX_REPEAT
+	RefuseUnboundedRegex    bool          // KCI_QUERY_REFUSE_UNBOUNDED_REGEX
 	MaxHeavyQueries         int           // KCI_MAX_HEAVY_QUERIES: 0 = half the cores
 	MaxConcurrentHashes     int           // KCI_MAX_CONCURRENT_HASHES: 0 = the cores
 	MaxLargeHierarchies     int           // KCI_MAX_LARGE_HIERARCHIES: 0 = half the cores
@@ -285,7 +286,7 @@ var settings = []setting{
 		help: "Window of the failed-login limits (default 15 minutes).",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.LoginFailureWindow }), get: getSeconds(func(c *Config) time.Duration { return c.LoginFailureWindow })},
 	{flag: "query-timeout", env: "KCI_QUERY_TIMEOUT_SECONDS", def: "5", kind: "seconds",
-		help: "Time budget of a read query (GET /nodes, /nodes/fast, /count, /events, /node/{id}); past it the query is interrupted and answered 504.",
+		help: "Time budget of a read query (GET /nodes, /nodes/fast, /count, /events, /node/{id}, /stats/nodes, /telemetry, /telemetry/stats, /telemetry/anomalies); past it the query is interrupted and answered 504.",
 		set:  durSeconds(func(c *Config) *time.Duration { return &c.QueryTimeout }), get: getSeconds(func(c *Config) time.Duration { return c.QueryTimeout })},
 	{flag: "query-max-conditions", env: "KCI_QUERY_MAX_CONDITIONS", def: "100", kind: "count",
 		help: "Most filter conditions in one query string (400 beyond); at most 250, as SQLite refuses expressions nested 1000 deep (a /nodes page reached that with 490).",
@@ -296,6 +297,9 @@ var settings = []setting{
 	{flag: "query-max-regex-repeat", env: "KCI_QUERY_MAX_REGEX_REPEAT", def: "100", kind: "count",
 		help: "Most counted repetition in one __re pattern: the sum of the largest counts of its x{n,m}, nested ones multiplied (400 beyond).",
 		set:  positiveCount(func(c *Config) *int { return &c.QueryMaxRegexRepeat }), get: func(c *Config) string { return strconv.Itoa(c.QueryMaxRegexRepeat) }},
+	{flag: "query-refuse-unbounded-regex", env: "KCI_QUERY_REFUSE_UNBOUNDED_REGEX", def: "false", kind: "bool", isBool: true,
+		help: "Refuse with 400 a node query whose name__re no index bounds (no ^literal prefix, and no kind other than test, parent, group, commit or created__gt window): it would match every node's name.",
+		set:  setBool(func(c *Config) *bool { return &c.RefuseUnboundedRegex }), get: func(c *Config) string { return strconv.FormatBool(c.RefuseUnboundedRegex) }},
 	{flag: "max-heavy-queries", env: "KCI_MAX_HEAVY_QUERIES", def: "0", kind: "count",
 		help: "Regular-expression queries run at once; others queue up to KCI_ADMISSION_WAIT_SECONDS, then 503. 0 means half the cores (at least 1).",
 		set:  countSetting(func(c *Config) *int { return &c.MaxHeavyQueries }), get: func(c *Config) string { return strconv.Itoa(c.MaxHeavyQueries) }},

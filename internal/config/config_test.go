@@ -147,7 +147,7 @@ func TestEverySettingBindsFromEachSource(t *testing.T) {
 		"KCI_MAX_SUBSCRIPTIONS_PER_USER": "15", "KCI_MAX_WAITS_PER_USER": "21", "KCI_BODY_READ_TIMEOUT_SECONDS": "16", "KCI_MIN_BODY_RATE": "17",
 		"KCI_WRITE_TIMEOUT_SECONDS": "18", "KCI_MAX_CONNECTIONS": "19", "KCI_AUTH_CACHE_SECONDS": "0.25", "KCI_AUTH_CACHE_SIZE": "77", "KCI_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.1/32",
 		"KCI_STATS_MAX_GROUPS": "50", "KCI_STREAM_HEARTBEAT_SECONDS": "2", "KCI_STREAM_MAX_PER_CLIENT": "0", "KCI_STREAM_MAX_TOTAL": "7",
-		"KCI_PPROF_ADDR": "127.0.0.1:6060",
+		"KCI_PPROF_ADDR": "127.0.0.1:6060", "KCI_QUERY_REFUSE_UNBOUNDED_REGEX": "true",
 	}
 	if len(sample) != len(settings) {
 		t.Fatalf("sample has %d entries for %d settings", len(sample), len(settings))

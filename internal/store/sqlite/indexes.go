@@ -54,6 +54,17 @@ var schemaDataFields = strings.Join([]string{
 		", created, kind, result, " + textExpr("$.data.kernel_revision.commit") + ");",
 }, "\n")
 
+// schemaKindPlatform is migration 9: data.platform indexed with kind over
+// the nodes that are not tests, as data.arch and the others of migration
+// 7. node_platform (migration 1) holds every node, tests included (98%
+// of them): kind=job&data.platform__re=rock read the entries of every
+// test run on a matching platform to find the jobs. Through (kind,
+// d_platform) a regex within a kind of builds or jobs is walked over
+// that kind's platforms (regex.go) and reads the matching jobs only; an
+// equality with such a kind is measured as a pair (plan.go). A test
+// insert pays nothing for it.
+const schemaKindPlatform = "CREATE INDEX node_kind_platform ON node(kind, d_platform) WHERE " + notTest + ";"
+
 // notTest is the WHERE term of the partial indexes on nodes that are not
 // tests, spelled exactly as the compiler adds it (kindGuard).
 const notTest = "kind <> 'test'"
@@ -73,7 +84,7 @@ func addTextColumn(name, path string) string {
 // are not tests, with their index.
 var notTestColumns = map[string]string{
 	"d_arch": "node_kind_arch", "d_defconfig": "node_kind_defconfig", "d_config_full": "node_kind_config_full",
-	"d_compiler": "node_kind_compiler", "name": "node_kind_name",
+	"d_compiler": "node_kind_compiler", "name": "node_kind_name", "d_platform": "node_kind_platform",
 }
 
 // kindExcludesTests reports whether the kind condition c can only match

@@ -77,7 +77,8 @@ var nodeIndexStats = map[string]func(n int64) []int64{
 	"node_kind_config_full": func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), max(n/2000, 1)} },
 	"node_kind_compiler":    func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), max(n/1000, 1)} },
 	"node_kind_name":        func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), 200} },
-	"node_error_code":       func(n int64) []int64 { return []int64{max(n/100, 1), max(n/1000, 1)} }, // partial: errored nodes
+	"node_error_code":       func(n int64) []int64 { return []int64{max(n/100, 1), max(n/1000, 1)} },               // partial: errored nodes
+	"node_kind_platform":    func(n int64) []int64 { return []int64{max(n/50, 1), max(n/200, 1), max(n/5000, 1)} }, // migration 9
 	"node_tree_window":      func(n int64) []int64 { return []int64{n, n / 10, n / 40, 1, 1, 1, 1} },
 }
 

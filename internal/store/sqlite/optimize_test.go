@@ -77,6 +77,8 @@ func TestNodePlans(t *testing.T) {
 		{"kind=job&data.compiler=gcc-14&data.config_full=defconfig%2Bkselftest", "node_kind_config_full", false},
 		{"data.error_code=node_timeout", "node_error_code", false},
 		{"kind=test&data.error_code=node_timeout", "node_error_code", false},
+		// Migration 9: data.platform of builds and jobs.
+		{"kind=job&data.platform=qemu-x86", "node_kind_platform", false},
 		{"kind=checkout&created__gt=" + now, "node_kind_created", true},
 		{"created__gt=" + now, "node_created", true},
 		// kernelci-pipeline: trigger.py, scheduler.py, send_kcidb.py.

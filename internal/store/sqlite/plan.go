@@ -170,6 +170,13 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 	if kind != nil && !kindExcludesTests(*kind) {
 		pairs = slices.DeleteFunc(pairs, func(c query.Cond) bool { return kindColumns[nodeTable.Columns[c.Field].Name] == "" })
 	}
+	// An equality measured with kind as a pair is not measured alone:
+	// the pair matches no more nodes and its index drives at least as
+	// well, so the probe of the column alone (up to probeFirst entries
+	// of a commit's every node) would only cost.
+	cands = slices.DeleteFunc(cands, func(c query.Cond) bool {
+		return c.Op == query.Eq && slices.ContainsFunc(pairs, func(p query.Cond) bool { return p.Field == c.Field })
+	})
 	if len(cands)+len(pairs) < 2 {
 		return nodeTable, nil
 	}
@@ -177,10 +184,27 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 	if err != nil || n < minStatsRows {
 		return nodeTable, err
 	}
-	// Counters first: exact and free, they bound the probes that follow.
-	slices.SortStableFunc(cands, func(a, b query.Cond) int {
-		return cmpBool(counterColumns[nodeTable.Columns[b.Field].Name], counterColumns[nodeTable.Columns[a.Field].Name])
-	})
+	// Counters first (exact and free), then the pairs (the most
+	// selective, usually), then the other conditions: each bounds the
+	// probes that follow.
+	type probe struct {
+		c    query.Cond
+		pair bool
+	}
+	var probes []probe
+	for _, c := range cands {
+		if counterColumns[nodeTable.Columns[c.Field].Name] {
+			probes = append(probes, probe{c: c})
+		}
+	}
+	for _, c := range pairs {
+		probes = append(probes, probe{c: c, pair: true})
+	}
+	for _, c := range cands {
+		if !counterColumns[nodeTable.Columns[c.Field].Name] {
+			probes = append(probes, probe{c: c})
+		}
+	}
 	// Two rounds: probes first count at most probeFirst entries, enough
 	// to find a selective condition cheaply; only when none is, they
 	// count again up to probeLimit.
@@ -188,32 +212,21 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 	best := -1
 	for _, cap := range []int64{probeFirst, probeLimit} {
 		ms, best = ms[:0], -1
-		for _, c := range cands {
+		for _, p := range probes {
 			limit := cap
 			if best >= 0 {
 				limit = min(limit, ms[best].est+1)
 			}
 			var m measured
 			var err error
-			if scope, ok := distinctRe[nodeTable.Columns[c.Field].Name]; ok && c.Op == query.Re {
-				m, err = s.measureDistinctRe(ctx, c, scope, limit)
-			} else {
-				m, err = s.measure(ctx, c, n, limit, cap)
+			switch scope, ok := distinctRe[nodeTable.Columns[p.c.Field].Name]; {
+			case p.pair:
+				m, err = s.measurePair(ctx, *kind, p.c, limit)
+			case ok && p.c.Op == query.Re:
+				m, err = s.measureDistinctRe(ctx, p.c, scope, limit)
+			default:
+				m, err = s.measure(ctx, p.c, n, limit, cap)
 			}
-			if err != nil {
-				return nodeTable, err
-			}
-			ms = append(ms, m)
-			if best < 0 || m.est < ms[best].est {
-				best = len(ms) - 1
-			}
-		}
-		for _, c := range pairs {
-			limit := cap
-			if best >= 0 {
-				limit = min(limit, ms[best].est+1)
-			}
-			m, err := s.measurePair(ctx, *kind, c, limit)
 			if err != nil {
 				return nodeTable, err
 			}
@@ -225,6 +238,9 @@ func (s *Store) planIndexes(ctx context.Context, f query.Filter, distinctRe map[
 		if ms[best].est < cap {
 			break
 		}
+	}
+	if s.probed != nil {
+		s.probed(ms)
 	}
 	t := nodeTable
 	t.demote = map[string]bool{}

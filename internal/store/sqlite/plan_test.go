@@ -348,10 +348,10 @@ func indexable(f query.Filter) [][]query.Cond {
 		case c.Op == query.Re:
 			if _, _, ok := prefixRange(c.Value.(string)); ok && probeColumns[col.Name] != "" {
 				out = append(out, []query.Cond{c})
+			} else if paired {
+				out = append(out, []query.Cond{*kind, c}) // within the kind's values (regex.go)
 			} else if distinctIndexes[col.Name] != "" {
 				out = append(out, []query.Cond{c})
-			} else if paired {
-				out = append(out, []query.Cond{*kind, c})
 			}
 		case c.Op == query.Eq && (counterColumns[col.Name] || probeColumns[col.Name] != "" || col.Name == "d_error_code" && isText):
 			out = append(out, []query.Cond{c})
@@ -415,4 +415,59 @@ func explainNodes(t *testing.T, st *Store, f query.Filter, what string) []string
 		t.Fatal(err)
 	}
 	return plan
+}
+
+// TestPlanProbesPairsNotTheirColumns pins the probes of the pipeline's
+// kind=kbuild&data.kernel_revision.commit=X&name=Y: the commit and the
+// name are measured with the kind (their pairs' indexes), not alone: the
+// probe of the commit alone counted up to probeFirst entries (every node
+// of the commit) on each such query.
+func TestPlanProbesPairsNotTheirColumns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 24,000 nodes")
+	}
+	ctx := context.Background()
+	st := seedPlanStore(t)
+	var got [][]string
+	st.probed = func(ms []measured) {
+		for _, m := range ms {
+			got = append(got, m.cols)
+		}
+	}
+	f := query.Filter{Conds: []query.Cond{
+		{Field: "kind", Op: query.Eq, Value: "kbuild"},
+		{Field: "data.kernel_revision.commit", Op: query.Eq, Value: fmt.Sprintf("%040x", 7)},
+		{Field: "name", Op: query.Eq, Value: "baseline.login"},
+	}}
+	want := [][]string{{"kind"}, {"kind", "kr_commit"}, {"kind", "name"}}
+	if _, err := st.FindNodes(ctx, f, store.Page{Limit: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("probes %q, want %q", got, want)
+	}
+}
+
+// TestPlanPlatformRegexWithinKind pins the plan of
+// kind=job&data.platform__re=rock (kernelci-bench kind_platform_re): the
+// page and the total read the jobs of the matching platforms through
+// (kind, d_platform) (migration 9), not every node (tests mostly) of
+// those platforms through node_platform.
+func TestPlanPlatformRegexWithinKind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 24,000 nodes")
+	}
+	st := seedPlanStore(t)
+	for _, pat := range []string{"rock", "qemu|imx"} {
+		f := query.Filter{Conds: []query.Cond{
+			{Field: "kind", Op: query.Eq, Value: "job"},
+			{Field: "data.platform", Op: query.Re, Value: pat},
+		}}
+		for _, what := range []string{"find", "count"} {
+			plan := explainNodes(t, st, f, what)
+			if _, index, ok := drivingConds(t, plan, f); !ok || index != "node_kind_platform" {
+				t.Errorf("%s %s: plan %q, want node_kind_platform", what, filterString(f), plan)
+			}
+		}
+	}
 }

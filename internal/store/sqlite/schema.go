@@ -21,6 +21,7 @@ var migrations = []string{
 	schemaDataFields, // 7: data.* fields pipelines filter on, page queries (indexes.go)
 	// 8: subscriptions by user, for the subscription cap (pubsub_schema.go)
 	schemaSubscriptionUser,
+	schemaKindPlatform, // 9: data.platform with kind, builds and jobs only (indexes.go)
 }
 
 // schemaEventState is migration 5: the pull labs' poll of the event

@@ -34,8 +34,9 @@ type Store struct {
 	// getNode is GetNode's statement, prepared once: preparing it for
 	// every call cost a fifth of a GET /node/{id}.
 	getNode *sql.Stmt
-	ws      *writeStmts // node and event writes, prepared once on w (writestmts.go)
-	stmts   sync.Map    // query -> *sql.Stmt on r (readStmt, plan.go)
+	ws      *writeStmts      // node and event writes, prepared once on w (writestmts.go)
+	stmts   sync.Map         // query -> *sql.Stmt on r (readStmt, plan.go)
+	probed  func([]measured) // tests: the measurements of each planned query (plan.go)
 
 	distinct distinctCache // distinct values of columns, for planning regexes (regex.go)
 }

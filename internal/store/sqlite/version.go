@@ -19,6 +19,7 @@ var schemaNames = []string{
 	6: "API tokens",
 	7: "data.* fields pipelines filter on, page queries",
 	8: "subscriptions by user",
+	9: "data.platform with kind, builds and jobs",
 }
 
 // SchemaVersion is the schema version of a database file (PRAGMA
