@@ -312,26 +312,11 @@ func (s *Store) GetSubscriberState(ctx context.Context, subscriberID string) (*s
 	if err != nil {
 		return nil, mapErr("get subscriber state", err)
 	}
-	var st store.SubscriberState
-	for _, step := range []func() error{
-		func() (e error) { st.SubscriberID, e = rawString("subscriber_id", raw.Lookup("subscriber_id")); return },
-		func() (e error) { st.Channel, e = rawString("channel", raw.Lookup("channel")); return },
-		func() (e error) { st.User, e = rawString("user", raw.Lookup("user")); return },
-		func() (e error) { st.Promiscuous, e = rawBool("promiscuous", raw.Lookup("promiscuous")); return },
-		func() (e error) { st.LastEventID, e = rawInt("last_event_id", raw.Lookup("last_event_id")); return },
-		func() (e error) {
-			if v := raw.Lookup("created_at"); v.Type != 0 && !isNull(v) {
-				st.Created, e = rawTime("created_at", v)
-			}
-			return
-		},
-		func() (e error) { st.LastPoll, e = rawOptTime("last_poll", raw.Lookup("last_poll")); return },
-	} {
-		if err := step(); err != nil {
-			return nil, fmt.Errorf("mongo: decode subscriber state %s: %w", subscriberID, err)
-		}
+	st, err := decodeSubscriberState(raw)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: %w", err)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // CreateSubscriberState inserts a state; a taken id is ErrConflict.
