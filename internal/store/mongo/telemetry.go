@@ -55,21 +55,12 @@ func (e encoder) telemetryDoc(ev *model.TelemetryEvent) (bson.D, error) {
 
 func decodeTelemetry(raw bson.Raw) (*model.TelemetryEvent, error) {
 	ev := &model.TelemetryEvent{Extra: map[string]any{}}
-	elems, err := raw.Elements()
-	if err != nil {
-		return nil, fmt.Errorf("decode telemetry: %w", err)
-	}
-	for _, el := range elems {
-		k, rv := el.Key(), el.Value()
-		var err error
+	err := decodeFields(raw, "telemetry", &ev.ID, func(k string, rv bson.RawValue) (err error) {
 		switch k {
 		case "_id":
 			ev.ID, err = rawID(k, rv)
 		case "ts":
-			var t time.Time
-			if t, err = rawTime(k, rv); err == nil {
-				ev.Ts = model.T(t)
-			}
+			ev.Ts, err = rawDate(k, rv)
 		case "kind":
 			ev.Kind, err = rawString(k, rv)
 		case "runtime":
@@ -91,9 +82,10 @@ func decodeTelemetry(raw bson.Raw) (*model.TelemetryEvent, error) {
 				}
 			}
 		}
-		if err != nil {
-			return nil, fmt.Errorf("decode telemetry %s: %w", ev.ID, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ev, nil
 }
