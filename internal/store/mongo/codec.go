@@ -652,6 +652,27 @@ func rawStrList(field string, rv bson.RawValue) ([]string, error) {
 	return out, nil
 }
 
+// each turns fn over decoded documents into a callback of findRaw and
+// its kin.
+func each[T any](decode func(bson.Raw) (T, error), fn func(T) error) func(bson.Raw) error {
+	return func(raw bson.Raw) error {
+		v, err := decode(raw)
+		if err != nil {
+			return err
+		}
+		return fn(v)
+	}
+}
+
+// appendTo is the callback of findRaw and its kin that appends every
+// decoded document to out.
+func appendTo[T any](out *[]T, decode func(bson.Raw) (T, error)) func(bson.Raw) error {
+	return each(decode, func(v T) error {
+		*out = append(*out, v)
+		return nil
+	})
+}
+
 // decodeFields calls set for every field of a document; what (and the
 // document's id once read, when id is not nil) name it in errors.
 func decodeFields(raw bson.Raw, what string, id *objectid.ID, set func(k string, rv bson.RawValue) error) error {
@@ -809,8 +830,8 @@ func decodeEvent(raw bson.Raw) (*model.Event, error) {
 	return ev, nil
 }
 
-func decodeGroup(raw bson.Raw) (model.Group, error) {
-	var g model.Group
+func decodeGroup(raw bson.Raw) (*model.Group, error) {
+	g := new(model.Group)
 	err := decodeFields(raw, "group", nil, func(k string, rv bson.RawValue) (err error) {
 		switch k {
 		case "_id", "id":
@@ -861,8 +882,11 @@ func decodeUser(raw bson.Raw) (*model.User, error) {
 					return fieldErr("groups[]", v, "object")
 				}
 				g, err := decodeGroup(doc)
-				u.Groups = append(u.Groups, g)
-				return err
+				if err != nil {
+					return err
+				}
+				u.Groups = append(u.Groups, *g)
+				return nil
 			})
 		}
 		return err

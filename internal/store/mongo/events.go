@@ -291,14 +291,7 @@ func (s *Store) insertEvents(ctx context.Context, docs []any) (int, error) {
 // FindEvents returns matching events in ascending sequence order.
 func (s *Store) FindEvents(ctx context.Context, f query.Filter, p store.Page) ([]*model.Event, error) {
 	out := []*model.Event{}
-	err := s.findPage(ctx, s.events, f, p, query.EventSort, bson.D{{Key: "sequence_id", Value: 1}, {Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		ev, err := decodeEvent(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, ev)
-		return nil
-	})
+	err := s.findPage(ctx, s.events, f, p, query.EventSort, bson.D{{Key: "sequence_id", Value: 1}, {Key: "_id", Value: 1}}, appendTo(&out, decodeEvent))
 	return out, err
 }
 

@@ -20,14 +20,7 @@ import (
 
 func (s *Store) findNodes(ctx context.Context, filter, sort bson.D, limit int) ([]*model.Node, error) {
 	out := []*model.Node{}
-	err := s.findRaw(ctx, s.nodes, filter, sort, 0, int64(max(limit, 0)), func(raw bson.Raw) error {
-		n, err := decodeNode(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, n)
-		return nil
-	})
+	err := s.findRaw(ctx, s.nodes, filter, sort, 0, int64(max(limit, 0)), appendTo(&out, decodeNode))
 	return out, err
 }
 

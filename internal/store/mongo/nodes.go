@@ -93,14 +93,7 @@ func (s *Store) FindNodesJSON(ctx context.Context, f query.Filter, p store.Page)
 // FindNodes returns matching nodes in id order.
 func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
 	out := []*model.Node{}
-	err := s.findPage(ctx, s.nodes, f, p, query.NodeSort, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		n, err := decodeNode(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, n)
-		return nil
-	})
+	err := s.findPage(ctx, s.nodes, f, p, query.NodeSort, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeNode))
 	return out, err
 }
 

@@ -54,14 +54,7 @@ func (s *Store) EventsAfter(ctx context.Context, channel string, after int64, li
 	err = s.findRaw(ctx, s.events, bson.D{
 		{Key: "channel", Value: bson.D{{Key: "$eq", Value: channel}}},
 		{Key: "sequence_id", Value: bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: h}}},
-	}, bson.D{{Key: "sequence_id", Value: 1}}, 0, int64(max(limit, 0)), func(raw bson.Raw) error {
-		ev, err := decodeEvent(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, ev)
-		return nil
-	})
+	}, bson.D{{Key: "sequence_id", Value: 1}}, 0, int64(max(limit, 0)), appendTo(&out, decodeEvent))
 	return out, err
 }
 
@@ -244,14 +237,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id int64) error {
 // ListSubscriptions returns every subscription in id order.
 func (s *Store) ListSubscriptions(ctx context.Context) ([]*store.Subscription, error) {
 	out := []*store.Subscription{}
-	err := s.findRaw(ctx, s.db.Collection(colSubscription), bson.D{}, bson.D{{Key: "_id", Value: 1}}, 0, 0, func(raw bson.Raw) error {
-		sub, err := decodeSubscription(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, sub)
-		return nil
-	})
+	err := s.findRaw(ctx, s.db.Collection(colSubscription), bson.D{}, bson.D{{Key: "_id", Value: 1}}, 0, 0, appendTo(&out, decodeSubscription))
 	return out, err
 }
 

@@ -173,14 +173,7 @@ func (s *Store) InsertTelemetry(ctx context.Context, evs []*model.TelemetryEvent
 // FindTelemetry returns matching events in id (insertion) order.
 func (s *Store) FindTelemetry(ctx context.Context, f query.Filter, p store.Page) ([]*model.TelemetryEvent, error) {
 	out := []*model.TelemetryEvent{}
-	err := s.find(ctx, s.db.Collection(colTelemetry), f, p, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		ev, err := decodeTelemetry(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, ev)
-		return nil
-	})
+	err := s.find(ctx, s.db.Collection(colTelemetry), f, p, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeTelemetry))
 	return out, err
 }
 

@@ -44,14 +44,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (*model.User, 
 // FindUsers returns matching users in id order.
 func (s *Store) FindUsers(ctx context.Context, f query.Filter, p store.Page) ([]*model.User, error) {
 	out := []*model.User{}
-	err := s.find(ctx, s.users, f, p, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		u, err := decodeUser(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, u)
-		return nil
-	})
+	err := s.find(ctx, s.users, f, p, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeUser))
 	return out, err
 }
 
@@ -127,7 +120,7 @@ func (s *Store) getGroup(ctx context.Context, filter bson.D) (*model.Group, erro
 	if err != nil {
 		return nil, fmt.Errorf("mongo: %w", err)
 	}
-	return &g, nil
+	return g, nil
 }
 
 // GetGroup returns the group with the given id.
@@ -143,14 +136,7 @@ func (s *Store) GetGroupByName(ctx context.Context, name string) (*model.Group, 
 // FindGroups returns matching groups in id order.
 func (s *Store) FindGroups(ctx context.Context, f query.Filter, p store.Page) ([]*model.Group, error) {
 	out := []*model.Group{}
-	err := s.find(ctx, s.groups, f, p, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		g, err := decodeGroup(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, &g)
-		return nil
-	})
+	err := s.find(ctx, s.groups, f, p, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeGroup))
 	return out, err
 }
 
