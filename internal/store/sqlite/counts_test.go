@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
 
 // countFilters are the filters the counters must answer exactly, each
@@ -25,17 +25,7 @@ func countFilters(t *testing.T) []struct {
 	f        query.Filter
 	counters bool
 } {
-	parsed := func(qs string) query.Filter {
-		v, err := url.ParseQuery(qs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := query.Parse(v, store.NodeSchema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	parsed := func(qs string) query.Filter { return storetest.NodeFilter(t, qs) }
 	return []struct {
 		name     string
 		f        query.Filter

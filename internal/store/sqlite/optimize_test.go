@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
 
 // TestNodePlans checks the plans of the pipeline's queries under the
@@ -17,34 +17,7 @@ import (
 // the index that bounds it best, never the whole table, and sorts only
 // when that index does not deliver rid order.
 func TestNodePlans(t *testing.T) {
-	db := openTestDB(t)
-	db.SetMaxOpenConns(1) // ANALYZE sqlite_schema loads into this connection
-	seedNodes(t, db)
-	if _, err := db.Exec("ANALYZE user"); err != nil { // creates sqlite_stat1
-		t.Fatal(err)
-	}
-	var indexes []string
-	rows, err := db.Query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'node'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		indexes = append(indexes, s)
-	}
-	rows.Close()
-	for idx, stat := range nodeStats(10_000_000, indexes) {
-		if _, ok := nodeIndexStats[idx]; !ok {
-			t.Errorf("index %s has no statistics in nodeIndexStats", idx)
-		}
-		if _, err := db.Exec("INSERT INTO sqlite_stat1 VALUES ('node', ?, ?)", idx, stat); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.Exec("ANALYZE sqlite_schema"); err != nil {
-		t.Fatal(err)
-	}
+	db := prodStatsDB(t)
 	const (
 		id     = "0123456789abcdef01234567"
 		commit = "0123456789abcdef0123456789abcdef01234567"
@@ -87,14 +60,7 @@ func TestNodePlans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			v, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := query.Parse(v, store.NodeSchema)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := storetest.NodeFilter(t, tt.query)
 			q, args, err := findSQL(nodeTable, "doc", f, store.Page{Limit: 100, Offset: 200})
 			if err != nil {
 				t.Fatal(err)
