@@ -233,26 +233,34 @@ func TestNodeCountsExact(t *testing.T) {
 	}
 }
 
-// TestNodeCountsMigration opens a database at the schema before the
-// counters, holding nodes, and checks that the migration counts them.
-func TestNodeCountsMigration(t *testing.T) {
-	version := slices.Index(migrations, schemaNodeCounts)
+// dbBefore creates a database at the schema version before migration m,
+// returning its path and an open handle.
+func dbBefore(t *testing.T, m string) (string, *sql.DB) {
+	t.Helper()
+	version := slices.Index(migrations, m)
 	if version < 0 {
-		t.Fatal("schemaNodeCounts is not a migration")
+		t.Fatal("not a migration")
 	}
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range migrations[:version] {
-		if _, err := db.Exec(m); err != nil {
+	for _, step := range migrations[:version] {
+		if _, err := db.Exec(step); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+// TestNodeCountsMigration opens a database at the schema before the
+// counters, holding nodes, and checks that the migration counts them.
+func TestNodeCountsMigration(t *testing.T) {
+	path, db := dbBefore(t, schemaNodeCounts)
 	seedNodes(t, db)
 	for i := range 50 {
 		var result any
