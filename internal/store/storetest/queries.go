@@ -28,12 +28,9 @@ func NodeFilter(t testing.TB, qs string) query.Filter {
 // SortedPage is a page of limit nodes in the order of a sort parameter;
 // with after, the page starts past a node of the given id created and
 // updated at when (and "x" for any other sort field).
-func SortedPage(t testing.TB, sort string, limit int, after bool, id objectid.ID, when time.Time) store.Page {
+func SortedPage(t *testing.T, sort string, limit int, after bool, id objectid.ID, when time.Time) store.Page {
 	t.Helper()
-	o, err := query.ParseSort("sort", sort, query.NodeSort)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := mustSort(t, sort, query.NodeSort)
 	p := store.Page{Limit: limit, Order: o}
 	if after {
 		p.After = o.Values(func(field string) any {
