@@ -64,11 +64,7 @@ func (s *Store) maxStoredSequence(ctx context.Context) (int64, error) {
 // (a database the reference wrote, where 'migrate up' has not run yet:
 // its counter was in Redis, ahead of what eventhistory may still hold).
 func (s *Store) initSequence(ctx context.Context) error {
-	top, err := s.maxStoredSequence(ctx)
-	if err != nil {
-		return err
-	}
-	subTop, err := s.maxSubscriberPosition(ctx)
+	top, subTop, err := s.sequenceTops(ctx)
 	if err != nil {
 		return err
 	}

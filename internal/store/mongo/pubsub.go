@@ -64,22 +64,8 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) 
 	if limit <= 0 {
 		return s.PurgeEvents(ctx, t)
 	}
-	var ids bson.A
-	err := s.findRaw(ctx, s.events, bson.D{{Key: "timestamp", Value: bson.D{{Key: "$lt", Value: dateOf(t)}}}},
-		bson.D{{Key: "timestamp", Value: 1}, {Key: "sequence_id", Value: 1}}, 0, int64(limit), func(raw bson.Raw) error {
-			ids = append(ids, raw.Lookup("_id"))
-			return nil
-		})
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	res, err := s.events.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return 0, mapErr("delete events", err)
-	}
-	return res.DeletedCount, nil
+	return s.deleteFirst(ctx, colEvent, bson.D{{Key: "timestamp", Value: bson.D{{Key: "$lt", Value: dateOf(t)}}}},
+		bson.D{{Key: "timestamp", Value: 1}, {Key: "sequence_id", Value: 1}}, int64(limit))
 }
 
 func optDate(t *time.Time) any {
@@ -111,14 +97,9 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription)
 	}
 }
 
-func (s *Store) createSubscription(ctx context.Context, sub *store.Subscription) error {
-	id, err := s.increment(ctx, subscriptionCounter, 1)
-	if err != nil {
-		return err
-	}
-	cctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	_, err = s.db.Collection(colSubscription).InsertOne(cctx, bson.D{
+// subscriptionDoc is the document of subscription id.
+func subscriptionDoc(id int64, sub *store.Subscription) bson.D {
+	return bson.D{
 		{Key: "_id", Value: id},
 		{Key: "channel", Value: sub.Channel},
 		{Key: "user", Value: sub.User},
@@ -127,7 +108,17 @@ func (s *Store) createSubscription(ctx context.Context, sub *store.Subscription)
 		{Key: "cursor", Value: sub.Cursor},
 		{Key: "created", Value: dateOf(sub.Created)},
 		{Key: "last_poll", Value: optDate(sub.LastPoll)},
-	})
+	}
+}
+
+func (s *Store) createSubscription(ctx context.Context, sub *store.Subscription) error {
+	id, err := s.increment(ctx, subscriptionCounter, 1)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	_, err = s.db.Collection(colSubscription).InsertOne(cctx, subscriptionDoc(id, sub))
 	if err != nil {
 		return mapErr("create subscription", err)
 	}
@@ -271,6 +262,20 @@ func (s *Store) deleteMany(ctx context.Context, col string, filter bson.D) (int6
 		return 0, mapErr("delete from "+col, err)
 	}
 	return res.DeletedCount, nil
+}
+
+// deleteFirst deletes the first limit (0: all) documents of col that
+// match filter in sort order.
+func (s *Store) deleteFirst(ctx context.Context, col string, filter, sort bson.D, limit int64) (int64, error) {
+	var ids bson.A
+	err := s.findRaw(ctx, s.db.Collection(col), filter, sort, 0, limit, func(raw bson.Raw) error {
+		ids = append(ids, raw.Lookup("_id"))
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return s.deleteMany(ctx, col, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 }
 
 // ReapSubscriptions deletes the subscriptions idle since before t.

@@ -320,18 +320,9 @@ func (s *Store) latestTelemetry(ctx context.Context, match bson.D, by []string, 
 
 // DeleteTelemetryBefore deletes up to limit of the oldest events before t.
 func (s *Store) DeleteTelemetryBefore(ctx context.Context, t time.Time, limit int) (int64, error) {
-	col := s.db.Collection(colTelemetry)
 	filter := bson.D{{Key: "ts", Value: bson.D{{Key: "$lt", Value: dateOf(t)}}}}
 	if limit <= 0 {
 		return s.deleteMany(ctx, colTelemetry, filter)
 	}
-	var ids bson.A
-	err := s.findRaw(ctx, col, filter, bson.D{{Key: "ts", Value: 1}}, 0, int64(limit), func(raw bson.Raw) error {
-		ids = append(ids, raw.Lookup("_id"))
-		return nil
-	})
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	return s.deleteMany(ctx, colTelemetry, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	return s.deleteFirst(ctx, colTelemetry, filter, bson.D{{Key: "ts", Value: 1}}, int64(limit))
 }

@@ -371,16 +371,7 @@ func (s *Store) ImportSubscription(ctx context.Context, sub *store.Subscription)
 		return fmt.Errorf("mongo: import subscription: %w: a positive id is required", store.ErrInvalid)
 	}
 	cctx, cancel := s.opCtx(ctx)
-	_, err := s.db.Collection(colSubscription).InsertOne(cctx, bson.D{
-		{Key: "_id", Value: sub.ID},
-		{Key: "channel", Value: sub.Channel},
-		{Key: "user", Value: sub.User},
-		{Key: "promiscuous", Value: sub.Promiscuous},
-		{Key: "subscriber_id", Value: sub.SubscriberID},
-		{Key: "cursor", Value: sub.Cursor},
-		{Key: "created", Value: dateOf(sub.Created)},
-		{Key: "last_poll", Value: optDate(sub.LastPoll)},
-	})
+	_, err := s.db.Collection(colSubscription).InsertOne(cctx, subscriptionDoc(sub.ID, sub))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("subscription %d: %w", sub.ID, mapErr("import subscription", err))
