@@ -73,15 +73,7 @@ func isIntLiteral(s string) bool {
 	if strings.HasPrefix(s, "-") {
 		s = s[1:]
 	}
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
 }
 
 // number converts a JSON number literal.
