@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"reflect"
@@ -167,7 +168,7 @@ func (e encoder) value(v any) (any, error) {
 		}
 		return out, nil
 	case map[string]string:
-		keys := sortedKeys(x)
+		keys := slices.Sorted(maps.Keys(x))
 		out := make(bson.D, 0, len(x))
 		for _, k := range keys {
 			if err := checkKey(k); err != nil {
@@ -239,15 +240,6 @@ func (e encoder) viaJSON(b []byte) (any, error) {
 	return e.value(g)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // checkKey refuses what BSON cannot hold in a key (a NUL byte).
 func checkKey(k string) error {
 	if strings.IndexByte(k, 0) >= 0 {
@@ -263,7 +255,7 @@ func (e encoder) object(m map[string]any) (any, error) {
 		return nil, nil
 	}
 	out := make(bson.D, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if err := checkKey(k); err != nil {
 			return nil, err
 		}
