@@ -322,6 +322,22 @@ func (s *Store) findPage(ctx context.Context, col *mongo.Collection, f query.Fil
 	return s.findRaw(ctx, col, filter, sort, int64(p.Offset), int64(p.Limit), each)
 }
 
+// findOne reads the document of col that filter matches, decoded;
+// store.ErrNotFound when there is none. what names the read in errors.
+func findOne[T any](ctx context.Context, s *Store, col *mongo.Collection, what string, filter bson.D, decode func(bson.Raw) (*T, error)) (*T, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	raw, err := col.FindOne(ctx, filter).Raw()
+	if err != nil {
+		return nil, mapErr(what, err)
+	}
+	v, err := decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: %w", err)
+	}
+	return v, nil
+}
+
 // findRaw runs a find command and calls each for every document. It is
 // sent as a command (not Collection.Find) so that it carries maxTimeMS:
 // the driver leaves it out of cursor-returning helpers, since it bounds

@@ -155,17 +155,7 @@ func decodeSubscription(raw bson.Raw) (*store.Subscription, error) {
 
 // GetSubscription returns a subscription or store.ErrNotFound.
 func (s *Store) GetSubscription(ctx context.Context, id int64) (*store.Subscription, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.db.Collection(colSubscription).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
-	if err != nil {
-		return nil, mapErr("get subscription", err)
-	}
-	sub, err := decodeSubscription(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return sub, nil
+	return findOne(ctx, s, s.db.Collection(colSubscription), "get subscription", bson.D{{Key: "_id", Value: id}}, decodeSubscription)
 }
 
 // casUpdate applies update to the document matching filter plus cond:
@@ -297,17 +287,7 @@ func subStateFields(st *store.SubscriberState) bson.D {
 
 // GetSubscriberState returns a durable subscriber's state.
 func (s *Store) GetSubscriberState(ctx context.Context, subscriberID string) (*store.SubscriberState, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.db.Collection(colSubState).FindOne(ctx, bson.D{{Key: "subscriber_id", Value: bson.D{{Key: "$eq", Value: subscriberID}}}}).Raw()
-	if err != nil {
-		return nil, mapErr("get subscriber state", err)
-	}
-	st, err := decodeSubscriberState(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return st, nil
+	return findOne(ctx, s, s.db.Collection(colSubState), "get subscriber state", bson.D{{Key: "subscriber_id", Value: bson.D{{Key: "$eq", Value: subscriberID}}}}, decodeSubscriberState)
 }
 
 // CreateSubscriberState inserts a state; a taken id is ErrConflict.

@@ -13,17 +13,7 @@ import (
 )
 
 func (s *Store) getUser(ctx context.Context, filter bson.D) (*model.User, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.users.FindOne(ctx, filter).Raw()
-	if err != nil {
-		return nil, mapErr("get user", err)
-	}
-	u, err := decodeUser(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return u, nil
+	return findOne(ctx, s, s.users, "get user", filter, decodeUser)
 }
 
 // GetUser returns the user with the given id.
@@ -110,17 +100,7 @@ func (s *Store) deleteByID(ctx context.Context, col string, id objectid.ID) erro
 }
 
 func (s *Store) getGroup(ctx context.Context, filter bson.D) (*model.Group, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.groups.FindOne(ctx, filter).Raw()
-	if err != nil {
-		return nil, mapErr("get group", err)
-	}
-	g, err := decodeGroup(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return g, nil
+	return findOne(ctx, s, s.groups, "get group", filter, decodeGroup)
 }
 
 // GetGroup returns the group with the given id.
