@@ -92,9 +92,9 @@ func eachDoc[T any](ctx context.Context, db *sql.DB, table, what string, fn func
 			if err := rows.Scan(&id, &doc); err != nil {
 				return "", fmt.Errorf("sqlite: scan %s: %w", table, err)
 			}
-			v := new(T)
-			if err := decodeDoc(doc, v); err != nil {
-				return "", fmt.Errorf("sqlite: decode %s: %w", what, err)
+			v, err := decodeAs[T](what)(doc)
+			if err != nil {
+				return "", err
 			}
 			return id, fn(v)
 		})

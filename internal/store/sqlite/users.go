@@ -190,20 +190,7 @@ func (s *Store) GetGroupByName(ctx context.Context, name string) (*model.Group, 
 
 // FindGroups returns matching groups in creation order.
 func (s *Store) FindGroups(ctx context.Context, f query.Filter, p store.Page) ([]*model.Group, error) {
-	out := []*model.Group{}
-	err := s.selectDocs(ctx, groupTable, "doc", f, p, func(rows *sql.Rows) error {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return fmt.Errorf("sqlite: scan group: %w", err)
-		}
-		g := new(model.Group)
-		if err := decodeDoc(doc, g); err != nil {
-			return fmt.Errorf("sqlite: decode group: %w", err)
-		}
-		out = append(out, g)
-		return nil
-	})
-	return out, err
+	return findDocs(ctx, s, groupTable, "group", f, p, decodeAs[model.Group]("group"))
 }
 
 // CountGroups counts matching groups.
