@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,11 +90,7 @@ func TestNodePlans(t *testing.T) {
 // is large enough, and that connections already open use them.
 func TestOptimize(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "opt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	var n int
 	if err := st.r.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("statistics on an empty store: %d, %v", n, err)
@@ -172,11 +167,7 @@ func TestOptimize(t *testing.T) {
 // node_tree_window.
 func TestGroupPlans(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	var indexes []string
 	rows, err := st.r.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'node'")
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -68,11 +67,7 @@ var planEnd = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func seedPlanStore(t *testing.T) *Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTest(t)
 	r := rand.New(rand.NewPCG(14, 1))
 	var batch []*model.Node
 	for i := range planSeedNodes {
