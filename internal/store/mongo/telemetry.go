@@ -202,11 +202,7 @@ func (s *Store) GroupTelemetry(ctx context.Context, f query.Filter, by []string)
 	if err != nil {
 		return nil, err
 	}
-	id := bson.D{}
-	for i, field := range by {
-		id = append(id, bson.E{Key: fmt.Sprintf("k%d", i), Value: "$" + field})
-	}
-	id = append(id, bson.E{Key: "result", Value: "$result"}, bson.E{Key: "infra", Value: "$is_infra_error"})
+	id := append(groupKeys(by), bson.E{Key: "result", Value: "$result"}, bson.E{Key: "infra", Value: "$is_infra_error"})
 	group := bson.D{{Key: "_id", Value: id}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}
 	if !s.ferret {
 		group = append(group,
