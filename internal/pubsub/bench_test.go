@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -34,6 +33,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 )
 
 // benchSizes are the numbers of concurrent listeners benchmarked.
@@ -87,11 +87,7 @@ func (d *deliveries) got() {
 }
 
 func benchStore(b *testing.B) (*sqlite.Store, *pubsub.Broker, *sqlite.Store) {
-	raw, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { raw.Close() })
+	raw := sqlitetest.Open(b)
 	br := pubsub.NewBroker()
 	return raw, br, raw
 }
