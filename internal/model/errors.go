@@ -259,33 +259,36 @@ func pyRepr(v any) string {
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return fmt.Sprint(x)
 	case map[string]any:
-		keys := slices.Sorted(maps.Keys(x))
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = pyStrRepr(k) + ": " + pyRepr(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
+		return pyDictRepr(x, pyRepr)
 	case map[string]string:
-		keys := slices.Sorted(maps.Keys(x))
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = pyStrRepr(k) + ": " + pyStrRepr(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
+		return pyDictRepr(x, pyStrRepr)
 	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = pyRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		return pyListRepr(x, pyRepr)
 	case []string:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = pyStrRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		return pyListRepr(x, pyStrRepr)
 	}
 	return fmt.Sprint(v)
+}
+
+// pyDictRepr formats m like Python's dict.__repr__ (keys sorted), its
+// values through repr.
+func pyDictRepr[V any](m map[string]V, repr func(V) string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = pyStrRepr(k) + ": " + repr(m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// pyListRepr formats l like Python's list.__repr__, its elements through
+// repr.
+func pyListRepr[V any](l []V, repr func(V) string) string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = repr(e)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // pyStrRepr quotes s like Python's str.__repr__.
