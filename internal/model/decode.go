@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 )
@@ -303,47 +305,30 @@ func (n *Node) Clone() *Node {
 		return nil
 	}
 	c := *n
-	c.Path = cloneStrings(n.Path)
-	c.Group = cloneStr(n.Group)
-	if n.Parent != nil {
-		p := *n.Parent
-		c.Parent = &p
-	}
-	c.Result = cloneStr(n.Result)
-	if n.Artifacts != nil {
-		c.Artifacts = make(map[string]string, len(n.Artifacts))
-		for k, v := range n.Artifacts {
-			c.Artifacts[k] = v
-		}
-	}
+	c.Path = slices.Clone(n.Path)
+	c.Group = clonePtr(n.Group)
+	c.Parent = clonePtr(n.Parent)
+	c.Result = clonePtr(n.Result)
+	c.Artifacts = maps.Clone(n.Artifacts)
 	c.Data = cloneMap(n.Data)
 	c.Debug = cloneMap(n.Debug)
-	c.Jobfilter = cloneStrings(n.Jobfilter)
-	c.PlatformFilter = cloneStrings(n.PlatformFilter)
-	if n.Holdoff != nil {
-		h := *n.Holdoff
-		c.Holdoff = &h
-	}
-	c.Owner = cloneStr(n.Owner)
-	c.Submitter = cloneStr(n.Submitter)
-	c.Treeid = cloneStr(n.Treeid)
-	c.UserGroups = cloneStrings(n.UserGroups)
+	c.Jobfilter = slices.Clone(n.Jobfilter)
+	c.PlatformFilter = slices.Clone(n.PlatformFilter)
+	c.Holdoff = clonePtr(n.Holdoff)
+	c.Owner = clonePtr(n.Owner)
+	c.Submitter = clonePtr(n.Submitter)
+	c.Treeid = clonePtr(n.Treeid)
+	c.UserGroups = slices.Clone(n.UserGroups)
 	return &c
 }
 
-func cloneStr(p *string) *string {
+// clonePtr returns a pointer to a copy of *p (nil for nil).
+func clonePtr[T any](p *T) *T {
 	if p == nil {
 		return nil
 	}
-	s := *p
-	return &s
-}
-
-func cloneStrings(s []string) []string {
-	if s == nil {
-		return nil
-	}
-	return append(make([]string, 0, len(s)), s...)
+	v := *p
+	return &v
 }
 
 func cloneMap(m map[string]any) map[string]any {
@@ -372,7 +357,7 @@ func cloneValue(v any) any {
 		}
 		return out
 	case []string:
-		return cloneStrings(x)
+		return slices.Clone(x)
 	case map[string]string:
 		if x == nil {
 			return x
