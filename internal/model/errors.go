@@ -31,12 +31,7 @@ type ValidationError struct{ Errors []FieldError }
 
 // Error lists every error on one line, "loc: msg" each.
 func (e *ValidationError) Error() string {
-	var b strings.Builder
-	n := len(e.Errors)
-	fmt.Fprintf(&b, "%d validation error", n)
-	if n != 1 {
-		b.WriteByte('s')
-	}
+	b := errorCount(len(e.Errors))
 	for i, fe := range e.Errors {
 		if i == 0 {
 			b.WriteString(": ")
@@ -97,12 +92,7 @@ type KindError struct {
 const pydanticDocsVersion = "2.13"
 
 func (e *KindError) Error() string {
-	var b strings.Builder
-	n := len(e.Errors)
-	fmt.Fprintf(&b, "%d validation error", n)
-	if n != 1 {
-		b.WriteByte('s')
-	}
+	b := errorCount(len(e.Errors))
 	b.WriteString(" for ")
 	b.WriteString(e.Model)
 	for _, fe := range e.Errors {
@@ -110,10 +100,20 @@ func (e *KindError) Error() string {
 		b.WriteString(locString(fe.Loc))
 		b.WriteString("\n  ")
 		b.WriteString(fe.Msg)
-		fmt.Fprintf(&b, " [type=%s, input_value=%s, input_type=%s]", fe.Type, truncRepr(pyRepr(fe.Input)), pyTypeName(fe.Input))
-		fmt.Fprintf(&b, "\n    For further information visit https://errors.pydantic.dev/%s/v/%s", pydanticDocsVersion, fe.Type)
+		fmt.Fprintf(b, " [type=%s, input_value=%s, input_type=%s]", fe.Type, truncRepr(pyRepr(fe.Input)), pyTypeName(fe.Input))
+		fmt.Fprintf(b, "\n    For further information visit https://errors.pydantic.dev/%s/v/%s", pydanticDocsVersion, fe.Type)
 	}
 	return b.String()
+}
+
+// errorCount starts an error text with "N validation error(s)".
+func errorCount(n int) *strings.Builder {
+	b := new(strings.Builder)
+	fmt.Fprintf(b, "%d validation error", n)
+	if n != 1 {
+		b.WriteByte('s')
+	}
+	return b
 }
 
 func locString(loc []any) string {
