@@ -171,11 +171,7 @@ func (s *Store) getGroup(ctx context.Context, col string, val string) (*model.Gr
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get group: %w", err)
 	}
-	g := new(model.Group)
-	if err := decodeDoc(doc, g); err != nil {
-		return nil, fmt.Errorf("sqlite: decode group: %w", err)
-	}
-	return g, nil
+	return decodeAs[model.Group]("group")(doc)
 }
 
 // GetGroup returns the group with the given id.
