@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -18,11 +17,8 @@ import (
 func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error) {
 	var doc []byte
 	err := s.getNode.QueryRowContext(ctx, id.String()).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get node: %w", err)
+		return nil, rowErr("get node", err)
 	}
 	var n model.Node
 	if err := decodeDoc(doc, &n); err != nil {
@@ -45,11 +41,8 @@ func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error)
 	}
 	var doc []byte
 	err := s.getNode.QueryRowContext(context.WithoutCancel(ctx), id.String()).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get node: %w", err)
+		return nil, rowErr("get node", err)
 	}
 	return wireNode(doc)
 }

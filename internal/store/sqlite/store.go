@@ -224,6 +224,15 @@ func (s *Store) count(ctx context.Context, t table, f query.Filter) (int64, erro
 	return n, nil
 }
 
+// rowErr is the error of a failed single-row read: store.ErrNotFound
+// when there was no row.
+func rowErr(what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
 // isUniqueViolation reports whether err is a UNIQUE constraint failure.
 func isUniqueViolation(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
@@ -22,12 +21,8 @@ func (s *Store) getUser(ctx context.Context, col string, val any) (*model.User, 
 	if err != nil {
 		return nil, err
 	}
-	err = st.QueryRowContext(ctx, val).Scan(&doc, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get user: %w", err)
+	if err = st.QueryRowContext(ctx, val).Scan(&doc, &hash); err != nil {
+		return nil, rowErr("get user", err)
 	}
 	u, err := decodeUserDoc(doc)
 	if err != nil {
@@ -164,12 +159,8 @@ func (s *Store) deleteByID(ctx context.Context, tbl string, id objectid.ID) erro
 
 func (s *Store) getGroup(ctx context.Context, col string, val string) (*model.Group, error) {
 	var doc []byte
-	err := s.r.QueryRowContext(ctx, "SELECT doc FROM usergroup WHERE "+col+" = ?", val).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get group: %w", err)
+	if err := s.r.QueryRowContext(ctx, "SELECT doc FROM usergroup WHERE "+col+" = ?", val).Scan(&doc); err != nil {
+		return nil, rowErr("get group", err)
 	}
 	return decodeAs[model.Group]("group")(doc)
 }
