@@ -357,9 +357,15 @@ func (s *Store) findRaw(ctx context.Context, col *mongo.Collection, filter, sort
 	if limit > 0 {
 		cmd = append(cmd, bson.E{Key: "limit", Value: limit})
 	}
+	return s.runCursor(ctx, cmd, "find "+col.Name(), each)
+}
+
+// runCursor runs a command that answers a cursor and calls each for every
+// document of it; what names the command in errors.
+func (s *Store) runCursor(ctx context.Context, cmd bson.D, what string, each func(bson.Raw) error) error {
 	cur, err := s.db.RunCommandCursor(ctx, cmd)
 	if err != nil {
-		return mapErr("find "+col.Name(), err)
+		return mapErr(what, err)
 	}
 	defer cur.Close(context.WithoutCancel(ctx))
 	for cur.Next(ctx) {
@@ -367,7 +373,7 @@ func (s *Store) findRaw(ctx context.Context, col *mongo.Collection, filter, sort
 			return fmt.Errorf("mongo: %w", err)
 		}
 	}
-	return mapErr("find "+col.Name(), cur.Err())
+	return mapErr(what, cur.Err())
 }
 
 // count counts the documents matching f.
@@ -407,15 +413,5 @@ func (s *Store) aggregate(ctx context.Context, col *mongo.Collection, pipeline m
 		cmd = append(cmd, bson.E{Key: "maxTimeMS", Value: ms})
 		ctx = context.WithoutCancel(ctx)
 	}
-	cur, err := s.db.RunCommandCursor(ctx, cmd)
-	if err != nil {
-		return mapErr("aggregate "+col.Name(), err)
-	}
-	defer cur.Close(context.WithoutCancel(ctx))
-	for cur.Next(ctx) {
-		if err := each(cur.Current); err != nil {
-			return fmt.Errorf("mongo: %w", err)
-		}
-	}
-	return mapErr("aggregate "+col.Name(), cur.Err())
+	return s.runCursor(ctx, cmd, "aggregate "+col.Name(), each)
 }
