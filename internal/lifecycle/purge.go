@@ -52,19 +52,11 @@ func (o *PurgeOptions) defaults() {
 	if o.Batch <= 0 {
 		o.Batch = DefaultPurgeBatch
 	}
-	if o.Pause < 0 {
-		o.Pause = 0
-	} else if o.Pause == 0 {
-		o.Pause = DefaultPurgePause
-	}
+	noneOrDefault(&o.Pause, DefaultPurgePause)
 	if o.Every <= 0 {
 		o.Every = DefaultPurgeEvery
 	}
-	if o.Delay < 0 {
-		o.Delay = 0
-	} else if o.Delay == 0 {
-		o.Delay = DefaultPurgeDelay
-	}
+	noneOrDefault(&o.Delay, DefaultPurgeDelay)
 	if o.Retry <= 0 {
 		o.Retry = DefaultPurgeRetry
 	}
@@ -73,6 +65,15 @@ func (o *PurgeOptions) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+}
+
+// noneOrDefault reads a negative wait as none and zero as the default.
+func noneOrDefault(d *time.Duration, def time.Duration) {
+	if *d < 0 {
+		*d = 0
+	} else if *d == 0 {
+		*d = def
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,32 +14,22 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/store"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
-
-func openSQLite(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 // The decorated store passes the whole store contract, optional
 // interfaces included (the suite fails when one is missing).
 func TestWrappedStoreContract(t *testing.T) {
 	m := New()
-	storetest.Run(t, func(t *testing.T) store.Store { return WrapStore(openSQLite(t), m) })
+	storetest.Run(t, func(t *testing.T) store.Store { return WrapStore(sqlitetest.Open(t), m) })
 	if n := testutil.CollectAndCount(m.storeDuration); n == 0 {
 		t.Error("the contract ran through the decorator but no store operation was timed")
 	}
 }
 
 func TestWrapStore(t *testing.T) {
-	backend := openSQLite(t)
-	defer backend.Close()
+	backend := sqlitetest.Open(t)
 	m := New()
 	st := WrapStore(backend, m)
 	ctx := context.Background()
@@ -65,16 +54,14 @@ func TestWrapStore(t *testing.T) {
 		}
 	}
 	// Several stores in one registry: no duplicate registration.
-	other := WrapStore(openSQLite(t), m)
-	defer other.Close()
+	WrapStore(sqlitetest.Open(t), m)
 	if WrapStore(backend, nil) != store.Store(backend) {
 		t.Error("WrapStore with nil metrics must return the store as is")
 	}
 }
 
 func TestStoreMetrics(t *testing.T) {
-	backend := openSQLite(t)
-	defer backend.Close()
+	backend := sqlitetest.Open(t)
 	m := New()
 	st := WrapStore(backend, m)
 	ctx := context.Background()
@@ -149,8 +136,7 @@ type waiters struct{ l, p int64 }
 func (w waiters) Waiters() (int64, int64) { return w.l, w.p }
 
 func TestPubSubGauges(t *testing.T) {
-	backend := openSQLite(t)
-	defer backend.Close()
+	backend := sqlitetest.Open(t)
 	ctx := context.Background()
 	m := New()
 	m.WatchPubSub(waiters{3, 1}, backend)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 )
@@ -95,72 +97,36 @@ func decodeNode(c *collector, raw map[string]any, now time.Time, loc *locPath) *
 			n.ID = id
 		}
 	}
-	if v, l, ok := get("kind"); ok {
-		n.Kind, _ = strType(c, l, v)
+	fs := fieldsOf{c, raw, loc}
+	decodeField(fs, "kind", &n.Kind, strType)
+	if !decodeField(fs, "name", &n.Name, strType) {
+		c.add("missing", loc.child("name"), "Field required", raw, nil)
 	}
-	if v, l, ok := get("name"); ok {
-		n.Name, _ = strType(c, l, v)
-	} else {
-		c.add("missing", l, "Field required", raw, nil)
+	if !decodeField(fs, "path", &n.Path, strList) {
+		c.add("missing", loc.child("path"), "Field required", raw, nil)
 	}
-	if v, l, ok := get("path"); ok {
-		n.Path, _ = strList(c, l, v)
-	} else {
-		c.add("missing", l, "Field required", raw, nil)
-	}
-	if v, l, ok := get("group"); ok {
-		n.Group, _ = optStr(c, l, v)
-	}
+	decodeField(fs, "group", &n.Group, optStr)
 	if v, l, ok := get("parent"); ok && v != nil {
 		if id, ok := objectIDType(c, l, v); ok {
 			n.Parent = &id
 		}
 	}
-	if v, l, ok := get("state"); ok {
-		n.State, _ = enumType(c, l, v, StateValues)
-	}
-	if v, l, ok := get("result"); ok {
-		n.Result, _ = optEnum(c, l, v, ResultValues)
-	}
-	if v, l, ok := get("artifacts"); ok {
-		n.Artifacts, _ = artifactsType(c, l, v, true)
-	}
-	if v, l, ok := get("data"); ok {
-		n.Data, _ = optDict(c, l, v)
-	}
-	if v, l, ok := get("debug"); ok {
-		n.Debug, _ = optDict(c, l, v)
-	}
-	if v, l, ok := get("jobfilter"); ok {
-		n.Jobfilter, _ = optStrList(c, l, v)
-	}
-	if v, l, ok := get("platform_filter"); ok {
-		n.PlatformFilter, _ = optStrList(c, l, v)
-	}
-	if v, l, ok := get("created"); ok {
-		t, _ := datetimeType(c, l, v)
-		n.Created = Time{t}
-	}
-	if v, l, ok := get("updated"); ok {
-		t, _ := datetimeType(c, l, v)
-		n.Updated = Time{t}
-	}
-	if v, l, ok := get("timeout"); ok {
-		t, _ := datetimeType(c, l, v)
-		n.Timeout = Time{t}
-	}
-	if v, l, ok := get("holdoff"); ok {
-		n.Holdoff, _ = optDatetime(c, l, v)
-	}
-	if v, l, ok := get("owner"); ok {
-		n.Owner, _ = optStr(c, l, v)
-	}
-	if v, l, ok := get("submitter"); ok {
-		n.Submitter, _ = optStr(c, l, v)
-	}
-	if v, l, ok := get("treeid"); ok {
-		n.Treeid, _ = optStr(c, l, v)
-	}
+	decodeField(fs, "state", &n.State, func(c *collector, l *locPath, v any) (string, bool) { return enumType(c, l, v, StateValues) })
+	decodeField(fs, "result", &n.Result, func(c *collector, l *locPath, v any) (*string, bool) { return optEnum(c, l, v, ResultValues) })
+	decodeField(fs, "artifacts", &n.Artifacts, func(c *collector, l *locPath, v any) (map[string]string, bool) {
+		return artifactsType(c, l, v, true)
+	})
+	decodeField(fs, "data", &n.Data, optDict)
+	decodeField(fs, "debug", &n.Debug, optDict)
+	decodeField(fs, "jobfilter", &n.Jobfilter, optStrList)
+	decodeField(fs, "platform_filter", &n.PlatformFilter, optStrList)
+	decodeField(fs, "created", &n.Created, timeType)
+	decodeField(fs, "updated", &n.Updated, timeType)
+	decodeField(fs, "timeout", &n.Timeout, timeType)
+	decodeField(fs, "holdoff", &n.Holdoff, optDatetime)
+	decodeField(fs, "owner", &n.Owner, optStr)
+	decodeField(fs, "submitter", &n.Submitter, optStr)
+	decodeField(fs, "treeid", &n.Treeid, optStr)
 	if v, l, ok := get("user_groups"); ok {
 		if groups, ok := strList(c, l, v); ok {
 			if err := checkUniqueGroups(groups); err != "" {
@@ -170,13 +136,34 @@ func decodeNode(c *collector, raw map[string]any, now time.Time, loc *locPath) *
 			}
 		}
 	}
-	if v, l, ok := get("processed_by_kcidb_bridge"); ok {
-		n.ProcessedByKCIDBBridge, _ = boolType(c, l, v)
-	}
-	if v, l, ok := get("retry_counter"); ok {
-		n.RetryCounter, _ = int64Type(c, l, v)
-	}
+	decodeField(fs, "processed_by_kcidb_bridge", &n.ProcessedByKCIDBBridge, boolType)
+	decodeField(fs, "retry_counter", &n.RetryCounter, int64Type)
 	return n
+}
+
+// fieldsOf is an object being decoded: its fields, where it is, and the
+// errors found.
+type fieldsOf struct {
+	c   *collector
+	raw map[string]any
+	loc *locPath
+}
+
+// decodeField decodes field key of f, when f has it, into *dst through
+// conv (which records what is wrong with it), and reports whether f has
+// it.
+func decodeField[T any](f fieldsOf, key string, dst *T, conv func(*collector, *locPath, any) (T, bool)) bool {
+	v, ok := f.raw[key]
+	if ok {
+		*dst, _ = conv(f.c, f.loc.child(key), v)
+	}
+	return ok
+}
+
+// timeType is datetimeType as a Time.
+func timeType(c *collector, loc *locPath, v any) (Time, bool) {
+	t, ok := datetimeType(c, loc, v)
+	return Time{t}, ok
 }
 
 func checkUniqueGroups(groups []string) string {
@@ -318,47 +305,30 @@ func (n *Node) Clone() *Node {
 		return nil
 	}
 	c := *n
-	c.Path = cloneStrings(n.Path)
-	c.Group = cloneStr(n.Group)
-	if n.Parent != nil {
-		p := *n.Parent
-		c.Parent = &p
-	}
-	c.Result = cloneStr(n.Result)
-	if n.Artifacts != nil {
-		c.Artifacts = make(map[string]string, len(n.Artifacts))
-		for k, v := range n.Artifacts {
-			c.Artifacts[k] = v
-		}
-	}
+	c.Path = slices.Clone(n.Path)
+	c.Group = clonePtr(n.Group)
+	c.Parent = clonePtr(n.Parent)
+	c.Result = clonePtr(n.Result)
+	c.Artifacts = maps.Clone(n.Artifacts)
 	c.Data = cloneMap(n.Data)
 	c.Debug = cloneMap(n.Debug)
-	c.Jobfilter = cloneStrings(n.Jobfilter)
-	c.PlatformFilter = cloneStrings(n.PlatformFilter)
-	if n.Holdoff != nil {
-		h := *n.Holdoff
-		c.Holdoff = &h
-	}
-	c.Owner = cloneStr(n.Owner)
-	c.Submitter = cloneStr(n.Submitter)
-	c.Treeid = cloneStr(n.Treeid)
-	c.UserGroups = cloneStrings(n.UserGroups)
+	c.Jobfilter = slices.Clone(n.Jobfilter)
+	c.PlatformFilter = slices.Clone(n.PlatformFilter)
+	c.Holdoff = clonePtr(n.Holdoff)
+	c.Owner = clonePtr(n.Owner)
+	c.Submitter = clonePtr(n.Submitter)
+	c.Treeid = clonePtr(n.Treeid)
+	c.UserGroups = slices.Clone(n.UserGroups)
 	return &c
 }
 
-func cloneStr(p *string) *string {
+// clonePtr returns a pointer to a copy of *p (nil for nil).
+func clonePtr[T any](p *T) *T {
 	if p == nil {
 		return nil
 	}
-	s := *p
-	return &s
-}
-
-func cloneStrings(s []string) []string {
-	if s == nil {
-		return nil
-	}
-	return append(make([]string, 0, len(s)), s...)
+	v := *p
+	return &v
 }
 
 func cloneMap(m map[string]any) map[string]any {
@@ -387,7 +357,7 @@ func cloneValue(v any) any {
 		}
 		return out
 	case []string:
-		return cloneStrings(x)
+		return slices.Clone(x)
 	case map[string]string:
 		if x == nil {
 			return x

@@ -68,19 +68,12 @@ func localPartError(local string) string {
 	if n := utf8.RuneCountInString(local); n > 64 {
 		return fmt.Sprintf("The email address is too long before the @-sign (%d characters too many).", n-64)
 	}
-	var bad []string
-	for _, r := range local {
-		ok := r == '.' || (r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(atext, r))) ||
+	bad := badChars(local, func(r rune) bool {
+		return r == '.' || (r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(atext, r))) ||
 			(r >= 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)))
-		if !ok {
-			c := fmt.Sprintf("%q", string(r))
-			if !slices.Contains(bad, c) {
-				bad = append(bad, c)
-			}
-		}
-	}
-	if len(bad) > 0 {
-		return "The email address contains invalid characters before the @-sign: " + strings.Join(bad, ", ") + "."
+	})
+	if bad != "" {
+		return "The email address contains invalid characters before the @-sign: " + bad + "."
 	}
 	switch {
 	case strings.HasPrefix(local, "."):
@@ -93,18 +86,27 @@ func localPartError(local string) string {
 	return ""
 }
 
-func domainError(domain string) string {
+// badChars lists the characters of s that ok refuses, quoted, each once,
+// in order.
+func badChars(s string, ok func(rune) bool) string {
 	var bad []string
-	for _, r := range domain {
-		if !(r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)) {
-			c := fmt.Sprintf("%q", string(r))
-			if !slices.Contains(bad, c) {
-				bad = append(bad, c)
-			}
+	for _, r := range s {
+		if ok(r) {
+			continue
+		}
+		if c := fmt.Sprintf("%q", string(r)); !slices.Contains(bad, c) {
+			bad = append(bad, c)
 		}
 	}
-	if len(bad) > 0 {
-		return "The part after the @-sign contains invalid characters: " + strings.Join(bad, ", ") + "."
+	return strings.Join(bad, ", ")
+}
+
+func domainError(domain string) string {
+	bad := badChars(domain, func(r rune) bool {
+		return r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
+	})
+	if bad != "" {
+		return "The part after the @-sign contains invalid characters: " + bad + "."
 	}
 	switch {
 	case strings.HasPrefix(domain, "."):

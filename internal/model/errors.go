@@ -3,9 +3,10 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -30,12 +31,7 @@ type ValidationError struct{ Errors []FieldError }
 
 // Error lists every error on one line, "loc: msg" each.
 func (e *ValidationError) Error() string {
-	var b strings.Builder
-	n := len(e.Errors)
-	fmt.Fprintf(&b, "%d validation error", n)
-	if n != 1 {
-		b.WriteByte('s')
-	}
+	b := errorCount(len(e.Errors))
 	for i, fe := range e.Errors {
 		if i == 0 {
 			b.WriteString(": ")
@@ -96,12 +92,7 @@ type KindError struct {
 const pydanticDocsVersion = "2.13"
 
 func (e *KindError) Error() string {
-	var b strings.Builder
-	n := len(e.Errors)
-	fmt.Fprintf(&b, "%d validation error", n)
-	if n != 1 {
-		b.WriteByte('s')
-	}
+	b := errorCount(len(e.Errors))
 	b.WriteString(" for ")
 	b.WriteString(e.Model)
 	for _, fe := range e.Errors {
@@ -109,10 +100,20 @@ func (e *KindError) Error() string {
 		b.WriteString(locString(fe.Loc))
 		b.WriteString("\n  ")
 		b.WriteString(fe.Msg)
-		fmt.Fprintf(&b, " [type=%s, input_value=%s, input_type=%s]", fe.Type, truncRepr(pyRepr(fe.Input)), pyTypeName(fe.Input))
-		fmt.Fprintf(&b, "\n    For further information visit https://errors.pydantic.dev/%s/v/%s", pydanticDocsVersion, fe.Type)
+		fmt.Fprintf(b, " [type=%s, input_value=%s, input_type=%s]", fe.Type, truncRepr(pyRepr(fe.Input)), pyTypeName(fe.Input))
+		fmt.Fprintf(b, "\n    For further information visit https://errors.pydantic.dev/%s/v/%s", pydanticDocsVersion, fe.Type)
 	}
 	return b.String()
+}
+
+// errorCount starts an error text with "N validation error(s)".
+func errorCount(n int) *strings.Builder {
+	b := new(strings.Builder)
+	fmt.Fprintf(b, "%d validation error", n)
+	if n != 1 {
+		b.WriteByte('s')
+	}
+	return b
 }
 
 func locString(loc []any) string {
@@ -258,46 +259,36 @@ func pyRepr(v any) string {
 	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return fmt.Sprint(x)
 	case map[string]any:
-		keys := sortedKeys(x)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = pyStrRepr(k) + ": " + pyRepr(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
+		return pyDictRepr(x, pyRepr)
 	case map[string]string:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = pyStrRepr(k) + ": " + pyStrRepr(x[k])
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
+		return pyDictRepr(x, pyStrRepr)
 	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = pyRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		return pyListRepr(x, pyRepr)
 	case []string:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = pyStrRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
+		return pyListRepr(x, pyStrRepr)
 	}
 	return fmt.Sprint(v)
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// pyDictRepr formats m like Python's dict.__repr__ (keys sorted), its
+// values through repr.
+func pyDictRepr[V any](m map[string]V, repr func(V) string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = pyStrRepr(k) + ": " + repr(m[k])
 	}
-	sort.Strings(keys)
-	return keys
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// pyListRepr formats l like Python's list.__repr__, its elements through
+// repr.
+func pyListRepr[V any](l []V, repr func(V) string) string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = repr(e)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // pyStrRepr quotes s like Python's str.__repr__.

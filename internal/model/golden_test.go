@@ -9,26 +9,26 @@ import (
 	"time"
 )
 
+// goldenCase is an input and the validation errors the reference
+// answers to it.
+type goldenCase struct {
+	Name   string          `json:"name"`
+	Input  json.RawMessage `json:"input"`
+	Errors json.RawMessage `json:"errors"`
+}
+
 // golden.json holds what the reference (FastAPI + pydantic 2.13.4 +
 // kernelci-core's models) does with the same inputs; testdata/gen_golden.py
 // regenerates it.
 type goldenFile struct {
 	Decode []struct {
-		Name   string          `json:"name"`
-		Input  json.RawMessage `json:"input"`
-		Errors json.RawMessage `json:"errors"`
-		Node   map[string]any  `json:"node"`
+		goldenCase
+		Node map[string]any `json:"node"`
 	} `json:"decode"`
-	Hierarchy []struct {
-		Name   string          `json:"name"`
-		Input  json.RawMessage `json:"input"`
-		Errors json.RawMessage `json:"errors"`
-	} `json:"hierarchy"`
-	Patch []struct {
-		Name   string          `json:"name"`
-		Input  json.RawMessage `json:"input"`
-		Errors json.RawMessage `json:"errors"`
-		Fields map[string]any  `json:"fields"`
+	Hierarchy []goldenCase `json:"hierarchy"`
+	Patch     []struct {
+		goldenCase
+		Fields map[string]any `json:"fields"`
 	} `json:"patch"`
 	Kind []struct {
 		Name      string            `json:"name"`

@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // NodePatch is a validated PATCH /node/{id} body (the reference's
 // NodePatchRequest). Only the fields present in the body are in Fields,
@@ -101,7 +104,7 @@ func (p *NodePatch) Apply(n *Node) {
 	for name, v := range p.Fields {
 		switch name {
 		case "result":
-			n.Result = cloneStr(v.(*string))
+			n.Result = clonePtr(v.(*string))
 		case "artifacts":
 			m := v.(map[string]string)
 			if m == nil {
@@ -117,9 +120,9 @@ func (p *NodePatch) Apply(n *Node) {
 		case "debug":
 			n.Debug = cloneMap(v.(map[string]any))
 		case "jobfilter":
-			n.Jobfilter = cloneStrings(v.([]string))
+			n.Jobfilter = slices.Clone(v.([]string))
 		case "platform_filter":
-			n.PlatformFilter = cloneStrings(v.([]string))
+			n.PlatformFilter = slices.Clone(v.([]string))
 		case "timeout":
 			if t := v.(*Time); t != nil {
 				n.Timeout = *t

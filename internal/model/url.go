@@ -317,15 +317,7 @@ func ipv4Kind(host string) int {
 }
 
 func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
 }
 
 // Percent-encode sets of the URL standard (beyond C0 controls, space and

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -34,6 +33,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 )
 
 // benchSizes are the numbers of concurrent listeners benchmarked.
@@ -87,11 +87,7 @@ func (d *deliveries) got() {
 }
 
 func benchStore(b *testing.B) (*sqlite.Store, *pubsub.Broker, *sqlite.Store) {
-	raw, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { raw.Close() })
+	raw := sqlitetest.Open(b)
 	br := pubsub.NewBroker()
 	return raw, br, raw
 }
@@ -112,6 +108,51 @@ func eventTime(msg []byte) (int64, bool) {
 		return 0, false
 	}
 	return ce.Data.T, true
+}
+
+// measure runs a listener per subscription id, calling listen again as
+// soon as it answers until it fails (cancel makes it fail), waits until
+// every listener waits, then times b.N rounds: publish(i, t0) sends one
+// event carrying its start time t0, and a round ends once every listener
+// has it. It reports the delivery latencies and the memory the idle
+// listeners hold above base.
+func measure(b *testing.B, svc *pubsub.Service, ids []int64, base uint64, listen func(id int64) ([]byte, error), publish func(i int, t0 int64) error, cancel func()) {
+	lat := &latencies{}
+	dl := &deliveries{done: make(chan struct{}, 1)}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				msg, err := listen(id)
+				if err != nil {
+					return
+				}
+				if t0, ok := eventTime(msg); ok {
+					lat.add(time.Duration(time.Now().UnixNano() - t0))
+					dl.got()
+				}
+			}
+		}()
+	}
+	for l, _ := svc.Waiters(); l < int64(len(ids)); l, _ = svc.Waiters() {
+		time.Sleep(time.Millisecond)
+	}
+	idle := heap()
+	b.ResetTimer()
+	for i := range b.N {
+		dl.target.Store(int64(len(ids)) * int64(i+1))
+		if err := publish(i, time.Now().UnixNano()); err != nil {
+			b.Fatal(err)
+		}
+		<-dl.done
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	lat.report(b)
+	b.ReportMetric((float64(idle)-float64(base))/float64(len(ids)), "idle-B/listener")
 }
 
 // BenchmarkPublishToDeliveryService: listeners call Service.Listen
@@ -135,44 +176,12 @@ func benchService(b *testing.B, benchListeners int) {
 		}
 		ids = append(ids, sub.ID)
 	}
-	base := heap()
-	lat := &latencies{}
-	dl := &deliveries{done: make(chan struct{}, 1)}
-	var wg sync.WaitGroup
-	for _, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				msg, err := svc.Listen(ctx, id, "bench")
-				if err != nil {
-					return
-				}
-				if t0, ok := eventTime(msg); ok {
-					lat.add(time.Duration(time.Now().UnixNano() - t0))
-					dl.got()
-				}
-			}
-		}()
-	}
-	for l, _ := svc.Waiters(); l < int64(benchListeners); l, _ = svc.Waiters() {
-		time.Sleep(time.Millisecond)
-	}
-	idle := heap()
-	b.ResetTimer()
-	for i := range b.N {
-		dl.target.Store(int64(benchListeners) * int64(i+1))
-		t0 := time.Now().UnixNano()
-		if _, err := svc.Publish(ctx, "bench", "bench", map[string]any{"i": i, "t": t0}, nil); err != nil {
-			b.Fatal(err)
-		}
-		<-dl.done
-	}
-	b.StopTimer()
-	cancel()
-	wg.Wait()
-	lat.report(b)
-	b.ReportMetric((float64(idle)-float64(base))/float64(benchListeners), "idle-B/listener")
+	measure(b, svc, ids, heap(), func(id int64) ([]byte, error) {
+		return svc.Listen(ctx, id, "bench")
+	}, func(i int, t0 int64) error {
+		_, err := svc.Publish(ctx, "bench", "bench", map[string]any{"i": i, "t": t0}, nil)
+		return err
+	}, cancel)
 }
 
 // BenchmarkPublishToDeliveryHTTP: the whole server over loopback HTTP:
@@ -245,44 +254,12 @@ func benchHTTP(b *testing.B, benchListeners int) {
 		ids = append(ids, s.ID)
 	}
 	base := heap()
-	lat := &latencies{}
-	dl := &deliveries{done: make(chan struct{}, 1)}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			path := "/listen/" + strconv.FormatInt(id, 10)
-			for {
-				out, err := do(lctx, "GET", path, "")
-				if err != nil {
-					return
-				}
-				if t0, ok := eventTime(out); ok {
-					lat.add(time.Duration(time.Now().UnixNano() - t0))
-					dl.got()
-				}
-			}
-		}()
-	}
-	for l, _ := svc.Waiters(); l < int64(benchListeners); l, _ = svc.Waiters() {
-		time.Sleep(time.Millisecond)
-	}
-	idle := heap()
-	b.ResetTimer()
-	for i := range b.N {
-		dl.target.Store(int64(benchListeners) * int64(i+1))
-		t0 := time.Now().UnixNano()
-		if _, err := do(ctx, "POST", "/publish/bench", fmt.Sprintf(`{"data": {"i": %d, "t": %d}}`, i, t0)); err != nil {
-			b.Fatal(err)
-		}
-		<-dl.done
-	}
-	b.StopTimer()
-	cancel()
-	wg.Wait()
-	lat.report(b)
-	b.ReportMetric((float64(idle)-float64(base))/float64(benchListeners), "idle-B/listener")
+	measure(b, svc, ids, base, func(id int64) ([]byte, error) {
+		return do(lctx, "GET", "/listen/"+strconv.FormatInt(id, 10), "")
+	}, func(i int, t0 int64) error {
+		_, err := do(ctx, "POST", "/publish/bench", fmt.Sprintf(`{"data": {"i": %d, "t": %d}}`, i, t0))
+		return err
+	}, cancel)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
@@ -34,11 +35,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	raw, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw := sqlitetest.Open(t)
 	f := &fixture{t: t, raw: raw, b: NewBroker()}
 	f.st = raw
 	if opts.KeepAlive == 0 {

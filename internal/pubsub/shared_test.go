@@ -121,6 +121,31 @@ func (f *sharedFixture) listenAsync(id int64, user string) <-chan listenResult {
 	return res
 }
 
+// listenOverGap subscribes to channel c and starts a listen that waits;
+// then writer 1 reserves sequence 1 and does not finish (the event is
+// stored through f.other but hidden here, without a notification), and
+// writer 2 stores sequence 2 here and notifies.
+func (f *sharedFixture) listenOverGap(t *testing.T) (subID int64, res <-chan listenResult, first, second *model.Event) {
+	t.Helper()
+	ctx := context.Background()
+	sub, err := f.svc.Subscribe(ctx, "c", "u", true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = f.listenAsync(sub.ID, "u")
+	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
+	first = &model.Event{Channel: "c", Data: "first"}
+	if err := f.other.AppendEvents(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	f.shared.hideFrom.Store(first.SequenceID)
+	second = &model.Event{Channel: "c", Data: "second"}
+	if err := f.shared.AppendEvents(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	return sub.ID, res, first, second
+}
+
 // expectEvent waits for a listen answer that is an event (not a
 // keep-alive) with sequence seq, within limit.
 func expectEvent(t *testing.T, res <-chan listenResult, seq int64, limit time.Duration) {
@@ -149,25 +174,7 @@ func expectEvent(t *testing.T, res <-chan listenResult, seq int64, limit time.Du
 func TestTailDoesNotSkipEventsBehindAGap(t *testing.T) {
 	f := newSharedFixture(t, Options{KeepAlive: 20 * time.Second, PollEvery: -1})
 	ctx := context.Background()
-	sub, err := f.svc.Subscribe(ctx, "c", "u", true, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := f.listenAsync(sub.ID, "u")
-	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
-
-	// Writer 1 has reserved sequence 1 and not stored it yet (stored but
-	// hidden here, without a notification); writer 2 stores sequence 2
-	// and notifies.
-	first := &model.Event{Channel: "c", Data: "first"}
-	if err := f.other.AppendEvents(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	f.shared.hideFrom.Store(first.SequenceID)
-	second := &model.Event{Channel: "c", Data: "second"}
-	if err := f.shared.AppendEvents(ctx, second); err != nil {
-		t.Fatal(err)
-	}
+	subID, res, first, second := f.listenOverGap(t)
 	// The listener woke, found nothing visible and waits again.
 	testutil.WaitFor(t, 10*time.Second, "the listener to wait again", func() bool { return f.b.Waiting("c", "", true) })
 	select {
@@ -179,7 +186,7 @@ func TestTailDoesNotSkipEventsBehindAGap(t *testing.T) {
 	f.shared.hideFrom.Store(0)
 	f.b.Notify(ctx, Notification{Channel: "c", Seq: first.SequenceID})
 	expectEvent(t, res, first.SequenceID, 5*time.Second)
-	expectEvent(t, f.listenAsync(sub.ID, "u"), second.SequenceID, 5*time.Second)
+	expectEvent(t, f.listenAsync(subID, "u"), second.SequenceID, 5*time.Second)
 }
 
 // Events written by another process (no notification here) reach the
@@ -225,28 +232,13 @@ func TestPollerFindsOtherProcessesEvents(t *testing.T) {
 func TestPollerCatchesEventsVisibleLater(t *testing.T) {
 	f := newSharedFixture(t, Options{KeepAlive: 20 * time.Second, PollEvery: 20 * time.Millisecond})
 	f.run(t)
-	ctx := context.Background()
-	sub, err := f.svc.Subscribe(ctx, "c", "u", true, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := f.listenAsync(sub.ID, "u")
-	testutil.WaitFor(t, 10*time.Second, "the listener to wait", func() bool { return f.b.Waiting("c", "", true) })
-	first := &model.Event{Channel: "c", Data: "first"}
-	if err := f.other.AppendEvents(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	f.shared.hideFrom.Store(first.SequenceID)
-	second := &model.Event{Channel: "c", Data: "second"}
-	if err := f.shared.AppendEvents(ctx, second); err != nil {
-		t.Fatal(err)
-	}
+	subID, res, first, second := f.listenOverGap(t)
 	// Let several polls see the gap, then open it without notifying.
 	before := f.shared.headCalls.Load()
 	testutil.WaitFor(t, 10*time.Second, "a few polls", func() bool { return f.shared.headCalls.Load() > before+3 })
 	f.shared.hideFrom.Store(0)
 	expectEvent(t, res, first.SequenceID, 5*time.Second)
-	expectEvent(t, f.listenAsync(sub.ID, "u"), second.SequenceID, 5*time.Second)
+	expectEvent(t, f.listenAsync(subID, "u"), second.SequenceID, 5*time.Second)
 }
 
 // A pop on a shared store looks at the list again every poll period,

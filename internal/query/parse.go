@@ -450,15 +450,7 @@ func typed(key string, ft FieldType, raw string) (any, error) {
 }
 
 func isDecimal(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
 }
 
 func parseInt(key, raw string) (int64, error) {

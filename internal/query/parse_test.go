@@ -90,11 +90,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := Parse(v, testSchema)
+			f, err := parseString(t, tt.query)
 			if err != nil {
 				t.Fatalf("Parse(%q): %v", tt.query, err)
 			}
@@ -103,6 +99,16 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseString parses a query string with testSchema.
+func parseString(t *testing.T, qs string) (Filter, error) {
+	t.Helper()
+	v, err := url.ParseQuery(qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Parse(v, testSchema)
 }
 
 func TestParseErrors(t *testing.T) {
@@ -146,11 +152,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := Parse(v, testSchema)
+			f, err := parseString(t, tt.query)
 			if err == nil {
 				t.Fatalf("Parse(%q) = %#v, want error", tt.query, f)
 			}

@@ -72,16 +72,7 @@ func (l *Limiter) Fail(key string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	e := l.current(key, now)
-	if e == nil {
-		if len(l.keys) >= l.maxKeys {
-			l.prune(now)
-		}
-		e = &entry{start: now}
-		l.keys[key] = e
-	}
-	if e.failures < math.MaxInt32 {
+	if e := l.started(key, l.now()); e.failures < math.MaxInt32 {
 		e.failures++
 	}
 }
@@ -97,16 +88,9 @@ func (l *Limiter) TryFail(key string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	e := l.current(key, now)
-	if e != nil && e.failures >= l.max {
+	e := l.started(key, now)
+	if e.failures >= l.max {
 		return e.start.Add(l.window).Sub(now)
-	}
-	if e == nil {
-		if len(l.keys) >= l.maxKeys {
-			l.prune(now)
-		}
-		e = &entry{start: now}
-		l.keys[key] = e
 	}
 	e.failures++
 	return 0
@@ -155,6 +139,20 @@ func (l *Limiter) current(key string, now time.Time) *entry {
 	if !now.Before(e.start.Add(l.window)) || now.Before(e.start) {
 		delete(l.keys, key)
 		return nil
+	}
+	return e
+}
+
+// started returns key's entry of the current window, starting a window
+// (after pruning, when the map is full) if there is none.
+func (l *Limiter) started(key string, now time.Time) *entry {
+	e := l.current(key, now)
+	if e == nil {
+		if len(l.keys) >= l.maxKeys {
+			l.prune(now)
+		}
+		e = &entry{start: now}
+		l.keys[key] = e
 	}
 	return e
 }

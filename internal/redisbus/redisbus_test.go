@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,7 +17,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
 	"github.com/kernelci/kernelci-api-go/internal/store"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
@@ -36,16 +35,6 @@ func openBus(t *testing.T, addr string, db int) *Bus {
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
-}
-
-func openSQLite(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
 }
 
 func TestClientOptions(t *testing.T) {
@@ -100,7 +89,7 @@ func TestPythonJSON(t *testing.T) {
 func TestKVLayout(t *testing.T) {
 	addr := redistest.Addr(t)
 	ctx := context.Background()
-	st := openBus(t, addr, testDB).Wrap(openSQLite(t))
+	st := openBus(t, addr, testDB).Wrap(sqlitetest.Open(t))
 	raw := redistest.Client(t, addr, 0)
 	ns := redistest.Unique("kvtest")
 	t.Cleanup(func() { raw.Del(context.Background(), ns+":k", ns+":ref") })
@@ -143,7 +132,7 @@ func TestListLayout(t *testing.T) {
 	addr := redistest.Addr(t)
 	ctx := context.Background()
 	bus := openBus(t, addr, testDB)
-	st := bus.Wrap(openSQLite(t))
+	st := bus.Wrap(sqlitetest.Open(t))
 	b := pubsub.NewBroker()
 	svc := pubsub.New(st, b, pubsub.Options{Log: quietLog(), Lists: st})
 	raw := redistest.Client(t, addr, testDB)
@@ -200,7 +189,7 @@ func TestListsAcrossReplicas(t *testing.T) {
 	t.Cleanup(func() { raw.Del(context.Background(), list) })
 	var svcs []*pubsub.Service
 	for range 2 {
-		st := openBus(t, addr, testDB).Wrap(openSQLite(t))
+		st := openBus(t, addr, testDB).Wrap(sqlitetest.Open(t))
 		b := pubsub.NewBroker()
 		svcs = append(svcs, pubsub.New(st, b, pubsub.Options{Log: quietLog(), Lists: st}))
 	}
@@ -285,7 +274,7 @@ func TestListsAcrossReplicas(t *testing.T) {
 func TestBlockingPop(t *testing.T) {
 	addr := redistest.Addr(t)
 	ctx := context.Background()
-	st := openBus(t, addr, testDB).Wrap(openSQLite(t))
+	st := openBus(t, addr, testDB).Wrap(sqlitetest.Open(t))
 	raw := redistest.Client(t, addr, testDB)
 	list := redistest.Unique("blpop")
 	t.Cleanup(func() { raw.Del(context.Background(), list) })
@@ -334,7 +323,7 @@ func TestBlockingPop(t *testing.T) {
 // Draining ends a waiting pop promptly with ErrDraining.
 func TestPopDrain(t *testing.T) {
 	addr := redistest.Addr(t)
-	st := openBus(t, addr, testDB).Wrap(openSQLite(t))
+	st := openBus(t, addr, testDB).Wrap(sqlitetest.Open(t))
 	b := pubsub.NewBroker()
 	svc := pubsub.New(st, b, pubsub.Options{Log: quietLog(), Lists: st})
 	res := make(chan error, 1)
@@ -512,7 +501,7 @@ func TestRelayReconnects(t *testing.T) {
 	default:
 		t.Fatal("local waiter not woken during the outage")
 	}
-	st := busA.Wrap(openSQLite(t))
+	st := busA.Wrap(sqlitetest.Open(t))
 	if err := st.SetKV(context.Background(), "ns", "k", "v"); err == nil {
 		t.Fatal("SetKV worked with Redis down")
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,19 +13,9 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 	"github.com/kernelci/kernelci-api-go/internal/testutil"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 )
-
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // fill stores one event per hour of age in ages.
 func fill(t *testing.T, st store.Telemetry, now time.Time, ages ...int) {
@@ -61,7 +50,7 @@ func (c *countingStore) DeleteTelemetryBefore(ctx context.Context, t time.Time, 
 }
 
 func TestPurgeTelemetryBatches(t *testing.T) {
-	st := &countingStore{Telemetry: openStore(t)}
+	st := &countingStore{Telemetry: sqlitetest.Open(t)}
 	now := time.Now().UTC()
 	fill(t, st, now, 1, 30, 31, 32, 33, 34, 2, 35)
 	n, err := PurgeTelemetry(context.Background(), st, now.Add(-24*time.Hour), 2, time.Millisecond)
@@ -78,7 +67,7 @@ func TestPurgeTelemetryBatches(t *testing.T) {
 }
 
 func TestPurgeTelemetryStopsWithContext(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t)
 	now := time.Now().UTC()
 	fill(t, st, now, 30, 31, 32, 33)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -90,7 +79,7 @@ func TestPurgeTelemetryStopsWithContext(t *testing.T) {
 }
 
 func TestRunTelemetry(t *testing.T) {
-	st := openStore(t)
+	st := sqlitetest.Open(t)
 	now := time.Now().UTC()
 	fill(t, st, now, 1, 2, 20, 30, 40)
 	var clock atomic.Int64

@@ -3,14 +3,13 @@ package telemetry_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 	"github.com/kernelci/kernelci-api-go/internal/telemetry"
 )
 
@@ -44,11 +43,7 @@ func deviceID(id string) func(*model.TelemetryEvent) {
 
 func newStore(t *testing.T, evs ...*model.TelemetryEvent) store.Telemetry {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.Open(t)
 	if err := st.InsertTelemetry(context.Background(), evs); err != nil {
 		t.Fatal(err)
 	}

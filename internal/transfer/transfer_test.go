@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,22 +23,12 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
 )
 
 // One embedded FerretDB for the package (KCI_TEST_MONGO_URI: a real
 // MongoDB instead).
 func TestMain(m *testing.M) { os.Exit(mongotest.Main(m)) }
-
-func openSQLite(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 func openMongo(t *testing.T, db string) *mongo.Store {
 	t.Helper()
@@ -194,7 +183,7 @@ func millis(s string) string { return microTime.ReplaceAllString(s, `"${1}000"`)
 // datetimes, which MongoDB does not keep.
 func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	a := openSQLite(t)
+	a := sqlitetest.Open(t)
 	fill(t, a)
 	lastA, _ := a.LastSequence(ctx)
 	file1, sum1 := export(t, a, "sqlite")
@@ -215,7 +204,7 @@ func TestRoundTrip(t *testing.T) {
 		diffLines(t, "SQLite export (to the ms) vs MongoDB export", want, got)
 	}
 
-	b := openSQLite(t)
+	b := sqlitetest.Open(t)
 	importInto(t, b, file2, ImportOptions{})
 	file3, _ := export(t, b, "sqlite")
 	if got, want := records(t, file3), records(t, file2); got != want {
@@ -278,11 +267,11 @@ func diffLines(t *testing.T, what, want, got string) {
 
 func TestImportRefusesNonEmpty(t *testing.T) {
 	ctx := context.Background()
-	src := openSQLite(t)
+	src := sqlitetest.Open(t)
 	fill(t, src)
 	file, _ := export(t, src, "sqlite")
 
-	dst := openSQLite(t)
+	dst := sqlitetest.Open(t)
 	if err := dst.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +314,7 @@ func TestImportRefusesNonEmpty(t *testing.T) {
 }
 
 func TestImportBadFiles(t *testing.T) {
-	src := openSQLite(t)
+	src := sqlitetest.Open(t)
 	fill(t, src)
 	file, _ := export(t, src, "sqlite")
 	lines := strings.Split(strings.TrimSuffix(file, "\n"), "\n")
@@ -346,7 +335,7 @@ func TestImportBadFiles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Import(context.Background(), openSQLite(t), strings.NewReader(tc.data), ImportOptions{})
+			_, err := Import(context.Background(), sqlitetest.Open(t), strings.NewReader(tc.data), ImportOptions{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Import = %v, want an error with %q", err, tc.want)
 			}
@@ -386,7 +375,7 @@ func TestRenumbered(t *testing.T) {
 	if sum.Renumbered != 3 || sum.Counts[store.CollEvent] != 6 {
 		t.Fatalf("export summary %+v", sum)
 	}
-	dst := openSQLite(t)
+	dst := sqlitetest.Open(t)
 	isum := importInto(t, dst, file, ImportOptions{})
 	if isum.Renumbered != 3 || isum.LastSequence != 13 {
 		t.Fatalf("import summary %+v, want 3 renumbered and last sequence 13", isum)
@@ -401,7 +390,7 @@ func TestRenumbered(t *testing.T) {
 }
 
 func TestProgress(t *testing.T) {
-	src := openSQLite(t)
+	src := sqlitetest.Open(t)
 	fill(t, src)
 	var plain bytes.Buffer
 	if _, err := Export(context.Background(), src, io.Discard, "sqlite", NewProgress(&plain, false, "export")); err != nil {
@@ -419,7 +408,7 @@ func TestProgress(t *testing.T) {
 	clock := time.Unix(0, 0)
 	p.now = func() time.Time { clock = clock.Add(200 * time.Millisecond); return clock }
 	file, _ := export(t, src, "sqlite")
-	if _, err := Import(context.Background(), openSQLite(t), strings.NewReader(file), ImportOptions{Progress: p, Batch: 7}); err != nil {
+	if _, err := Import(context.Background(), sqlitetest.Open(t), strings.NewReader(file), ImportOptions{Progress: p, Batch: 7}); err != nil {
 		t.Fatal(err)
 	}
 	out := tty.String()

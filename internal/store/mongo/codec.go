@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"reflect"
@@ -73,15 +74,7 @@ func isIntLiteral(s string) bool {
 	if strings.HasPrefix(s, "-") {
 		s = s[1:]
 	}
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
 }
 
 // number converts a JSON number literal.
@@ -175,7 +168,7 @@ func (e encoder) value(v any) (any, error) {
 		}
 		return out, nil
 	case map[string]string:
-		keys := sortedKeys(x)
+		keys := slices.Sorted(maps.Keys(x))
 		out := make(bson.D, 0, len(x))
 		for _, k := range keys {
 			if err := checkKey(k); err != nil {
@@ -247,15 +240,6 @@ func (e encoder) viaJSON(b []byte) (any, error) {
 	return e.value(g)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // checkKey refuses what BSON cannot hold in a key (a NUL byte).
 func checkKey(k string) error {
 	if strings.IndexByte(k, 0) >= 0 {
@@ -271,7 +255,7 @@ func (e encoder) object(m map[string]any) (any, error) {
 		return nil, nil
 	}
 	out := make(bson.D, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if err := checkKey(k); err != nil {
 			return nil, err
 		}
@@ -607,25 +591,88 @@ func rawTime(field string, rv bson.RawValue) (time.Time, error) {
 	return time.Time{}, fieldErr(field, rv, "date")
 }
 
+// rawDate is rawTime as a model.Time.
+func rawDate(field string, rv bson.RawValue) (model.Time, error) {
+	t, err := rawTime(field, rv)
+	return model.T(t), err
+}
+
+// rawArray calls fn for every value of an array field; null is an empty
+// array.
+func rawArray(field string, rv bson.RawValue, fn func(bson.RawValue) error) error {
+	if isNull(rv) {
+		return nil
+	}
+	arr, ok := rv.ArrayOK()
+	if !ok {
+		return fieldErr(field, rv, "array")
+	}
+	vals, err := arr.Values()
+	if err != nil {
+		return err
+	}
+	for _, v := range vals {
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rawStrList reads an array of strings; null is nil.
 func rawStrList(field string, rv bson.RawValue) ([]string, error) {
 	if isNull(rv) {
 		return nil, nil
 	}
-	arr, ok := rv.ArrayOK()
-	if !ok {
-		return nil, fieldErr(field, rv, "array")
-	}
-	vals, err := arr.Values()
+	out := []string{}
+	err := rawArray(field, rv, func(v bson.RawValue) error {
+		s, err := rawString(field, v)
+		out = append(out, s)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(vals))
-	for i, v := range vals {
-		if out[i], err = rawString(field, v); err != nil {
-			return nil, err
+	return out, nil
+}
+
+// each turns fn over decoded documents into a callback of findRaw and
+// its kin.
+func each[T any](decode func(bson.Raw) (T, error), fn func(T) error) func(bson.Raw) error {
+	return func(raw bson.Raw) error {
+		v, err := decode(raw)
+		if err != nil {
+			return err
+		}
+		return fn(v)
+	}
+}
+
+// appendTo is the callback of findRaw and its kin that appends every
+// decoded document to out.
+func appendTo[T any](out *[]T, decode func(bson.Raw) (T, error)) func(bson.Raw) error {
+	return each(decode, func(v T) error {
+		*out = append(*out, v)
+		return nil
+	})
+}
+
+// decodeFields calls set for every field of a document; what (and the
+// document's id once read, when id is not nil) name it in errors.
+func decodeFields(raw bson.Raw, what string, id *objectid.ID, set func(k string, rv bson.RawValue) error) error {
+	elems, err := raw.Elements()
+	if err != nil {
+		return fmt.Errorf("decode %s: %w", what, err)
+	}
+	for _, el := range elems {
+		if err := set(el.Key(), el.Value()); err != nil {
+			if id == nil {
+				return fmt.Errorf("decode %s: %w", what, err)
+			}
+			return fmt.Errorf("decode %s %s: %w", what, *id, err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func rawObject(field string, rv bson.RawValue) (map[string]any, error) {
@@ -650,14 +697,8 @@ func decodeNode(raw bson.Raw) (*model.Node, error) {
 		PlatformFilter: []string{}, UserGroups: []string{},
 		Created: model.T(now), Updated: model.T(now), Timeout: model.T(now.Add(model.DefaultTimeout)),
 	}
-	elems, err := raw.Elements()
-	if err != nil {
-		return nil, fmt.Errorf("decode node: %w", err)
-	}
 	hasID := false
-	for _, el := range elems {
-		k, rv := el.Key(), el.Value()
-		var err error
+	err := decodeFields(raw, "node", &n.ID, func(k string, rv bson.RawValue) (err error) {
 		switch k {
 		case "_id":
 			n.ID, err = rawID(k, rv)
@@ -704,25 +745,18 @@ func decodeNode(raw bson.Raw) (*model.Node, error) {
 			n.Jobfilter, err = rawStrList(k, rv)
 		case "platform_filter":
 			n.PlatformFilter, err = rawStrList(k, rv)
-		case "created", "updated", "timeout":
-			var t time.Time
-			if t, err = rawTime(k, rv); err == nil {
-				switch k {
-				case "created":
-					n.Created = model.T(t)
-				case "updated":
-					n.Updated = model.T(t)
-				default:
-					n.Timeout = model.T(t)
-				}
-			}
+		case "created":
+			n.Created, err = rawDate(k, rv)
+		case "updated":
+			n.Updated, err = rawDate(k, rv)
+		case "timeout":
+			n.Timeout, err = rawDate(k, rv)
 		case "holdoff":
 			n.Holdoff = nil
 			if !isNull(rv) {
-				var t time.Time
-				if t, err = rawTime(k, rv); err == nil {
-					n.Holdoff = &model.Time{Time: t}
-				}
+				var t model.Time
+				t, err = rawDate(k, rv)
+				n.Holdoff = &t
 			}
 		case "owner":
 			n.Owner, err = rawOptString(k, rv)
@@ -737,9 +771,10 @@ func decodeNode(raw bson.Raw) (*model.Node, error) {
 		case "retry_counter":
 			n.RetryCounter, err = rawInt(k, rv)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("decode node %s: %w", n.ID, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !hasID {
 		return nil, errors.New("decode node: no _id")
@@ -750,21 +785,12 @@ func decodeNode(raw bson.Raw) (*model.Node, error) {
 // decodeEvent reads an eventhistory document.
 func decodeEvent(raw bson.Raw) (*model.Event, error) {
 	ev := &model.Event{Channel: "node", Data: map[string]any{}}
-	elems, err := raw.Elements()
-	if err != nil {
-		return nil, fmt.Errorf("decode event: %w", err)
-	}
-	for _, el := range elems {
-		k, rv := el.Key(), el.Value()
-		var err error
+	err := decodeFields(raw, "event", &ev.ID, func(k string, rv bson.RawValue) (err error) {
 		switch k {
 		case "_id":
 			ev.ID, err = rawID(k, rv)
 		case "timestamp":
-			var t time.Time
-			if t, err = rawTime(k, rv); err == nil {
-				ev.Timestamp = model.T(t)
-			}
+			ev.Timestamp, err = rawDate(k, rv)
 		case "sequence_id":
 			ev.SequenceID, err = rawInt(k, rv)
 		case "channel":
@@ -780,44 +806,32 @@ func decodeEvent(raw bson.Raw) (*model.Event, error) {
 		case "attributes":
 			ev.Attributes, err = rawObject(k, rv)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("decode event %s: %w", ev.ID, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ev, nil
 }
 
-func decodeGroup(raw bson.Raw) (model.Group, error) {
-	var g model.Group
-	elems, err := raw.Elements()
-	if err != nil {
-		return g, fmt.Errorf("decode group: %w", err)
-	}
-	for _, el := range elems {
-		var err error
-		switch el.Key() {
+func decodeGroup(raw bson.Raw) (*model.Group, error) {
+	g := new(model.Group)
+	err := decodeFields(raw, "group", nil, func(k string, rv bson.RawValue) (err error) {
+		switch k {
 		case "_id", "id":
-			g.ID, err = rawID("_id", el.Value())
+			g.ID, err = rawID("_id", rv)
 		case "name":
-			g.Name, err = rawString("name", el.Value())
+			g.Name, err = rawString(k, rv)
 		}
-		if err != nil {
-			return g, fmt.Errorf("decode group: %w", err)
-		}
-	}
-	return g, nil
+		return err
+	})
+	return g, err
 }
 
 // decodeUser reads a user document, hashed_password included.
 func decodeUser(raw bson.Raw) (*model.User, error) {
 	u := &model.User{IsActive: true, Groups: []model.Group{}}
-	elems, err := raw.Elements()
-	if err != nil {
-		return nil, fmt.Errorf("decode user: %w", err)
-	}
-	for _, el := range elems {
-		k, rv := el.Key(), el.Value()
-		var err error
+	err := decodeFields(raw, "user", &u.ID, func(k string, rv bson.RawValue) (err error) {
 		switch k {
 		case "_id":
 			u.ID, err = rawID(k, rv)
@@ -834,25 +848,11 @@ func decodeUser(raw bson.Raw) (*model.User, error) {
 		case "username":
 			u.Username, err = rawString(k, rv)
 		case "past_usernames":
-			if isNull(rv) {
-				continue
-			}
-			arr, ok := rv.ArrayOK()
-			if !ok {
-				err = fieldErr(k, rv, "array")
-				break
-			}
-			var vals []bson.RawValue
-			if vals, err = arr.Values(); err != nil {
-				break
-			}
-			for _, v := range vals {
-				var name string
-				if name, err = rawString("past_usernames[]", v); err != nil {
-					break
-				}
+			err = rawArray(k, rv, func(v bson.RawValue) error {
+				name, err := rawString("past_usernames[]", v)
 				u.PastUsernames = append(u.PastUsernames, name)
-			}
+				return err
+			})
 		case "token_generation":
 			n, ok := rv.AsInt64OK()
 			if !ok {
@@ -860,34 +860,23 @@ func decodeUser(raw bson.Raw) (*model.User, error) {
 			}
 			u.TokenGeneration = n
 		case "groups":
-			if isNull(rv) {
-				continue
-			}
-			arr, ok := rv.ArrayOK()
-			if !ok {
-				err = fieldErr(k, rv, "array")
-				break
-			}
-			var vals []bson.RawValue
-			if vals, err = arr.Values(); err != nil {
-				break
-			}
-			for _, v := range vals {
+			err = rawArray(k, rv, func(v bson.RawValue) error {
 				doc, ok := v.DocumentOK()
 				if !ok {
-					err = fieldErr("groups[]", v, "object")
-					break
+					return fieldErr("groups[]", v, "object")
 				}
-				var g model.Group
-				if g, err = decodeGroup(doc); err != nil {
-					break
+				g, err := decodeGroup(doc)
+				if err != nil {
+					return err
 				}
-				u.Groups = append(u.Groups, g)
-			}
+				u.Groups = append(u.Groups, *g)
+				return nil
+			})
 		}
-		if err != nil {
-			return nil, fmt.Errorf("decode user %s: %w", u.ID, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return u, nil
 }

@@ -64,11 +64,7 @@ func (s *Store) maxStoredSequence(ctx context.Context) (int64, error) {
 // (a database the reference wrote, where 'migrate up' has not run yet:
 // its counter was in Redis, ahead of what eventhistory may still hold).
 func (s *Store) initSequence(ctx context.Context) error {
-	top, err := s.maxStoredSequence(ctx)
-	if err != nil {
-		return err
-	}
-	subTop, err := s.maxSubscriberPosition(ctx)
+	top, subTop, err := s.sequenceTops(ctx)
 	if err != nil {
 		return err
 	}
@@ -291,14 +287,7 @@ func (s *Store) insertEvents(ctx context.Context, docs []any) (int, error) {
 // FindEvents returns matching events in ascending sequence order.
 func (s *Store) FindEvents(ctx context.Context, f query.Filter, p store.Page) ([]*model.Event, error) {
 	out := []*model.Event{}
-	err := s.findPage(ctx, s.events, f, p, query.EventSort, bson.D{{Key: "sequence_id", Value: 1}, {Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		ev, err := decodeEvent(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, ev)
-		return nil
-	})
+	err := s.findPage(ctx, s.events, f, p, query.EventSort, bson.D{{Key: "sequence_id", Value: 1}, {Key: "_id", Value: 1}}, appendTo(&out, decodeEvent))
 	return out, err
 }
 
@@ -333,6 +322,22 @@ func (s *Store) findPage(ctx context.Context, col *mongo.Collection, f query.Fil
 	return s.findRaw(ctx, col, filter, sort, int64(p.Offset), int64(p.Limit), each)
 }
 
+// findOne reads the document of col that filter matches, decoded;
+// store.ErrNotFound when there is none. what names the read in errors.
+func findOne[T any](ctx context.Context, s *Store, col *mongo.Collection, what string, filter bson.D, decode func(bson.Raw) (*T, error)) (*T, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	raw, err := col.FindOne(ctx, filter).Raw()
+	if err != nil {
+		return nil, mapErr(what, err)
+	}
+	v, err := decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: %w", err)
+	}
+	return v, nil
+}
+
 // findRaw runs a find command and calls each for every document. It is
 // sent as a command (not Collection.Find) so that it carries maxTimeMS:
 // the driver leaves it out of cursor-returning helpers, since it bounds
@@ -352,9 +357,15 @@ func (s *Store) findRaw(ctx context.Context, col *mongo.Collection, filter, sort
 	if limit > 0 {
 		cmd = append(cmd, bson.E{Key: "limit", Value: limit})
 	}
+	return s.runCursor(ctx, cmd, "find "+col.Name(), each)
+}
+
+// runCursor runs a command that answers a cursor and calls each for every
+// document of it; what names the command in errors.
+func (s *Store) runCursor(ctx context.Context, cmd bson.D, what string, each func(bson.Raw) error) error {
 	cur, err := s.db.RunCommandCursor(ctx, cmd)
 	if err != nil {
-		return mapErr("find "+col.Name(), err)
+		return mapErr(what, err)
 	}
 	defer cur.Close(context.WithoutCancel(ctx))
 	for cur.Next(ctx) {
@@ -362,7 +373,7 @@ func (s *Store) findRaw(ctx context.Context, col *mongo.Collection, filter, sort
 			return fmt.Errorf("mongo: %w", err)
 		}
 	}
-	return mapErr("find "+col.Name(), cur.Err())
+	return mapErr(what, cur.Err())
 }
 
 // count counts the documents matching f.
@@ -402,15 +413,5 @@ func (s *Store) aggregate(ctx context.Context, col *mongo.Collection, pipeline m
 		cmd = append(cmd, bson.E{Key: "maxTimeMS", Value: ms})
 		ctx = context.WithoutCancel(ctx)
 	}
-	cur, err := s.db.RunCommandCursor(ctx, cmd)
-	if err != nil {
-		return mapErr("aggregate "+col.Name(), err)
-	}
-	defer cur.Close(context.WithoutCancel(ctx))
-	for cur.Next(ctx) {
-		if err := each(cur.Current); err != nil {
-			return fmt.Errorf("mongo: %w", err)
-		}
-	}
-	return mapErr("aggregate "+col.Name(), cur.Err())
+	return s.runCursor(ctx, cmd, "aggregate "+col.Name(), each)
 }

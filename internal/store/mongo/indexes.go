@@ -490,15 +490,8 @@ func (s *Store) ensureIndexesAtOpen(ctx context.Context) (*IndexReport, error) {
 // --create".
 func (s *Store) backgroundBuild(queue []IndexSpec) {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilClose()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	for _, sp := range queue {
 		if s.opts.indexBuildHook != nil {
 			s.opts.indexBuildHook(sp)

@@ -20,14 +20,7 @@ import (
 
 func (s *Store) findNodes(ctx context.Context, filter, sort bson.D, limit int) ([]*model.Node, error) {
 	out := []*model.Node{}
-	err := s.findRaw(ctx, s.nodes, filter, sort, 0, int64(max(limit, 0)), func(raw bson.Raw) error {
-		n, err := decodeNode(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, n)
-		return nil
-	})
+	err := s.findRaw(ctx, s.nodes, filter, sort, 0, int64(max(limit, 0)), appendTo(&out, decodeNode))
 	return out, err
 }
 
@@ -193,23 +186,7 @@ func purgeFilter(before time.Time) bson.D {
 // PurgeNodes deletes up to limit of the oldest purgeable nodes created
 // before `before`.
 func (s *Store) PurgeNodes(ctx context.Context, before time.Time, limit int) (int64, error) {
-	var ids bson.A
-	err := s.findRaw(ctx, s.nodes, purgeFilter(before), bson.D{{Key: "created", Value: 1}, {Key: "_id", Value: 1}},
-		0, int64(max(limit, 0)), func(raw bson.Raw) error {
-			id, err := rawID("_id", raw.Lookup("_id"))
-			ids = append(ids, oid(id))
-			return err
-		})
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	cctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	res, err := s.nodes.DeleteMany(cctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return 0, mapErr("purge nodes", err)
-	}
-	return res.DeletedCount, nil
+	return s.deleteFirst(ctx, colNode, purgeFilter(before), bson.D{{Key: "created", Value: 1}, {Key: "_id", Value: 1}}, int64(max(limit, 0)))
 }
 
 // CountPurgeable counts by kind the nodes PurgeNodes would delete.

@@ -319,6 +319,23 @@ func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	return nil, fmt.Errorf("mongo: could not take the migration lock: %w", err)
 }
 
+// lockedStatus takes the migration lock and reads the migration status,
+// refusing a database newer than the code; unlock releases the lock.
+func (s *Store) lockedStatus(ctx context.Context) (rep *MigrationReport, unlock func(), err error) {
+	unlock, err = s.lock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rep, err = s.MigrationStatus(ctx); err == nil {
+		err = rep.newer()
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return rep, unlock, nil
+}
+
 // MigrateUp applies the pending migrations up to version target (0: all),
 // in order, recording each one as it succeeds. by names the program in
 // the records.
@@ -326,18 +343,11 @@ func (s *Store) MigrateUp(ctx context.Context, target int, by string, log func(s
 	if target <= 0 || target > Latest() {
 		target = Latest()
 	}
-	unlock, err := s.lock(ctx)
+	rep, unlock, err := s.lockedStatus(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	rep, err := s.MigrationStatus(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := rep.newer(); err != nil {
-		return nil, err
-	}
 	var done []Migration
 	for _, st := range rep.Ours {
 		if st.Applied != nil || st.Version > target {
@@ -367,18 +377,11 @@ func (s *Store) MigrateUp(ctx context.Context, target int, by string, log func(s
 // MigrateDown reverts the applied migrations above version target (>= 0),
 // newest first, deleting each record as its down step succeeds.
 func (s *Store) MigrateDown(ctx context.Context, target int, log func(string)) ([]Migration, error) {
-	unlock, err := s.lock(ctx)
+	rep, unlock, err := s.lockedStatus(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	rep, err := s.MigrationStatus(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := rep.newer(); err != nil {
-		return nil, err
-	}
 	var done []Migration
 	for i := len(rep.Ours) - 1; i >= 0; i-- {
 		st := rep.Ours[i]
@@ -468,11 +471,7 @@ func upReferenceBaseline(ctx context.Context, s *Store, log func(string)) error 
 // of what eventhistory still holds (events expire), and a counter below a
 // subscriber's position would make that subscriber skip new events.
 func upSequenceCounter(ctx context.Context, s *Store, log func(string)) error {
-	top, err := s.maxStoredSequence(ctx)
-	if err != nil {
-		return err
-	}
-	subTop, err := s.maxSubscriberPosition(ctx)
+	top, subTop, err := s.sequenceTops(ctx)
 	if err != nil {
 		return err
 	}
@@ -493,17 +492,18 @@ func upSequenceCounter(ctx context.Context, s *Store, log func(string)) error {
 	return nil
 }
 
-// maxSubscriberPosition is the highest last_event_id of the durable
-// subscribers (0 if none).
-func (s *Store) maxSubscriberPosition(ctx context.Context) (int64, error) {
-	var top int64
-	err := s.findRaw(ctx, s.db.Collection(colSubState), bson.D{{Key: "last_event_id", Value: bson.D{{Key: "$type", Value: "number"}}}},
-		bson.D{{Key: "last_event_id", Value: -1}}, 0, 1, func(raw bson.Raw) error {
-			var err error
-			top, err = rawInt("last_event_id", raw.Lookup("last_event_id"))
+// sequenceTops returns the highest stored sequence_id and the highest
+// last_event_id of the durable subscribers (0 where there is none).
+func (s *Store) sequenceTops(ctx context.Context) (stored, subscribed int64, err error) {
+	if stored, err = s.maxStoredSequence(ctx); err != nil {
+		return 0, 0, err
+	}
+	err = s.findRaw(ctx, s.db.Collection(colSubState), bson.D{{Key: "last_event_id", Value: bson.D{{Key: "$type", Value: "number"}}}},
+		bson.D{{Key: "last_event_id", Value: -1}}, 0, 1, func(raw bson.Raw) (err error) {
+			subscribed, err = rawInt("last_event_id", raw.Lookup("last_event_id"))
 			return err
 		})
-	return top, err
+	return stored, subscribed, err
 }
 
 // moveEvents moves the documents of from matching filter to to, in

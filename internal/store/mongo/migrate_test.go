@@ -21,6 +21,18 @@ func migrateOptions(t *testing.T) Options {
 
 func nolog(string) {}
 
+// wantEvents checks how many events eventhistory and the legacy
+// collection hold.
+func wantEvents(t *testing.T, s *Store, when string, history, legacy int64) {
+	t.Helper()
+	if n := countDocs(t, s, colEvent, bson.D{}); n != history {
+		t.Errorf("%s: %d events in %s, want %d", when, n, colEvent, history)
+	}
+	if n := countDocs(t, s, colLegacyEvents, bson.D{}); n != legacy {
+		t.Errorf("%s: %d events in %s, want %d", when, n, colLegacyEvents, legacy)
+	}
+}
+
 func countDocs(t *testing.T, s *Store, col string, filter bson.D) int64 {
 	t.Helper()
 	n, err := s.db.Collection(col).CountDocuments(context.Background(), filter)
@@ -131,12 +143,7 @@ func TestMigrateReferenceDatabase(t *testing.T) {
 	if _, err := s.MigrateUp(ctx, 0, "t", nolog); err != nil {
 		t.Fatal(err)
 	}
-	if n := countDocs(t, s, colEvent, bson.D{}); n != 1 {
-		t.Errorf("%d events left in eventhistory, want the numbered one", n)
-	}
-	if n := countDocs(t, s, colLegacyEvents, bson.D{}); n != 2 {
-		t.Errorf("%d events in %s, want 2", n, colLegacyEvents)
-	}
+	wantEvents(t, s, "after up", 1, 2) // the numbered one stays
 	if last, _ := s.LastSequence(ctx); last != 40 {
 		t.Errorf("sequence counter %d, want 40 (the subscriber's position)", last)
 	}
@@ -148,12 +155,7 @@ func TestMigrateReferenceDatabase(t *testing.T) {
 	if _, err := s.MigrateDown(ctx, 1, nolog); err != nil {
 		t.Fatal(err)
 	}
-	if n := countDocs(t, s, colEvent, bson.D{}); n != 3 {
-		t.Errorf("%d events in eventhistory after down, want 3", n)
-	}
-	if n := countDocs(t, s, colLegacyEvents, bson.D{}); n != 0 {
-		t.Errorf("%d events left in %s after down", n, colLegacyEvents)
-	}
+	wantEvents(t, s, "after down", 3, 0)
 	if last, _ := s.LastSequence(ctx); last != 41 {
 		t.Errorf("sequence counter %d after down, want 41 (never back)", last)
 	}

@@ -48,17 +48,7 @@ import (
 
 // GetNode returns the node with the given id or store.ErrNotFound.
 func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.nodes.FindOne(ctx, bson.D{{Key: "_id", Value: oid(id)}}).Raw()
-	if err != nil {
-		return nil, mapErr("get node", err)
-	}
-	n, err := decodeNode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return n, nil
+	return findOne(ctx, s, s.nodes, "get node", bson.D{{Key: "_id", Value: oid(id)}}, decodeNode)
 }
 
 // GetNodeJSON returns the node's JSON: the document is BSON, so it is
@@ -93,14 +83,7 @@ func (s *Store) FindNodesJSON(ctx context.Context, f query.Filter, p store.Page)
 // FindNodes returns matching nodes in id order.
 func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
 	out := []*model.Node{}
-	err := s.findPage(ctx, s.nodes, f, p, query.NodeSort, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		n, err := decodeNode(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, n)
-		return nil
-	})
+	err := s.findPage(ctx, s.nodes, f, p, query.NodeSort, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeNode))
 	return out, err
 }
 

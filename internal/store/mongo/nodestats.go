@@ -17,6 +17,15 @@ var _ store.NodeStats = (*Store)(nil)
 // errGroupsFull stops reading groups once there are more than the limit.
 var errGroupsFull = errors.New("more groups than the limit")
 
+// groupKeys is the _id of a $group by the fields of by, named k0, k1...
+func groupKeys(by []string) bson.D {
+	id := bson.D{}
+	for i, field := range by {
+		id = append(id, bson.E{Key: fmt.Sprintf("k%d", i), Value: "$" + field})
+	}
+	return id
+}
+
 // GroupNodes counts nodes by the values of the fields in by: one $match
 // (served by the node indexes) and one $group, under MaxTime like every
 // command. Values are folded in Go (store.NodeGroupSet): arrays, objects,
@@ -29,13 +38,9 @@ func (s *Store) GroupNodes(ctx context.Context, f query.Filter, by []string, lim
 	if err != nil {
 		return nil, err
 	}
-	id := bson.D{}
-	for i, field := range by {
-		id = append(id, bson.E{Key: fmt.Sprintf("k%d", i), Value: "$" + field})
-	}
 	pipeline := mongo.Pipeline{
 		{{Key: "$match", Value: match}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: id}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: groupKeys(by)}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
 	}
 	set := store.NewNodeGroupSet(limit)
 	err = s.aggregate(ctx, s.nodes, pipeline, func(raw bson.Raw) error {

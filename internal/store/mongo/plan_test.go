@@ -23,7 +23,6 @@ package mongo
 
 import (
 	"context"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +36,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
 
 // mixShape is a query shape of the mix: the filter of a request, the
@@ -97,15 +97,7 @@ var mixShapes = []mixShape{
 
 func (sh mixShape) filter(t *testing.T) query.Filter {
 	t.Helper()
-	v, err := url.ParseQuery(sh.qs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := query.Parse(v, store.NodeSchema)
-	if err != nil {
-		t.Fatalf("%s: %v", sh.name, err)
-	}
-	return f
+	return storetest.NodeFilter(t, sh.qs)
 }
 
 // boundFields counts the leading fields of keys that f bounds: point

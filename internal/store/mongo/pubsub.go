@@ -54,14 +54,7 @@ func (s *Store) EventsAfter(ctx context.Context, channel string, after int64, li
 	err = s.findRaw(ctx, s.events, bson.D{
 		{Key: "channel", Value: bson.D{{Key: "$eq", Value: channel}}},
 		{Key: "sequence_id", Value: bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: h}}},
-	}, bson.D{{Key: "sequence_id", Value: 1}}, 0, int64(max(limit, 0)), func(raw bson.Raw) error {
-		ev, err := decodeEvent(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, ev)
-		return nil
-	})
+	}, bson.D{{Key: "sequence_id", Value: 1}}, 0, int64(max(limit, 0)), appendTo(&out, decodeEvent))
 	return out, err
 }
 
@@ -71,22 +64,8 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, t time.Time, limit int) 
 	if limit <= 0 {
 		return s.PurgeEvents(ctx, t)
 	}
-	var ids bson.A
-	err := s.findRaw(ctx, s.events, bson.D{{Key: "timestamp", Value: bson.D{{Key: "$lt", Value: dateOf(t)}}}},
-		bson.D{{Key: "timestamp", Value: 1}, {Key: "sequence_id", Value: 1}}, 0, int64(limit), func(raw bson.Raw) error {
-			ids = append(ids, raw.Lookup("_id"))
-			return nil
-		})
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	res, err := s.events.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return 0, mapErr("delete events", err)
-	}
-	return res.DeletedCount, nil
+	return s.deleteFirst(ctx, colEvent, bson.D{{Key: "timestamp", Value: bson.D{{Key: "$lt", Value: dateOf(t)}}}},
+		bson.D{{Key: "timestamp", Value: 1}, {Key: "sequence_id", Value: 1}}, int64(limit))
 }
 
 func optDate(t *time.Time) any {
@@ -118,14 +97,9 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *store.Subscription)
 	}
 }
 
-func (s *Store) createSubscription(ctx context.Context, sub *store.Subscription) error {
-	id, err := s.increment(ctx, subscriptionCounter, 1)
-	if err != nil {
-		return err
-	}
-	cctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	_, err = s.db.Collection(colSubscription).InsertOne(cctx, bson.D{
+// subscriptionDoc is the document of subscription id.
+func subscriptionDoc(id int64, sub *store.Subscription) bson.D {
+	return bson.D{
 		{Key: "_id", Value: id},
 		{Key: "channel", Value: sub.Channel},
 		{Key: "user", Value: sub.User},
@@ -134,7 +108,17 @@ func (s *Store) createSubscription(ctx context.Context, sub *store.Subscription)
 		{Key: "cursor", Value: sub.Cursor},
 		{Key: "created", Value: dateOf(sub.Created)},
 		{Key: "last_poll", Value: optDate(sub.LastPoll)},
-	})
+	}
+}
+
+func (s *Store) createSubscription(ctx context.Context, sub *store.Subscription) error {
+	id, err := s.increment(ctx, subscriptionCounter, 1)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	_, err = s.db.Collection(colSubscription).InsertOne(cctx, subscriptionDoc(id, sub))
 	if err != nil {
 		return mapErr("create subscription", err)
 	}
@@ -171,17 +155,7 @@ func decodeSubscription(raw bson.Raw) (*store.Subscription, error) {
 
 // GetSubscription returns a subscription or store.ErrNotFound.
 func (s *Store) GetSubscription(ctx context.Context, id int64) (*store.Subscription, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.db.Collection(colSubscription).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
-	if err != nil {
-		return nil, mapErr("get subscription", err)
-	}
-	sub, err := decodeSubscription(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return sub, nil
+	return findOne(ctx, s, s.db.Collection(colSubscription), "get subscription", bson.D{{Key: "_id", Value: id}}, decodeSubscription)
 }
 
 // casUpdate applies update to the document matching filter plus cond:
@@ -244,14 +218,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id int64) error {
 // ListSubscriptions returns every subscription in id order.
 func (s *Store) ListSubscriptions(ctx context.Context) ([]*store.Subscription, error) {
 	out := []*store.Subscription{}
-	err := s.findRaw(ctx, s.db.Collection(colSubscription), bson.D{}, bson.D{{Key: "_id", Value: 1}}, 0, 0, func(raw bson.Raw) error {
-		sub, err := decodeSubscription(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, sub)
-		return nil
-	})
+	err := s.findRaw(ctx, s.db.Collection(colSubscription), bson.D{}, bson.D{{Key: "_id", Value: 1}}, 0, 0, appendTo(&out, decodeSubscription))
 	return out, err
 }
 
@@ -287,6 +254,20 @@ func (s *Store) deleteMany(ctx context.Context, col string, filter bson.D) (int6
 	return res.DeletedCount, nil
 }
 
+// deleteFirst deletes the first limit (0: all) documents of col that
+// match filter in sort order.
+func (s *Store) deleteFirst(ctx context.Context, col string, filter, sort bson.D, limit int64) (int64, error) {
+	var ids bson.A
+	err := s.findRaw(ctx, s.db.Collection(col), filter, sort, 0, limit, func(raw bson.Raw) error {
+		ids = append(ids, raw.Lookup("_id"))
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return s.deleteMany(ctx, col, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+}
+
 // ReapSubscriptions deletes the subscriptions idle since before t.
 func (s *Store) ReapSubscriptions(ctx context.Context, before time.Time) (int64, error) {
 	return s.deleteMany(ctx, colSubscription, staleFilter("created", before))
@@ -306,32 +287,7 @@ func subStateFields(st *store.SubscriberState) bson.D {
 
 // GetSubscriberState returns a durable subscriber's state.
 func (s *Store) GetSubscriberState(ctx context.Context, subscriberID string) (*store.SubscriberState, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.db.Collection(colSubState).FindOne(ctx, bson.D{{Key: "subscriber_id", Value: bson.D{{Key: "$eq", Value: subscriberID}}}}).Raw()
-	if err != nil {
-		return nil, mapErr("get subscriber state", err)
-	}
-	var st store.SubscriberState
-	for _, step := range []func() error{
-		func() (e error) { st.SubscriberID, e = rawString("subscriber_id", raw.Lookup("subscriber_id")); return },
-		func() (e error) { st.Channel, e = rawString("channel", raw.Lookup("channel")); return },
-		func() (e error) { st.User, e = rawString("user", raw.Lookup("user")); return },
-		func() (e error) { st.Promiscuous, e = rawBool("promiscuous", raw.Lookup("promiscuous")); return },
-		func() (e error) { st.LastEventID, e = rawInt("last_event_id", raw.Lookup("last_event_id")); return },
-		func() (e error) {
-			if v := raw.Lookup("created_at"); v.Type != 0 && !isNull(v) {
-				st.Created, e = rawTime("created_at", v)
-			}
-			return
-		},
-		func() (e error) { st.LastPoll, e = rawOptTime("last_poll", raw.Lookup("last_poll")); return },
-	} {
-		if err := step(); err != nil {
-			return nil, fmt.Errorf("mongo: decode subscriber state %s: %w", subscriberID, err)
-		}
-	}
-	return &st, nil
+	return findOne(ctx, s, s.db.Collection(colSubState), "get subscriber state", bson.D{{Key: "subscriber_id", Value: bson.D{{Key: "$eq", Value: subscriberID}}}}, decodeSubscriberState)
 }
 
 // CreateSubscriberState inserts a state; a taken id is ErrConflict.

@@ -17,18 +17,11 @@ func (s *Store) startRetention() {
 	}
 	every = max(every, 100*time.Millisecond)
 	s.log.Info("mongo: expired events are deleted by this server", "ttl", s.opts.EventTTL, "every", every)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilClose()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		go func() {
-			select {
-			case <-s.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -42,6 +35,20 @@ func (s *Store) startRetention() {
 			}
 		}
 	}()
+}
+
+// untilClose returns a context cancelled when the store closes (or by
+// cancel), for its background work.
+func (s *Store) untilClose() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // PurgeEvents deletes the events older than before and returns how many

@@ -10,7 +10,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
-	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
 
 // Every node sort field has a declared index {field: 1, _id: 1}, which
@@ -58,22 +58,7 @@ func TestSortPlans(t *testing.T) {
 		{query.Where("kind", "job"), "-id", false, "kind_1__id_1"},
 		{query.Filter{}, "kind", false, "kind_1__id_1"},
 	} {
-		o, err := query.ParseSort("sort", tc.sort, query.NodeSort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := store.Page{Limit: 50, Order: o}
-		if tc.after {
-			p.After = o.Values(func(f string) any {
-				switch f {
-				case "id":
-					return id
-				case "created", "updated":
-					return when
-				}
-				return "x"
-			})
-		}
+		p := storetest.SortedPage(t, tc.sort, 50, tc.after, id, when)
 		filter, sort, err := pageQuery(tc.filter, p, query.NodeSort, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -55,21 +55,12 @@ func (e encoder) telemetryDoc(ev *model.TelemetryEvent) (bson.D, error) {
 
 func decodeTelemetry(raw bson.Raw) (*model.TelemetryEvent, error) {
 	ev := &model.TelemetryEvent{Extra: map[string]any{}}
-	elems, err := raw.Elements()
-	if err != nil {
-		return nil, fmt.Errorf("decode telemetry: %w", err)
-	}
-	for _, el := range elems {
-		k, rv := el.Key(), el.Value()
-		var err error
+	err := decodeFields(raw, "telemetry", &ev.ID, func(k string, rv bson.RawValue) (err error) {
 		switch k {
 		case "_id":
 			ev.ID, err = rawID(k, rv)
 		case "ts":
-			var t time.Time
-			if t, err = rawTime(k, rv); err == nil {
-				ev.Ts = model.T(t)
-			}
+			ev.Ts, err = rawDate(k, rv)
 		case "kind":
 			ev.Kind, err = rawString(k, rv)
 		case "runtime":
@@ -91,9 +82,10 @@ func decodeTelemetry(raw bson.Raw) (*model.TelemetryEvent, error) {
 				}
 			}
 		}
-		if err != nil {
-			return nil, fmt.Errorf("decode telemetry %s: %w", ev.ID, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ev, nil
 }
@@ -181,14 +173,7 @@ func (s *Store) InsertTelemetry(ctx context.Context, evs []*model.TelemetryEvent
 // FindTelemetry returns matching events in id (insertion) order.
 func (s *Store) FindTelemetry(ctx context.Context, f query.Filter, p store.Page) ([]*model.TelemetryEvent, error) {
 	out := []*model.TelemetryEvent{}
-	err := s.find(ctx, s.db.Collection(colTelemetry), f, p, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		ev, err := decodeTelemetry(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, ev)
-		return nil
-	})
+	err := s.find(ctx, s.db.Collection(colTelemetry), f, p, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeTelemetry))
 	return out, err
 }
 
@@ -217,11 +202,7 @@ func (s *Store) GroupTelemetry(ctx context.Context, f query.Filter, by []string)
 	if err != nil {
 		return nil, err
 	}
-	id := bson.D{}
-	for i, field := range by {
-		id = append(id, bson.E{Key: fmt.Sprintf("k%d", i), Value: "$" + field})
-	}
-	id = append(id, bson.E{Key: "result", Value: "$result"}, bson.E{Key: "infra", Value: "$is_infra_error"})
+	id := append(groupKeys(by), bson.E{Key: "result", Value: "$result"}, bson.E{Key: "infra", Value: "$is_infra_error"})
 	group := bson.D{{Key: "_id", Value: id}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}
 	if !s.ferret {
 		group = append(group,
@@ -335,18 +316,9 @@ func (s *Store) latestTelemetry(ctx context.Context, match bson.D, by []string, 
 
 // DeleteTelemetryBefore deletes up to limit of the oldest events before t.
 func (s *Store) DeleteTelemetryBefore(ctx context.Context, t time.Time, limit int) (int64, error) {
-	col := s.db.Collection(colTelemetry)
 	filter := bson.D{{Key: "ts", Value: bson.D{{Key: "$lt", Value: dateOf(t)}}}}
 	if limit <= 0 {
 		return s.deleteMany(ctx, colTelemetry, filter)
 	}
-	var ids bson.A
-	err := s.findRaw(ctx, col, filter, bson.D{{Key: "ts", Value: 1}}, 0, int64(limit), func(raw bson.Raw) error {
-		ids = append(ids, raw.Lookup("_id"))
-		return nil
-	})
-	if err != nil || len(ids) == 0 {
-		return 0, err
-	}
-	return s.deleteMany(ctx, colTelemetry, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	return s.deleteFirst(ctx, colTelemetry, filter, bson.D{{Key: "ts", Value: 1}}, int64(limit))
 }

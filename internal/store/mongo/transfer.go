@@ -84,46 +84,22 @@ func (s *Store) eachByID(ctx context.Context, col string, filter bson.D, fn func
 
 // EachGroup calls fn for every group in id order.
 func (s *Store) EachGroup(ctx context.Context, fn func(*model.Group) error) error {
-	return s.eachByID(ctx, colGroup, nil, func(raw bson.Raw) error {
-		g, err := decodeGroup(raw)
-		if err != nil {
-			return err
-		}
-		return fn(&g)
-	})
+	return s.eachByID(ctx, colGroup, nil, each(decodeGroup, fn))
 }
 
 // EachUser calls fn for every user in id order.
 func (s *Store) EachUser(ctx context.Context, fn func(*model.User) error) error {
-	return s.eachByID(ctx, colUser, nil, func(raw bson.Raw) error {
-		u, err := decodeUser(raw)
-		if err != nil {
-			return err
-		}
-		return fn(u)
-	})
+	return s.eachByID(ctx, colUser, nil, each(decodeUser, fn))
 }
 
 // EachNode calls fn for every node in id order.
 func (s *Store) EachNode(ctx context.Context, fn func(*model.Node) error) error {
-	return s.eachByID(ctx, colNode, nil, func(raw bson.Raw) error {
-		n, err := decodeNode(raw)
-		if err != nil {
-			return err
-		}
-		return fn(n)
-	})
+	return s.eachByID(ctx, colNode, nil, each(decodeNode, fn))
 }
 
 // EachTelemetry calls fn for every telemetry event in id order.
 func (s *Store) EachTelemetry(ctx context.Context, fn func(*model.TelemetryEvent) error) error {
-	return s.eachByID(ctx, colTelemetry, nil, func(raw bson.Raw) error {
-		ev, err := decodeTelemetry(raw)
-		if err != nil {
-			return err
-		}
-		return fn(ev)
-	})
+	return s.eachByID(ctx, colTelemetry, nil, each(decodeTelemetry, fn))
 }
 
 // EachEvent calls fn for every event: those with a numeric sequence_id in
@@ -395,16 +371,7 @@ func (s *Store) ImportSubscription(ctx context.Context, sub *store.Subscription)
 		return fmt.Errorf("mongo: import subscription: %w: a positive id is required", store.ErrInvalid)
 	}
 	cctx, cancel := s.opCtx(ctx)
-	_, err := s.db.Collection(colSubscription).InsertOne(cctx, bson.D{
-		{Key: "_id", Value: sub.ID},
-		{Key: "channel", Value: sub.Channel},
-		{Key: "user", Value: sub.User},
-		{Key: "promiscuous", Value: sub.Promiscuous},
-		{Key: "subscriber_id", Value: sub.SubscriberID},
-		{Key: "cursor", Value: sub.Cursor},
-		{Key: "created", Value: dateOf(sub.Created)},
-		{Key: "last_poll", Value: optDate(sub.LastPoll)},
-	})
+	_, err := s.db.Collection(colSubscription).InsertOne(cctx, subscriptionDoc(sub.ID, sub))
 	cancel()
 	if err != nil {
 		return fmt.Errorf("subscription %d: %w", sub.ID, mapErr("import subscription", err))

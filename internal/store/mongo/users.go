@@ -13,17 +13,7 @@ import (
 )
 
 func (s *Store) getUser(ctx context.Context, filter bson.D) (*model.User, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.users.FindOne(ctx, filter).Raw()
-	if err != nil {
-		return nil, mapErr("get user", err)
-	}
-	u, err := decodeUser(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return u, nil
+	return findOne(ctx, s, s.users, "get user", filter, decodeUser)
 }
 
 // GetUser returns the user with the given id.
@@ -44,14 +34,7 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (*model.User, 
 // FindUsers returns matching users in id order.
 func (s *Store) FindUsers(ctx context.Context, f query.Filter, p store.Page) ([]*model.User, error) {
 	out := []*model.User{}
-	err := s.find(ctx, s.users, f, p, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		u, err := decodeUser(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, u)
-		return nil
-	})
+	err := s.find(ctx, s.users, f, p, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeUser))
 	return out, err
 }
 
@@ -117,17 +100,7 @@ func (s *Store) deleteByID(ctx context.Context, col string, id objectid.ID) erro
 }
 
 func (s *Store) getGroup(ctx context.Context, filter bson.D) (*model.Group, error) {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	raw, err := s.groups.FindOne(ctx, filter).Raw()
-	if err != nil {
-		return nil, mapErr("get group", err)
-	}
-	g, err := decodeGroup(raw)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: %w", err)
-	}
-	return &g, nil
+	return findOne(ctx, s, s.groups, "get group", filter, decodeGroup)
 }
 
 // GetGroup returns the group with the given id.
@@ -143,14 +116,7 @@ func (s *Store) GetGroupByName(ctx context.Context, name string) (*model.Group, 
 // FindGroups returns matching groups in id order.
 func (s *Store) FindGroups(ctx context.Context, f query.Filter, p store.Page) ([]*model.Group, error) {
 	out := []*model.Group{}
-	err := s.find(ctx, s.groups, f, p, bson.D{{Key: "_id", Value: 1}}, func(raw bson.Raw) error {
-		g, err := decodeGroup(raw)
-		if err != nil {
-			return err
-		}
-		out = append(out, &g)
-		return nil
-	})
+	err := s.find(ctx, s.groups, f, p, bson.D{{Key: "_id", Value: 1}}, appendTo(&out, decodeGroup))
 	return out, err
 }
 

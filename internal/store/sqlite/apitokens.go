@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -93,11 +92,8 @@ func scanAPIToken(sc interface{ Scan(...any) error }) (*store.APIToken, error) {
 
 func (s *Store) getAPIToken(ctx context.Context, col, val string) (*store.APIToken, error) {
 	t, err := scanAPIToken(s.r.QueryRowContext(ctx, "SELECT "+apiTokenCols+" FROM api_token WHERE "+col+" = ?", val))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get token: %w", err)
+		return nil, rowErr("get token", err)
 	}
 	return t, nil
 }

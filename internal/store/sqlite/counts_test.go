@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
 
 // countFilters are the filters the counters must answer exactly, each
@@ -25,17 +25,7 @@ func countFilters(t *testing.T) []struct {
 	f        query.Filter
 	counters bool
 } {
-	parsed := func(qs string) query.Filter {
-		v, err := url.ParseQuery(qs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := query.Parse(v, store.NodeSchema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	parsed := func(qs string) query.Filter { return storetest.NodeFilter(t, qs) }
 	return []struct {
 		name     string
 		f        query.Filter
@@ -243,26 +233,34 @@ func TestNodeCountsExact(t *testing.T) {
 	}
 }
 
-// TestNodeCountsMigration opens a database at the schema before the
-// counters, holding nodes, and checks that the migration counts them.
-func TestNodeCountsMigration(t *testing.T) {
-	version := slices.Index(migrations, schemaNodeCounts)
+// dbBefore creates a database at the schema version before migration m,
+// returning its path and an open handle.
+func dbBefore(t *testing.T, m string) (string, *sql.DB) {
+	t.Helper()
+	version := slices.Index(migrations, m)
 	if version < 0 {
-		t.Fatal("schemaNodeCounts is not a migration")
+		t.Fatal("not a migration")
 	}
 	path := filepath.Join(t.TempDir(), "old.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range migrations[:version] {
-		if _, err := db.Exec(m); err != nil {
+	for _, step := range migrations[:version] {
+		if _, err := db.Exec(step); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+// TestNodeCountsMigration opens a database at the schema before the
+// counters, holding nodes, and checks that the migration counts them.
+func TestNodeCountsMigration(t *testing.T) {
+	path, db := dbBefore(t, schemaNodeCounts)
 	seedNodes(t, db)
 	for i := range 50 {
 		var result any

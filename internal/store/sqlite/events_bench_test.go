@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -27,11 +26,7 @@ func BenchmarkEventPolls(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("KCI_BENCH_EVENTS")); err == nil && v > 0 {
 		n = v
 	}
-	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(b)
 	start := time.Now().Add(-7 * 24 * time.Hour).UTC()
 	step := 7 * 24 * time.Hour / time.Duration(n)
 	kinds := []string{"test", "test", "test", "test", "test", "test", "job", "job", "kbuild", "checkout"}

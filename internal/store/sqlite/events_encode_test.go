@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -19,11 +18,7 @@ import (
 // sequence ids across concurrent writes, and a given timestamp is kept.
 func TestEventTimestampsAssignedInTransaction(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	given := model.T(time.Date(2020, 1, 2, 3, 4, 5, 6000, time.UTC))
 	var wg sync.WaitGroup
 	var mu sync.Mutex

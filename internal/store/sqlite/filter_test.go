@@ -18,6 +18,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 
 	_ "modernc.org/sqlite"
 )
@@ -232,14 +233,7 @@ func TestCompileFilterParsed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			v, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := query.Parse(v, store.NodeSchema)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := storetest.NodeFilter(t, tt.query)
 			got, err := queryIDs(t, db, nodeTable, f)
 			if err != nil {
 				t.Fatal(err)

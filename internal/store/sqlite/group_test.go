@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -38,11 +37,7 @@ func waitQueued(t *testing.T, st *Store, n int) {
 // the readers), and a failing write is undone alone.
 func TestGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	base := st.gc.commits.Load()
 
 	// A first write holds the committer until the others are queued.
@@ -150,11 +145,7 @@ func TestGroupCommit(t *testing.T) {
 // A write whose context ended before its turn is not run.
 func TestGroupCommitSkipsCancelled(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	started, release := make(chan struct{}), make(chan struct{})
 	go st.inTx(ctx, func(*sql.Tx) error { close(started); <-release; return nil })
 	<-started

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,11 +22,7 @@ import (
 //	go test ./internal/store/sqlite/ -run '^$' -bench InsertNodesIndexed -benchtime 20000x
 func BenchmarkInsertNodesIndexed(b *testing.B) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(b)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	node := func(i int) *model.Node {
 		kind := "test"

@@ -23,26 +23,6 @@ func openTest(t testing.TB) *Store {
 	return st
 }
 
-// plan returns the EXPLAIN QUERY PLAN lines of q.
-func plan(t *testing.T, st *Store, q string, args ...any) []string {
-	t.Helper()
-	rows, err := st.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
-	if err != nil {
-		t.Fatalf("explain %s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, detail)
-	}
-	return out
-}
-
 // TestLifecycleQueriesUseIndexes checks that no lifecycle or purge query
 // scans the node table: every access goes through an index.
 func TestLifecycleQueriesUseIndexes(t *testing.T) {
@@ -66,7 +46,7 @@ func TestLifecycleQueriesUseIndexes(t *testing.T) {
 		{"purge count", `SELECT kind, count(*) FROM node INDEXED BY node_created WHERE ` + where + ` GROUP BY kind`, args, "node_created"},
 	}
 	for _, q := range queries {
-		lines := plan(t, st, q.q, q.args...)
+		lines := explainPlan(t, st.r, q.q, q.args)
 		all := strings.Join(lines, "\n")
 		for _, l := range lines {
 			// "SCAN node" without an index is a full table scan; the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -18,11 +17,8 @@ import (
 func (s *Store) GetNode(ctx context.Context, id objectid.ID) (*model.Node, error) {
 	var doc []byte
 	err := s.getNode.QueryRowContext(ctx, id.String()).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get node: %w", err)
+		return nil, rowErr("get node", err)
 	}
 	var n model.Node
 	if err := decodeDoc(doc, &n); err != nil {
@@ -45,11 +41,8 @@ func (s *Store) GetNodeJSON(ctx context.Context, id objectid.ID) ([]byte, error)
 	}
 	var doc []byte
 	err := s.getNode.QueryRowContext(context.WithoutCancel(ctx), id.String()).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get node: %w", err)
+		return nil, rowErr("get node", err)
 	}
 	return wireNode(doc)
 }
@@ -74,46 +67,20 @@ func wireNode(doc []byte) ([]byte, error) {
 // FindNodesJSON is FindNodes answering each node's wire JSON, the
 // stored document itself when it is in wire form.
 func (s *Store) FindNodesJSON(ctx context.Context, f query.Filter, p store.Page) ([]json.RawMessage, error) {
-	out := []json.RawMessage{}
 	t, err := s.planNodes(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	err = s.selectDocs(ctx, t, "doc", f, p, func(rows *sql.Rows) error {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return fmt.Errorf("sqlite: scan node: %w", err)
-		}
-		b, err := wireNode(doc)
-		if err != nil {
-			return err
-		}
-		out = append(out, b)
-		return nil
-	})
-	return out, err
+	return findDocs(ctx, s, t, "node", f, p, func(doc []byte) (json.RawMessage, error) { return wireNode(doc) })
 }
 
 // FindNodes returns matching nodes in insertion (id) order.
 func (s *Store) FindNodes(ctx context.Context, f query.Filter, p store.Page) ([]*model.Node, error) {
-	out := []*model.Node{}
 	t, err := s.planNodes(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	err = s.selectDocs(ctx, t, "doc", f, p, func(rows *sql.Rows) error {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return fmt.Errorf("sqlite: scan node: %w", err)
-		}
-		n := new(model.Node)
-		if err := decodeDoc(doc, n); err != nil {
-			return fmt.Errorf("sqlite: decode node: %w", err)
-		}
-		out = append(out, n)
-		return nil
-	})
-	return out, err
+	return findDocs(ctx, s, t, "node", f, p, decodeAs[model.Node]("node"))
 }
 
 // CountNodes counts matching nodes: from the counters of counts.go when

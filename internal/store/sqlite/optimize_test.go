@@ -2,14 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
 
 // TestNodePlans checks the plans of the pipeline's queries under the
@@ -17,34 +16,7 @@ import (
 // the index that bounds it best, never the whole table, and sorts only
 // when that index does not deliver rid order.
 func TestNodePlans(t *testing.T) {
-	db := openTestDB(t)
-	db.SetMaxOpenConns(1) // ANALYZE sqlite_schema loads into this connection
-	seedNodes(t, db)
-	if _, err := db.Exec("ANALYZE user"); err != nil { // creates sqlite_stat1
-		t.Fatal(err)
-	}
-	var indexes []string
-	rows, err := db.Query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'node'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		indexes = append(indexes, s)
-	}
-	rows.Close()
-	for idx, stat := range nodeStats(10_000_000, indexes) {
-		if _, ok := nodeIndexStats[idx]; !ok {
-			t.Errorf("index %s has no statistics in nodeIndexStats", idx)
-		}
-		if _, err := db.Exec("INSERT INTO sqlite_stat1 VALUES ('node', ?, ?)", idx, stat); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.Exec("ANALYZE sqlite_schema"); err != nil {
-		t.Fatal(err)
-	}
+	db := prodStatsDB(t)
 	const (
 		id     = "0123456789abcdef01234567"
 		commit = "0123456789abcdef0123456789abcdef01234567"
@@ -89,14 +61,7 @@ func TestNodePlans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			v, err := url.ParseQuery(tt.query)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := query.Parse(v, store.NodeSchema)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := storetest.NodeFilter(t, tt.query)
 			q, args, err := findSQL(nodeTable, "doc", f, store.Page{Limit: 100, Offset: 200})
 			if err != nil {
 				t.Fatal(err)
@@ -127,11 +92,7 @@ func TestNodePlans(t *testing.T) {
 // is large enough, and that connections already open use them.
 func TestOptimize(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "opt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	var n int
 	if err := st.r.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("statistics on an empty store: %d, %v", n, err)
@@ -208,11 +169,7 @@ func TestOptimize(t *testing.T) {
 // node_tree_window.
 func TestGroupPlans(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	var indexes []string
 	rows, err := st.r.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'node'")
 	if err != nil {

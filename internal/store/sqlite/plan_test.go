@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -68,11 +67,7 @@ var planEnd = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func seedPlanStore(t *testing.T) *Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTest(t)
 	r := rand.New(rand.NewPCG(14, 1))
 	var batch []*model.Node
 	for i := range planSeedNodes {
@@ -112,66 +107,36 @@ func seedPlanStore(t *testing.T) *Store {
 // randomPlanFilter draws 2 to 4 conditions of the kinds pipelines and
 // dashboards send.
 func randomPlanFilter(r *rand.Rand) query.Filter {
+	// draw is a condition on field with one of values.
+	draw := func(field string, op query.Op, values ...string) func() query.Cond {
+		return func() query.Cond { return query.Cond{Field: field, Op: op, Value: values[r.IntN(len(values))]} }
+	}
 	gens := []func() query.Cond{
-		func() query.Cond {
-			return query.Cond{Field: "kind", Op: query.Eq, Value: planKinds[r.IntN(len(planKinds))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "state", Op: query.Eq, Value: planStates[r.IntN(len(planStates))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "result", Op: query.Eq, Value: planResults[r.IntN(len(planResults))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.kernel_revision.tree", Op: query.Eq, Value: planTrees[r.IntN(len(planTrees))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.kernel_revision.branch", Op: query.Eq, Value: planBranches[r.IntN(len(planBranches))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.platform", Op: query.Eq, Value: planPlatforms[r.IntN(len(planPlatforms))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.runtime", Op: query.Eq, Value: planRuntimes[r.IntN(len(planRuntimes))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "name", Op: query.Eq, Value: planNames[r.IntN(len(planNames))]}
-		},
+		draw("kind", query.Eq, planKinds...),
+		draw("state", query.Eq, planStates...),
+		draw("result", query.Eq, planResults...),
+		draw("data.kernel_revision.tree", query.Eq, planTrees...),
+		draw("data.kernel_revision.branch", query.Eq, planBranches...),
+		draw("data.platform", query.Eq, planPlatforms...),
+		draw("data.runtime", query.Eq, planRuntimes...),
+		draw("name", query.Eq, planNames...),
 		func() query.Cond {
 			// From an hour to before every node.
 			windows := []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 60 * 24 * time.Hour, 100 * 365 * 24 * time.Hour}
 			return query.Cond{Field: "created", Op: []query.Op{query.Gt, query.Gte}[r.IntN(2)], Value: planEnd.Add(-windows[r.IntN(len(windows))])}
 		},
-		func() query.Cond {
-			return query.Cond{Field: "name", Op: query.Re, Value: []string{"rock", "kfence$", "^baseline", "^kselftest\\.dt"}[r.IntN(4)]}
-		},
+		draw("name", query.Re, "rock", "kfence$", "^baseline", "^kselftest\\.dt"),
 		func() query.Cond { return query.Cond{Field: "data.arch", Op: query.Eq, Value: "arm64"} },
 		// Migration 7: the data.* fields of builds and jobs, errors, and
 		// regexes over distinct values (regex.go).
-		func() query.Cond {
-			return query.Cond{Field: "data.arch", Op: query.Eq, Value: []string{"x86_64", "arm64", "arm"}[r.IntN(3)]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.defconfig", Op: query.Eq, Value: planDefconfigs[r.IntN(len(planDefconfigs))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.compiler", Op: query.Eq, Value: planCompilers[r.IntN(len(planCompilers))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.error_code", Op: query.Eq, Value: planErrors[r.IntN(len(planErrors))]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "name", Op: query.Re, Value: []string{"rock", "login|open", "(?i)KFENCE", "^.*test"}[r.IntN(4)]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.kernel_revision.tree", Op: query.Re, Value: []string{"ain", "android|cip", "^n.xt"}[r.IntN(3)]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.arch", Op: query.Re, Value: []string{"86", "arm"}[r.IntN(2)]}
-		},
-		func() query.Cond {
-			return query.Cond{Field: "data.platform", Op: query.Re, Value: []string{"rock", "qemu|imx"}[r.IntN(2)]}
-		},
+		draw("data.arch", query.Eq, "x86_64", "arm64", "arm"),
+		draw("data.defconfig", query.Eq, planDefconfigs...),
+		draw("data.compiler", query.Eq, planCompilers...),
+		draw("data.error_code", query.Eq, planErrors...),
+		draw("name", query.Re, "rock", "login|open", "(?i)KFENCE", "^.*test"),
+		draw("data.kernel_revision.tree", query.Re, "ain", "android|cip", "^n.xt"),
+		draw("data.arch", query.Re, "86", "arm"),
+		draw("data.platform", query.Re, "rock", "qemu|imx"),
 		func() query.Cond {
 			return query.Cond{Field: "data.kernel_revision.commit", Op: query.Eq, Value: fmt.Sprintf("%040x", r.IntN(400))}
 		},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -23,11 +22,7 @@ import (
 // alone and within a kind.
 func TestDistinctRegexSameResults(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	r := rand.New(rand.NewPCG(3, 13))
 	words := []string{"rock-pi", "Rock-Pi-4b", "khadas", "baseline", "", "x86_64", "arm64", "été", "a.b", "tomato-r2", "kselftest-dt"}
 	value := func() any {

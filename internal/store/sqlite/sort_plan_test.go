@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"database/sql"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +9,12 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/storetest"
 )
 
 // prodStatsDB is a database whose node table has the statistics
-// Optimize writes for 10 million nodes, as TestNodePlans sets them up.
+// Optimize writes for 10 million nodes (every index of the table must
+// have its statistics in nodeIndexStats).
 func prodStatsDB(t *testing.T) *sql.DB {
 	t.Helper()
 	db := openTestDB(t)
@@ -34,6 +35,9 @@ func prodStatsDB(t *testing.T) *sql.DB {
 	}
 	rows.Close()
 	for idx, stat := range nodeStats(10_000_000, indexes) {
+		if _, ok := nodeIndexStats[idx]; !ok {
+			t.Errorf("index %s has no statistics in nodeIndexStats", idx)
+		}
 		if _, err := db.Exec("INSERT INTO sqlite_stat1 VALUES ('node', ?, ?)", idx, stat); err != nil {
 			t.Fatal(err)
 		}
@@ -74,27 +78,8 @@ func TestSortPlans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query+"&sort="+tt.sort, func(t *testing.T) {
-			v, _ := url.ParseQuery(tt.query)
-			f, err := query.Parse(v, store.NodeSchema)
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := query.ParseSort("sort", tt.sort, query.NodeSort)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := store.Page{Limit: 50, Order: o}
-			if tt.after {
-				p.After = o.Values(func(field string) any {
-					switch field {
-					case "id":
-						return id
-					case "created", "updated":
-						return when
-					}
-					return "x"
-				})
-			}
+			f := storetest.NodeFilter(t, tt.query)
+			p := storetest.SortedPage(t, tt.sort, 50, tt.after, id, when)
 			q, args, err := findSQL(nodeTable, "doc", f, p)
 			if err != nil {
 				t.Fatal(err)

@@ -182,6 +182,37 @@ func (s *Store) selectDocs(ctx context.Context, t table, cols string, f query.Fi
 	return nil
 }
 
+// findDocs returns the docs of t that f matches in page p, each read by
+// decode; what names them in errors.
+func findDocs[T any](ctx context.Context, s *Store, t table, what string, f query.Filter, p store.Page, decode func(doc []byte) (T, error)) ([]T, error) {
+	out := []T{}
+	err := s.selectDocs(ctx, t, "doc", f, p, func(rows *sql.Rows) error {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return fmt.Errorf("sqlite: scan %s: %w", what, err)
+		}
+		v, err := decode(doc)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// decodeAs returns the decoder of a doc into a new T; what names it in
+// errors.
+func decodeAs[T any](what string) func(doc []byte) (*T, error) {
+	return func(doc []byte) (*T, error) {
+		v := new(T)
+		if err := decodeDoc(doc, v); err != nil {
+			return nil, fmt.Errorf("sqlite: decode %s: %w", what, err)
+		}
+		return v, nil
+	}
+}
+
 func (s *Store) count(ctx context.Context, t table, f query.Filter) (int64, error) {
 	q, args, err := countSQL(t, f)
 	if err != nil {
@@ -192,6 +223,15 @@ func (s *Store) count(ctx context.Context, t table, f query.Filter) (int64, erro
 		return 0, fmt.Errorf("sqlite: count %s: %w", t.Name, err)
 	}
 	return n, nil
+}
+
+// rowErr is the error of a failed single-row read: store.ErrNotFound
+// when there was no row.
+func rowErr(what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
 }
 
 // isUniqueViolation reports whether err is a UNIQUE constraint failure.

@@ -61,11 +61,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 // commit) and keeps statement journals in memory; readers are read-only.
 func TestConnectionSettings(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	var mode string
 	var sync, temp, queryOnly int
 	if err := st.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
@@ -87,11 +83,7 @@ func TestConnectionSettings(t *testing.T) {
 // of GetNodeJSON), not decoded and encoded again.
 func TestStoredNodesAreWireForm(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(t)
 	at := model.T(time.Date(2026, 8, 21, 9, 54, 55, 123456000, time.UTC))
 	parent := objectid.New()
 	nodes := []*model.Node{

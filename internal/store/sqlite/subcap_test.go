@@ -2,10 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -14,23 +10,7 @@ import (
 // migration 8, holding subscriptions, and checks that they are counted
 // per user through the new index afterwards.
 func TestSubscriptionUserMigration(t *testing.T) {
-	version := slices.Index(migrations, schemaSubscriptionUser)
-	if version < 0 {
-		t.Fatal("schemaSubscriptionUser is not a migration")
-	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migrations[:version] {
-		if _, err := db.Exec(m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
-		t.Fatal(err)
-	}
+	path, db := dbBefore(t, schemaSubscriptionUser)
 	for i := range 7 {
 		if _, err := db.Exec(`INSERT INTO subscription (channel, username, promiscuous, cursor, created)
 			VALUES ('node', ?, 0, 0, '2026-01-01T00:00:00.000000')`, []string{"alice", "bob"}[i%2]); err != nil {

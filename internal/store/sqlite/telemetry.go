@@ -64,20 +64,7 @@ func (s *Store) InsertTelemetry(ctx context.Context, evs []*model.TelemetryEvent
 
 // FindTelemetry returns matching events in insertion order.
 func (s *Store) FindTelemetry(ctx context.Context, f query.Filter, p store.Page) ([]*model.TelemetryEvent, error) {
-	out := []*model.TelemetryEvent{}
-	err := s.selectDocs(ctx, telemetryTable, "doc", f, p, func(rows *sql.Rows) error {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return fmt.Errorf("sqlite: scan telemetry: %w", err)
-		}
-		ev := new(model.TelemetryEvent)
-		if err := decodeDoc(doc, ev); err != nil {
-			return fmt.Errorf("sqlite: decode telemetry: %w", err)
-		}
-		out = append(out, ev)
-		return nil
-	})
-	return out, err
+	return findDocs(ctx, s, telemetryTable, "telemetry", f, p, decodeAs[model.TelemetryEvent]("telemetry"))
 }
 
 // CountTelemetry counts matching events.

@@ -49,9 +49,15 @@ func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
 // q selects the key column first and must take the last key seen as its
 // only parameter ("... WHERE key > ? ORDER BY key LIMIT ?").
 func eachByKey[K any](ctx context.Context, db *sql.DB, what, q string, first K, scan func(*sql.Rows) (K, error)) error {
-	after := first
+	return eachBatch(ctx, db, what, first, func(after K) (string, []any) { return q, []any{after} }, scan)
+}
+
+// eachBatch is eachByKey with the query and its parameters (all but the
+// final LIMIT) chosen from the last key seen, for composite keys.
+func eachBatch[K any](ctx context.Context, db *sql.DB, what string, after K, query func(K) (string, []any), scan func(*sql.Rows) (K, error)) error {
 	for {
-		rows, err := db.QueryContext(ctx, q, after, transferBatch)
+		q, args := query(after)
+		rows, err := db.QueryContext(ctx, q, append(args, transferBatch)...)
 		if err != nil {
 			return fmt.Errorf("sqlite: read %s: %w", what, err)
 		}
@@ -76,8 +82,9 @@ func eachByKey[K any](ctx context.Context, db *sql.DB, what, q string, first K, 
 	}
 }
 
-// eachDoc walks a table with a text id and a JSON doc in id order.
-func eachDoc(ctx context.Context, db *sql.DB, table string, fn func(doc []byte) error) error {
+// eachDoc walks a table with a text id and a JSON doc in id order,
+// calling fn with every doc decoded (what names it in errors).
+func eachDoc[T any](ctx context.Context, db *sql.DB, table, what string, fn func(*T) error) error {
 	return eachByKey(ctx, db, table, "SELECT id, doc FROM "+table+" WHERE id > ? ORDER BY id LIMIT ?", "",
 		func(rows *sql.Rows) (string, error) {
 			var id string
@@ -85,19 +92,17 @@ func eachDoc(ctx context.Context, db *sql.DB, table string, fn func(doc []byte) 
 			if err := rows.Scan(&id, &doc); err != nil {
 				return "", fmt.Errorf("sqlite: scan %s: %w", table, err)
 			}
-			return id, fn(doc)
+			v, err := decodeAs[T](what)(doc)
+			if err != nil {
+				return "", err
+			}
+			return id, fn(v)
 		})
 }
 
 // EachGroup calls fn for every group in id order.
 func (s *Store) EachGroup(ctx context.Context, fn func(*model.Group) error) error {
-	return eachDoc(ctx, s.r, "usergroup", func(doc []byte) error {
-		g := new(model.Group)
-		if err := decodeDoc(doc, g); err != nil {
-			return fmt.Errorf("sqlite: decode group: %w", err)
-		}
-		return fn(g)
-	})
+	return eachDoc(ctx, s.r, "usergroup", "group", fn)
 }
 
 // EachUser calls fn for every user in id order.
@@ -120,13 +125,7 @@ func (s *Store) EachUser(ctx context.Context, fn func(*model.User) error) error 
 
 // EachNode calls fn for every node in id order.
 func (s *Store) EachNode(ctx context.Context, fn func(*model.Node) error) error {
-	return eachDoc(ctx, s.r, "node", func(doc []byte) error {
-		n := new(model.Node)
-		if err := decodeDoc(doc, n); err != nil {
-			return fmt.Errorf("sqlite: decode node: %w", err)
-		}
-		return fn(n)
-	})
+	return eachDoc(ctx, s.r, "node", "node", fn)
 }
 
 // EachEvent calls fn for every event in sequence order.
@@ -150,13 +149,7 @@ func (s *Store) EachEvent(ctx context.Context, fn func(*model.Event) error) erro
 
 // EachTelemetry calls fn for every telemetry event in id order.
 func (s *Store) EachTelemetry(ctx context.Context, fn func(*model.TelemetryEvent) error) error {
-	return eachDoc(ctx, s.r, "telemetry", func(doc []byte) error {
-		ev := new(model.TelemetryEvent)
-		if err := decodeDoc(doc, ev); err != nil {
-			return fmt.Errorf("sqlite: decode telemetry: %w", err)
-		}
-		return fn(ev)
-	})
+	return eachDoc(ctx, s.r, "telemetry", "telemetry", fn)
 }
 
 // EachSubscriberState calls fn for every durable subscriber state.
@@ -186,73 +179,43 @@ type kvKey struct{ ns, key string }
 
 // EachKV calls fn for every pair in (namespace, key) order.
 func (s *Store) EachKV(ctx context.Context, fn func(namespace, key, value string) error) error {
-	after := kvKey{}
 	first := true
-	for {
-		q := `SELECT namespace, key, value FROM kv WHERE (namespace, key) > (?, ?) ORDER BY namespace, key LIMIT ?`
+	return eachBatch(ctx, s.r, "kv", kvKey{}, func(after kvKey) (string, []any) {
+		op := ">"
 		if first {
-			q = `SELECT namespace, key, value FROM kv WHERE (namespace, key) >= (?, ?) ORDER BY namespace, key LIMIT ?`
-			first = false
+			op, first = ">=", false
 		}
-		rows, err := s.r.QueryContext(ctx, q, after.ns, after.key, transferBatch)
-		if err != nil {
-			return fmt.Errorf("sqlite: read kv: %w", err)
+		return "SELECT namespace, key, value FROM kv WHERE (namespace, key) " + op + " (?, ?) ORDER BY namespace, key LIMIT ?",
+			[]any{after.ns, after.key}
+	}, func(rows *sql.Rows) (kvKey, error) {
+		var k kvKey
+		var v string
+		if err := rows.Scan(&k.ns, &k.key, &v); err != nil {
+			return k, fmt.Errorf("sqlite: scan kv: %w", err)
 		}
-		n := 0
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&after.ns, &after.key, &v); err != nil {
-				rows.Close()
-				return fmt.Errorf("sqlite: scan kv: %w", err)
-			}
-			if err := fn(after.ns, after.key, v); err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("sqlite: read kv: %w", err)
-		}
-		if n < transferBatch {
-			return nil
-		}
-	}
+		return k, fn(k.ns, k.key, v)
+	})
+}
+
+// listPos is the (name, rid) position of EachListItem.
+type listPos struct {
+	name string
+	rid  int64
 }
 
 // EachListItem calls fn for every list item, list by list, head first.
 func (s *Store) EachListItem(ctx context.Context, fn func(list string, value []byte) error) error {
-	name, rid := "", int64(-1)
-	for {
-		rows, err := s.r.QueryContext(ctx, `SELECT name, rid, value FROM list_item INDEXED BY list_item_name
-			WHERE (name, rid) > (?, ?) ORDER BY name, rid LIMIT ?`, name, rid, transferBatch)
-		if err != nil {
-			return fmt.Errorf("sqlite: read lists: %w", err)
+	return eachBatch(ctx, s.r, "lists", listPos{rid: -1}, func(after listPos) (string, []any) {
+		return `SELECT name, rid, value FROM list_item INDEXED BY list_item_name
+			WHERE (name, rid) > (?, ?) ORDER BY name, rid LIMIT ?`, []any{after.name, after.rid}
+	}, func(rows *sql.Rows) (listPos, error) {
+		var p listPos
+		var v []byte
+		if err := rows.Scan(&p.name, &p.rid, &v); err != nil {
+			return p, fmt.Errorf("sqlite: scan list item: %w", err)
 		}
-		n := 0
-		for rows.Next() {
-			var v []byte
-			if err := rows.Scan(&name, &rid, &v); err != nil {
-				rows.Close()
-				return fmt.Errorf("sqlite: scan list item: %w", err)
-			}
-			if err := fn(name, v); err != nil {
-				rows.Close()
-				return err
-			}
-			n++
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("sqlite: read lists: %w", err)
-		}
-		if n < transferBatch {
-			return nil
-		}
-	}
+		return p, fn(p.name, v)
+	})
 }
 
 // ImportEvents stores events with their ids and sequence ids, in one

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/kernelci/kernelci-api-go/internal/model"
@@ -22,12 +21,8 @@ func (s *Store) getUser(ctx context.Context, col string, val any) (*model.User, 
 	if err != nil {
 		return nil, err
 	}
-	err = st.QueryRowContext(ctx, val).Scan(&doc, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get user: %w", err)
+	if err = st.QueryRowContext(ctx, val).Scan(&doc, &hash); err != nil {
+		return nil, rowErr("get user", err)
 	}
 	u, err := decodeUserDoc(doc)
 	if err != nil {
@@ -164,18 +159,10 @@ func (s *Store) deleteByID(ctx context.Context, tbl string, id objectid.ID) erro
 
 func (s *Store) getGroup(ctx context.Context, col string, val string) (*model.Group, error) {
 	var doc []byte
-	err := s.r.QueryRowContext(ctx, "SELECT doc FROM usergroup WHERE "+col+" = ?", val).Scan(&doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
+	if err := s.r.QueryRowContext(ctx, "SELECT doc FROM usergroup WHERE "+col+" = ?", val).Scan(&doc); err != nil {
+		return nil, rowErr("get group", err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get group: %w", err)
-	}
-	g := new(model.Group)
-	if err := decodeDoc(doc, g); err != nil {
-		return nil, fmt.Errorf("sqlite: decode group: %w", err)
-	}
-	return g, nil
+	return decodeAs[model.Group]("group")(doc)
 }
 
 // GetGroup returns the group with the given id.
@@ -190,20 +177,7 @@ func (s *Store) GetGroupByName(ctx context.Context, name string) (*model.Group, 
 
 // FindGroups returns matching groups in creation order.
 func (s *Store) FindGroups(ctx context.Context, f query.Filter, p store.Page) ([]*model.Group, error) {
-	out := []*model.Group{}
-	err := s.selectDocs(ctx, groupTable, "doc", f, p, func(rows *sql.Rows) error {
-		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
-			return fmt.Errorf("sqlite: scan group: %w", err)
-		}
-		g := new(model.Group)
-		if err := decodeDoc(doc, g); err != nil {
-			return fmt.Errorf("sqlite: decode group: %w", err)
-		}
-		out = append(out, g)
-		return nil
-	})
-	return out, err
+	return findDocs(ctx, s, groupTable, "group", f, p, decodeAs[model.Group]("group"))
 }
 
 // CountGroups counts matching groups.

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -12,7 +11,17 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
+
+// writeCreated writes a small node with its event, as one POST /node.
+func writeCreated(ctx context.Context, st *Store, now model.Time) error {
+	n := &model.Node{ID: objectid.New(), Kind: "test", Name: "baseline", Path: []string{"checkout", "baseline"},
+		State: model.StateRunning, Created: now, Updated: now, Timeout: now,
+		Data: map[string]any{"arch": "x86_64", "platform": "qemu"}}
+	ev := &model.Event{Channel: "node", Data: map[string]any{"op": "created", "id": n.ID.String()}}
+	return st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}})
+}
 
 // BenchmarkWriteNode is one POST /node: a node and its event in one
 // transaction, committed (durably: see dsn).
@@ -20,19 +29,11 @@ import (
 //	go test ./internal/store/sqlite/ -run '^$' -bench WriteNode -benchtime 2000x
 func BenchmarkWriteNode(b *testing.B) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(b)
 	now := model.T(time.Now())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		n := &model.Node{ID: objectid.New(), Kind: "test", Name: "baseline", Path: []string{"checkout", "baseline"},
-			State: model.StateRunning, Created: now, Updated: now, Timeout: now,
-			Data: map[string]any{"arch": "x86_64", "platform": "qemu"}}
-		ev := &model.Event{Channel: "node", Data: map[string]any{"op": "created", "id": n.ID.String()}}
-		if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}}); err != nil {
+		if err := writeCreated(ctx, st, now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -45,22 +46,14 @@ func BenchmarkWriteNode(b *testing.B) {
 //	go test ./internal/store/sqlite/ -run '^$' -bench WriteNodeConcurrent -benchtime 4000x
 func BenchmarkWriteNodeConcurrent(b *testing.B) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(b)
 	now := model.T(time.Now())
 	base := st.gc.commits.Load()
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n := &model.Node{ID: objectid.New(), Kind: "test", Name: "baseline", Path: []string{"checkout", "baseline"},
-				State: model.StateRunning, Created: now, Updated: now, Timeout: now,
-				Data: map[string]any{"arch": "x86_64", "platform": "qemu"}}
-			ev := &model.Event{Channel: "node", Data: map[string]any{"op": "created", "id": n.ID.String()}}
-			if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}}); err != nil {
+			if err := writeCreated(ctx, st, now); err != nil {
 				b.Error(err)
 				return
 			}
@@ -75,11 +68,7 @@ func BenchmarkWriteNodeConcurrent(b *testing.B) {
 //	go test ./internal/store/sqlite/ -run '^$' -bench GetNode -benchtime 20000x
 func BenchmarkGetNode(b *testing.B) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(b)
 	now := model.T(time.Now())
 	var ids []objectid.ID
 	var nodes []*model.Node
@@ -130,11 +119,7 @@ func pipelineNode(now model.Time) *model.Node {
 //	go test ./internal/store/sqlite/ -run '^$' -bench WritePairs -benchtime 2000x
 func BenchmarkWritePairs(b *testing.B) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openTest(b)
 	base := st.gc.commits.Load()
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
 	cpu0 := testutil.ProcessCPU()
@@ -206,11 +191,7 @@ func BenchmarkIndexCost(b *testing.B) {
 	for _, name := range []string{"all", "node_indexes_on_doc_paths", "node_indexes_on_columns", "event_indexes", "every_index"} {
 		drop := sets[name]
 		b.Run("drop_"+name, func(b *testing.B) {
-			st, err := Open(ctx, filepath.Join(b.TempDir(), "kernelci.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
+			st := openTest(b)
 			for _, ix := range drop {
 				if _, err := st.w.ExecContext(ctx, "DROP INDEX "+ix); err != nil {
 					b.Fatal(err)

@@ -306,43 +306,31 @@ func testReplaceNodeIfRace(t *testing.T, st store.Store) {
 		all = append(all, node(fmt.Sprintf("r%d", i), "job"))
 	}
 	mustWrite(t, st, store.NodeWrite{Insert: all})
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := map[objectid.ID]int{}
-	errs := make(chan error, nodes*racers)
-	for r := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, n := range all {
-				old, err := st.GetNode(ctx, n.ID)
-				if err != nil {
-					errs <- err
-					return
-				}
-				next := old.Clone()
-				next.State = model.StateDone
-				next.Name = fmt.Sprintf("%s-by-%d", old.Name, r)
-				next.Updated = model.Time{Time: base.Add(time.Duration(r+1) * time.Second)}
-				ev := &model.Event{Channel: "node", Data: model.NodeEventData("updated", next, false, old)}
-				err = st.ReplaceNodeIf(ctx, next, model.StateRunning, n.Updated.Time, ev)
-				switch {
-				case err == nil:
-					mu.Lock()
-					wins[n.ID]++
-					mu.Unlock()
-				case !errors.Is(err, store.ErrConflict):
-					errs <- err
-					return
-				}
+	waitEach(t, goEach(racers, func(r int) error {
+		for _, n := range all {
+			old, err := st.GetNode(ctx, n.ID)
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			next := old.Clone()
+			next.State = model.StateDone
+			next.Name = fmt.Sprintf("%s-by-%d", old.Name, r)
+			next.Updated = model.Time{Time: base.Add(time.Duration(r+1) * time.Second)}
+			ev := &model.Event{Channel: "node", Data: model.NodeEventData("updated", next, false, old)}
+			err = st.ReplaceNodeIf(ctx, next, model.StateRunning, n.Updated.Time, ev)
+			switch {
+			case err == nil:
+				mu.Lock()
+				wins[n.ID]++
+				mu.Unlock()
+			case !errors.Is(err, store.ErrConflict):
+				return err
+			}
+		}
+		return nil
+	}))
 	for _, n := range all {
 		if wins[n.ID] != 1 {
 			t.Errorf("node %s replaced %d times, want once", n.Name, wins[n.ID])

@@ -95,29 +95,24 @@ func testEventsAfterConcurrent(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	const writers, each = 6, 60
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				ev := &model.Event{Channel: "c", Data: map[string]any{"w": w, "i": i}}
-				if err := st.AppendEvents(ctx, ev); err != nil {
-					errs <- err
-					return
-				}
+	errs := goEach(writers, func(w int) error {
+		for i := range each {
+			ev := &model.Event{Channel: "c", Data: map[string]any{"w": w, "i": i}}
+			if err := st.AppendEvents(ctx, ev); err != nil {
+				return err
 			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+		}
+		return nil
+	})
 	var seen []int64
 	cursor := int64(0)
 	finished := false
 	for !finished {
 		select {
-		case <-done:
+		case err, ok := <-errs:
+			if ok {
+				t.Fatal(err)
+			}
 			finished = true // one more read after the writers are done
 		default:
 		}
@@ -132,10 +127,6 @@ func testEventsAfterConcurrent(t *testing.T, st store.Store) {
 		if len(evs) == 7 {
 			finished = false
 		}
-	}
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
 	}
 	all, _ := st.EventsAfter(ctx, "c", 0, 0)
 	if !slices.Equal(seen, seqs(all)) {

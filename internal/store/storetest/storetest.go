@@ -109,6 +109,32 @@ func mustWrite(t *testing.T, st store.Store, w store.NodeWrite) {
 	}
 }
 
+// goEach runs fn(0) to fn(n-1) in goroutines; the channel it returns
+// carries the errors they return and is closed once all have returned.
+func goEach(n int, fn func(i int) error) <-chan error {
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(i); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(errs) }()
+	return errs
+}
+
+// waitEach waits for the goroutines of goEach, failing t on an error.
+func waitEach(t *testing.T, errs <-chan error) {
+	t.Helper()
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
 func jsonEqual(t *testing.T, got, want any) {
 	t.Helper()
 	g, _ := json.Marshal(got)
@@ -311,27 +337,16 @@ func testConcurrentSequence(t *testing.T, st store.Store) {
 	defer st.Close()
 	ctx := context.Background()
 	const writers, each = 8, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				n := node(fmt.Sprintf("w%d-%d", w, i), "test")
-				ev := &model.Event{Channel: "node", Data: model.NodeEventData("created", n, false, nil)}
-				if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}}); err != nil {
-					errs <- err
-					return
-				}
+	waitEach(t, goEach(writers, func(w int) error {
+		for i := range each {
+			n := node(fmt.Sprintf("w%d-%d", w, i), "test")
+			ev := &model.Event{Channel: "node", Data: model.NodeEventData("created", n, false, nil)}
+			if err := st.WriteNodes(ctx, store.NodeWrite{Insert: []*model.Node{n}, Events: []*model.Event{ev}}); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	}))
 	evs, err := st.FindEvents(ctx, query.Filter{}, store.Page{})
 	if err != nil {
 		t.Fatal(err)
