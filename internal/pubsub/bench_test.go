@@ -34,6 +34,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // benchSizes are the numbers of concurrent listeners benchmarked.
@@ -160,6 +161,7 @@ func benchService(b *testing.B, benchListeners int) {
 	}
 	idle := heap()
 	b.ResetTimer()
+	cpu0 := testutil.ProcessCPU()
 	for i := range b.N {
 		dl.target.Store(int64(benchListeners) * int64(i+1))
 		t0 := time.Now().UnixNano()
@@ -168,11 +170,15 @@ func benchService(b *testing.B, benchListeners int) {
 		}
 		<-dl.done
 	}
+	cpu := testutil.ProcessCPU() - cpu0
 	b.StopTimer()
 	cancel()
 	wg.Wait()
 	lat.report(b)
 	b.ReportMetric((float64(idle)-float64(base))/float64(benchListeners), "idle-B/listener")
+	// CPU time (all goroutines, the store's included) per delivery: what
+	// the machine's load does not change much, unlike the latencies.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*benchListeners), "cpu-µs/delivery")
 }
 
 // BenchmarkPublishToDeliveryHTTP: the whole server over loopback HTTP:
@@ -272,6 +278,7 @@ func benchHTTP(b *testing.B, benchListeners int) {
 	}
 	idle := heap()
 	b.ResetTimer()
+	cpu0 := testutil.ProcessCPU()
 	for i := range b.N {
 		dl.target.Store(int64(benchListeners) * int64(i+1))
 		t0 := time.Now().UnixNano()
@@ -280,9 +287,12 @@ func benchHTTP(b *testing.B, benchListeners int) {
 		}
 		<-dl.done
 	}
+	cpu := testutil.ProcessCPU() - cpu0
 	b.StopTimer()
 	cancel()
 	wg.Wait()
 	lat.report(b)
 	b.ReportMetric((float64(idle)-float64(base))/float64(benchListeners), "idle-B/listener")
+	// Client and server: both run in this process.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*benchListeners), "cpu-µs/delivery")
 }
