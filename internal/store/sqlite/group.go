@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -39,10 +38,6 @@ type txRequest struct {
 	ctx  context.Context
 	fn   func(*sql.Tx) error
 	done chan error
-	// relaxed: the write may be lost by a power loss or OS crash (not by
-	// a crash of the process) after it is acknowledged; see
-	// inTxRelaxed.
-	relaxed bool
 }
 
 type committer struct {
@@ -59,28 +54,10 @@ type committer struct {
 // has run, inTx waits for its commit whatever ctx does, so that the
 // answer says what happened.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.enqueueTx(ctx, fn, false)
-}
-
-// inTxRelaxed is inTx for a write whose loss after a power loss or an
-// OS crash is harmless: a subscription's cursor move, whose loss means
-// that an event is delivered again, never that one is missed
-// (docs/pubsub.md, "Delivery guarantees"). A round made only of such
-// writes commits with synchronous=NORMAL: in WAL mode the commit
-// appends to the WAL without an fsync (a crash of the process loses
-// nothing; a power loss may lose the last such commits, never corrupts
-// the database, and the next FULL commit or checkpoint makes them
-// durable too). A round that holds any other write commits with FULL as
-// usual, its relaxed writes included.
-func (s *Store) inTxRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.enqueueTx(ctx, fn, true)
-}
-
-func (s *Store) enqueueTx(ctx context.Context, fn func(tx *sql.Tx) error, relaxed bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &txRequest{ctx: ctx, fn: fn, done: make(chan error, 1), relaxed: relaxed}
+	r := &txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	c := &s.gc
 	c.mu.Lock()
 	c.queue = append(c.queue, r)
@@ -115,29 +92,9 @@ func (s *Store) commitRounds() {
 // commitGroup runs the writes of group in one transaction and answers
 // each of them.
 func (s *Store) commitGroup(group []*txRequest) {
-	relaxed := true
-	for _, r := range group {
-		relaxed = relaxed && r.relaxed
-	}
-	var begin func(context.Context, *sql.TxOptions) (*sql.Tx, error) = s.w.BeginTx
-	if relaxed {
-		// The connection is held from the pragma to its restoration, so
-		// that no other write (those outside inTx run on the same single
-		// connection) commits with NORMAL.
-		conn, err := s.relaxSync()
-		if err != nil {
-			err = fmt.Errorf("sqlite: begin: %w", err)
-			for _, r := range group {
-				r.done <- err
-			}
-			return
-		}
-		defer s.restoreSync(conn)
-		begin = conn.BeginTx
-	}
 	// The transaction is not tied to any one request: a client going
 	// away must not roll back the others.
-	tx, err := begin(context.Background(), nil)
+	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		err = fmt.Errorf("sqlite: begin: %w", err)
 		for _, r := range group {
@@ -223,31 +180,4 @@ func (s *Store) commitGroup(group []*txRequest) {
 	for _, r := range ok {
 		r.done <- nil
 	}
-}
-
-// relaxSync reserves the writer connection and sets synchronous=NORMAL
-// on it, for a round of relaxed writes (inTxRelaxed).
-func (s *Store) relaxSync() (*sql.Conn, error) {
-	ctx := context.Background()
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-		s.restoreSync(conn)
-		return nil, err
-	}
-	return conn, nil
-}
-
-// restoreSync sets synchronous=FULL back on the writer connection and
-// releases it. If that fails the connection is discarded, so that the
-// next write opens one with the DSN's settings (FULL): no later write
-// can run with NORMAL.
-func (s *Store) restoreSync(conn *sql.Conn) {
-	ctx := context.Background()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-	}
-	conn.Close()
 }

@@ -190,65 +190,9 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 	}
 }
 
-// syncLevel reads PRAGMA synchronous inside a write (1 NORMAL, 2 FULL).
-func syncLevel(ctx context.Context, tx *sql.Tx, dst *int) error {
-	return tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(dst)
-}
-
-// Cursor moves (inTxRelaxed) commit with synchronous=NORMAL when their
-// round holds nothing else; any other write, alone or sharing a round
-// with them, commits with FULL, and so does every write after them.
-func TestRelaxedRounds(t *testing.T) {
-	ctx := context.Background()
-	st := openTest(t)
-	var level int
-	if err := st.inTxRelaxed(ctx, func(tx *sql.Tx) error { return syncLevel(ctx, tx, &level) }); err != nil {
-		t.Fatal(err)
-	}
-	if level != 1 {
-		t.Fatalf("relaxed round: synchronous = %d, want 1 (NORMAL)", level)
-	}
-	if err := st.inTx(ctx, func(tx *sql.Tx) error { return syncLevel(ctx, tx, &level) }); err != nil {
-		t.Fatal(err)
-	}
-	if level != 2 {
-		t.Fatalf("write after a relaxed round: synchronous = %d, want 2 (FULL)", level)
-	}
-	// Writes outside the committer, on the same connection, too.
-	if err := st.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil || level != 2 {
-		t.Fatalf("writer connection after a relaxed round: synchronous = %d (%v), want 2", level, err)
-	}
-
-	// A relaxed write sharing a round with another write commits FULL.
-	started, release := make(chan struct{}), make(chan struct{})
-	holdDone := make(chan error, 1)
-	go func() {
-		holdDone <- st.inTx(ctx, func(tx *sql.Tx) error { close(started); <-release; return nil })
-	}()
-	<-started
-	levels := make([]int, 2)
-	errs := make(chan error, 2)
-	go func() { errs <- st.inTxRelaxed(ctx, func(tx *sql.Tx) error { return syncLevel(ctx, tx, &levels[0]) }) }()
-	waitQueued(t, st, 1)
-	go func() { errs <- st.inTx(ctx, func(tx *sql.Tx) error { return syncLevel(ctx, tx, &levels[1]) }) }()
-	waitQueued(t, st, 2)
-	close(release)
-	if err := <-holdDone; err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if levels[0] != 2 || levels[1] != 2 {
-		t.Fatalf("mixed round: synchronous = %v, want [2 2]", levels)
-	}
-}
-
-// Cursor moves take the relaxed path and still answer each move
-// (moved, conflict, unknown subscription).
-func TestAdvanceSubscriptionRelaxed(t *testing.T) {
+// Cursor moves, through their batch and its prepared statements, answer
+// each move: moved, conflict, unknown subscription.
+func TestAdvanceSubscriptionAnswers(t *testing.T) {
 	ctx := context.Background()
 	st := openTest(t)
 	now := time.Now().UTC()
@@ -268,9 +212,5 @@ func TestAdvanceSubscriptionRelaxed(t *testing.T) {
 	got, err := st.GetSubscription(ctx, sub.ID)
 	if err != nil || got.Cursor != 7 {
 		t.Fatalf("cursor %v (%v), want 7", got, err)
-	}
-	var level int
-	if err := st.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil || level != 2 {
-		t.Fatalf("writer connection after moves: synchronous = %d (%v), want 2", level, err)
 	}
 }

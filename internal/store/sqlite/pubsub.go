@@ -213,9 +213,11 @@ func (s *Store) flushAdvances() {
 func (s *Store) applyAdvances(batch []*advanceReq) {
 	ctx := context.Background()
 	results := make([]error, len(batch))
-	// A cursor move lost to a power loss means a redelivery, not a loss:
-	// relaxed durability (inTxRelaxed, docs/pubsub.md).
-	err := s.inTxRelaxed(ctx, func(tx *sql.Tx) error {
+	// The moves commit with synchronous=FULL like every write: waiting
+	// for the flush is what lets the moves of a thousand listeners share
+	// a few commits (BenchmarkAdvanceFanOut; docs/performance.md,
+	// "Listener fan-out").
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		upd, exists := tx.StmtContext(ctx, s.ws.advance), tx.StmtContext(ctx, s.ws.subExists)
 		for i, r := range batch {
 			res, err := upd.ExecContext(ctx, r.to, r.poll, r.id, r.from)
