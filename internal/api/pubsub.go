@@ -24,9 +24,13 @@ func (s *Server) withPubSub(h handlerFunc) handlerFunc {
 	}
 }
 
-// writeRaw writes an already encoded JSON answer.
+// writeRaw writes an already encoded JSON answer, with its length: one
+// write, never chunked (net/http chunks an answer over 2 kB written
+// without a Content-Length, as a node event's listen answer often is).
 func writeRaw(w http.ResponseWriter, b []byte) error {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(b)
 	return err

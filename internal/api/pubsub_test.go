@@ -495,3 +495,35 @@ func TestPubSubDurableOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// A listen answer carries its length and is written in one piece, also
+// when it is over net/http's 2 kB chunking threshold (a node event
+// often is).
+func TestListenAnswerHasContentLength(t *testing.T) {
+	e := newPubSubEnv(t, 5*time.Second)
+	tok := e.token("bob")
+	id := e.subscribe(tok, "big", "")
+	e.do(http.MethodPost, "/latest/publish/big", tok, map[string]any{"data": map[string]any{"log": strings.Repeat("x", 5000)}}).
+		expect(http.StatusOK)
+	req, err := http.NewRequest(http.MethodGet, e.base+"/latest/listen/"+strconv.FormatInt(id, 10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(b)) || len(b) < 5000 {
+		t.Fatalf("status %d, Transfer-Encoding %v, Content-Length %d, body %d bytes; want 200, none, the body's length",
+			resp.StatusCode, resp.TransferEncoding, resp.ContentLength, len(b))
+	}
+	if ce, err := parseListen(b, "big"); err != nil || ce.beep() {
+		t.Fatalf("listen answer: %v %v", ce, err)
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // benchSizes are the numbers of concurrent listeners benchmarked.
@@ -141,6 +142,7 @@ func measure(b *testing.B, svc *pubsub.Service, ids []int64, base uint64, listen
 	}
 	idle := heap()
 	b.ResetTimer()
+	cpu0 := testutil.ProcessCPU()
 	for i := range b.N {
 		dl.target.Store(int64(len(ids)) * int64(i+1))
 		if err := publish(i, time.Now().UnixNano()); err != nil {
@@ -148,11 +150,16 @@ func measure(b *testing.B, svc *pubsub.Service, ids []int64, base uint64, listen
 		}
 		<-dl.done
 	}
+	cpu := testutil.ProcessCPU() - cpu0
 	b.StopTimer()
 	cancel()
 	wg.Wait()
 	lat.report(b)
 	b.ReportMetric((float64(idle)-float64(base))/float64(len(ids)), "idle-B/listener")
+	// CPU time of the whole process (the store's and, over HTTP, the
+	// client's included) per delivery: what the machine's load does not
+	// change much, unlike the latencies.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*len(ids)), "cpu-µs/delivery")
 }
 
 // BenchmarkPublishToDeliveryService: listeners call Service.Listen

@@ -173,3 +173,28 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 		t.Fatalf("the other write of the group: %v", err)
 	}
 }
+
+// Cursor moves, through their batch and its prepared statements, answer
+// each move: moved, conflict, unknown subscription.
+func TestAdvanceSubscriptionAnswers(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t)
+	now := time.Now().UTC()
+	sub := &store.Subscription{Channel: "c", User: "u", Cursor: 5, Created: now}
+	if err := st.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AdvanceSubscription(ctx, sub.ID, 5, 7, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AdvanceSubscription(ctx, sub.ID, 5, 9, now); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale move: %v, want ErrConflict", err)
+	}
+	if err := st.AdvanceSubscription(ctx, sub.ID+100, 0, 1, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown subscription: %v, want ErrNotFound", err)
+	}
+	got, err := st.GetSubscription(ctx, sub.ID)
+	if err != nil || got.Cursor != 7 {
+		t.Fatalf("cursor %v (%v), want 7", got, err)
+	}
+}

@@ -213,12 +213,12 @@ func (s *Store) flushAdvances() {
 func (s *Store) applyAdvances(batch []*advanceReq) {
 	ctx := context.Background()
 	results := make([]error, len(batch))
+	// The moves commit with synchronous=FULL like every write: waiting
+	// for the flush is what lets the moves of a thousand listeners share
+	// a few commits (BenchmarkAdvanceFanOut; docs/performance.md,
+	// "Listener fan-out").
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		upd, err := tx.PrepareContext(ctx, `UPDATE subscription SET cursor = ?, last_poll = ? WHERE id = ? AND cursor = ?`)
-		if err != nil {
-			return fmt.Errorf("sqlite: advance subscription: %w", err)
-		}
-		defer upd.Close()
+		upd, exists := tx.StmtContext(ctx, s.ws.advance), tx.StmtContext(ctx, s.ws.subExists)
 		for i, r := range batch {
 			res, err := upd.ExecContext(ctx, r.to, r.poll, r.id, r.from)
 			if err != nil {
@@ -228,7 +228,7 @@ func (s *Store) applyAdvances(batch []*advanceReq) {
 				continue
 			}
 			var one int
-			err = tx.QueryRowContext(ctx, `SELECT 1 FROM subscription WHERE id = ?`, r.id).Scan(&one)
+			err = exists.QueryRowContext(ctx, r.id).Scan(&one)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				results[i] = store.ErrNotFound

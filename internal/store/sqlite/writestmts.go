@@ -25,11 +25,15 @@ type writeStmts struct {
 	savepoint     *sql.Stmt
 	release       *sql.Stmt
 	rollbackTo    *sql.Stmt
+	advance       *sql.Stmt // advanceSQL: a subscription's cursor move (pubsub.go)
+	subExists     *sql.Stmt
 }
 
 const (
 	insertEventSQL = `INSERT INTO eventhistory (id, timestamp, channel, owner, doc) VALUES (?, ?, ?, ?, ?)`
 	nodeExistsSQL  = `SELECT 1 FROM node WHERE id = ?`
+	advanceSQL     = `UPDATE subscription SET cursor = ?, last_poll = ? WHERE id = ? AND cursor = ?`
+	subExistsSQL   = `SELECT 1 FROM subscription WHERE id = ?`
 )
 
 // prepareWrites prepares the write statements on db (the writer).
@@ -53,6 +57,8 @@ func prepareWrites(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 	prep(&ws.savepoint, "SAVEPOINT "+groupSavepoint)
 	prep(&ws.release, "RELEASE "+groupSavepoint)
 	prep(&ws.rollbackTo, "ROLLBACK TO "+groupSavepoint)
+	prep(&ws.advance, advanceSQL)
+	prep(&ws.subExists, subExistsSQL)
 	if err := errors.Join(errs...); err != nil {
 		ws.close()
 		return nil, fmt.Errorf("sqlite: prepare writes: %w", err)
@@ -67,7 +73,7 @@ func (ws *writeStmts) close() error {
 	}
 	var errs []error
 	for _, st := range []*sql.Stmt{ws.insertNode, ws.insertChunk, ws.replaceNode, ws.replaceNodeIf,
-		ws.nodeExists, ws.insertEvent, ws.savepoint, ws.release, ws.rollbackTo} {
+		ws.nodeExists, ws.insertEvent, ws.savepoint, ws.release, ws.rollbackTo, ws.advance, ws.subExists} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
