@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+
+	"github.com/kernelci/kernelci-api-go/client"
 )
 
 func loginFlags(username, password *string) func(fs *flag.FlagSet) {
@@ -85,11 +87,7 @@ given are prompted for (without echo).`,
 			fs.StringVar(&password, "password", "", "current `PASSWORD` (prompted for when not given)")
 			fs.StringVar(&newPassword, "new-password", "", "new `PASSWORD` (prompted for when not given)")
 		},
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(false)
-			if err != nil {
-				return err
-			}
+		run: withClient(false, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
 			if username == "" {
 				if c.setting.token == "" {
 					return usagef("--username is required (or an API token to find it)")
@@ -104,10 +102,7 @@ given are prompted for (without echo).`,
 				}
 				username = u.Username
 			}
-			if password, err = c.prompt.orPrompt(password, "Current password", false); err != nil {
-				return err
-			}
-			if newPassword, err = c.prompt.orPrompt(newPassword, "New password", true); err != nil {
+			if err := c.prompt.proofAndNewPassword("Current password", &password, &newPassword); err != nil {
 				return err
 			}
 			if err := cl.UpdatePassword(ctx, username, password, newPassword); err != nil {
@@ -115,7 +110,7 @@ given are prompted for (without echo).`,
 			}
 			c.info("Password of %s updated.", username)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -157,15 +152,8 @@ func cmdResetPassword() *command {
 			fs.StringVar(&token, "token", "", "the reset `TOKEN` from the email (prompted for when not given)")
 			fs.StringVar(&password, "password", "", "the new `PASSWORD` (prompted for when not given)")
 		},
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(false)
-			if err != nil {
-				return err
-			}
-			if token, err = c.prompt.orPrompt(token, "Reset token", false); err != nil {
-				return err
-			}
-			if password, err = c.prompt.orPrompt(password, "New password", true); err != nil {
+		run: withClient(false, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
+			if err := c.prompt.proofAndNewPassword("Reset token", &token, &password); err != nil {
 				return err
 			}
 			if err := cl.ResetPassword(ctx, token, password); err != nil {
@@ -173,7 +161,7 @@ func cmdResetPassword() *command {
 			}
 			c.info("Password reset.")
 			return nil
-		},
+		}),
 	}
 }
 
