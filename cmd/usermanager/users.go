@@ -55,7 +55,7 @@ func cmdUpdateUser() *command {
 	)
 	return &command{
 		name:    "update-user",
-		args:    []string{"ID|USERNAME|EMAIL"},
+		args:    []string{userRef.arg},
 		summary: "Patch user by id/email/username",
 		help: userRefHelp + `
 
@@ -93,11 +93,7 @@ names or ids, and must exist. --set-groups "" removes every group.`,
 			if upd == (wire.UserUpdate{}) && !groupChange {
 				return usagef("no updates specified: use --data or flags")
 			}
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveUserID(ctx, args[0])
+			cl, id, err := c.resolve(ctx, userRef, args[0])
 			if err != nil {
 				return err
 			}
@@ -206,7 +202,7 @@ func groupCommand(name, summary string, assign bool) *command {
 	var groups listFlag
 	return &command{
 		name:    name,
-		args:    []string{"ID|USERNAME|EMAIL"},
+		args:    []string{userRef.arg},
 		summary: summary,
 		help:    userRefHelp + "\n\nAdmin only. Like update-user --add-group/--remove-group.",
 		flags: func(fs *flag.FlagSet) {
@@ -216,11 +212,7 @@ func groupCommand(name, summary string, assign bool) *command {
 			if len(groups) == 0 {
 				return usagef("no groups specified: use --group")
 			}
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveUserID(ctx, args[0])
+			cl, id, err := c.resolve(ctx, userRef, args[0])
 			if err != nil {
 				return err
 			}
