@@ -29,13 +29,20 @@ func testConfig(t *testing.T, env map[string]string) *config.Config {
 
 // running is a server started on a loopback port.
 type running struct {
+	app  *App
 	base string
 	stop func()
 }
 
-func start(t *testing.T, cfg *config.Config, out io.Writer) *running {
+// start opens the application with cfg, its log going to log (nil:
+// nowhere) and its start-up messages to out, and serves it on a loopback
+// port until stop or the end of the test.
+func start(t *testing.T, cfg *config.Config, log *slog.Logger, out io.Writer) *running {
 	t.Helper()
-	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), out)
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	a, err := Open(context.Background(), cfg, log, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +66,7 @@ func start(t *testing.T, cfg *config.Config, out io.Writer) *running {
 		a.Close()
 	}
 	t.Cleanup(stop)
-	return &running{base: "http://" + ln.Addr().String(), stop: stop}
+	return &running{app: a, base: "http://" + ln.Addr().String(), stop: stop}
 }
 
 func call(t *testing.T, method, u, token, ctype string, body io.Reader) (int, []byte) {
@@ -101,7 +108,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	t.Cleanup(auth.SetTestParams())
 	dir := t.TempDir()
 	env := map[string]string{"KCI_DATA_DIR": dir, "SECRET_KEY": "s3", "KCI_INITIAL_PASSWORD": "pw"}
-	srv := start(t, testConfig(t, env), io.Discard)
+	srv := start(t, testConfig(t, env), nil, io.Discard)
 	tok := login(t, srv.base, "admin", "pw")
 	code, b := call(t, "POST", srv.base+"/latest/node", tok, "application/json",
 		strings.NewReader(`{"name":"checkout","kind":"checkout","path":["checkout"]}`))
@@ -112,7 +119,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	json.Unmarshal(b, &n)
 	srv.stop()
 
-	srv = start(t, testConfig(t, env), io.Discard)
+	srv = start(t, testConfig(t, env), nil, io.Discard)
 	// The old token still works: same secret, same user.
 	code, b = call(t, "GET", srv.base+"/latest/whoami", tok, "", nil)
 	if code != 200 || !strings.Contains(string(b), `"username":"admin"`) {
@@ -137,7 +144,7 @@ func TestGeneratedSecretsAndAdminPassword(t *testing.T) {
 	t.Cleanup(auth.SetTestParams())
 	dir := t.TempDir()
 	var out bytes.Buffer
-	srv := start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), &out)
+	srv := start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), nil, &out)
 	pwFile := filepath.Join(dir, "initial-admin-password")
 	for _, f := range []string{"secret-key", "initial-admin-password"} {
 		st, err := os.Stat(filepath.Join(dir, f))
@@ -158,7 +165,7 @@ func TestGeneratedSecretsAndAdminPassword(t *testing.T) {
 
 	// A second start neither prints a password nor changes the key.
 	out.Reset()
-	srv = start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), &out)
+	srv = start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), nil, &out)
 	if strings.Contains(out.String(), "password") {
 		t.Fatalf("second start printed a password: %q", out.String())
 	}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -29,19 +27,8 @@ type replica struct {
 
 func startReplica(t *testing.T, env map[string]string) *replica {
 	t.Helper()
-	a, err := Open(context.Background(), testConfig(t, env), slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; a.Close() })
-	return &replica{a: a, base: "http://" + ln.Addr().String() + "/latest"}
+	r := start(t, testConfig(t, env), nil, io.Discard)
+	return &replica{a: r.app, base: r.base + "/latest"}
 }
 
 // writePath is one way an event is born; write makes it happen through

@@ -2,11 +2,9 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,25 +38,7 @@ func (s *syncBuffer) String() string {
 func startWithLog(t *testing.T, env map[string]string, w io.Writer) string {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := Open(context.Background(), testConfig(t, env), log, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		a.Close()
-	})
-	return "http://" + ln.Addr().String()
+	return start(t, testConfig(t, env), log, io.Discard).base
 }
 
 // requestLines returns the access log lines, decoded.
