@@ -143,24 +143,37 @@ SMTP), to be used with reset-password.`,
 }
 
 func cmdResetPassword() *command {
-	var token, password string
-	return &command{
-		name:    "reset-password",
-		summary: "Set a new password with an emailed reset token",
-		help:    "Needs no API token. The token and password are prompted for (without echo) when not given.",
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&token, "token", "", "the reset `TOKEN` from the email (prompted for when not given)")
-			fs.StringVar(&password, "password", "", "the new `PASSWORD` (prompted for when not given)")
-		},
-		run: withClient(false, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
-			if err := c.prompt.proofAndNewPassword("Reset token", &token, &password); err != nil {
-				return err
-			}
+	return tokenPasswordCommand("reset-password", "Set a new password with an emailed reset token",
+		"Needs no API token. The token and password are prompted for (without echo) when not given.",
+		"the reset `TOKEN` from the email", "Reset token",
+		func(ctx context.Context, c *cli, cl *client.Client, token, password string) error {
 			if err := cl.ResetPassword(ctx, token, password); err != nil {
 				return err
 			}
 			c.info("Password reset.")
 			return nil
+		})
+}
+
+// tokenPasswordCommand is a command that sets a new password with a
+// token (--token, --password; each prompted for when not given, the
+// token as tokenLabel) and no API token.
+func tokenPasswordCommand(name, summary, help, tokenUsage, tokenLabel string,
+	set func(ctx context.Context, c *cli, cl *client.Client, token, password string) error) *command {
+	var token, password string
+	return &command{
+		name:    name,
+		summary: summary,
+		help:    help,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&token, "token", "", tokenUsage+" (prompted for when not given)")
+			fs.StringVar(&password, "password", "", "the new `PASSWORD` (prompted for when not given)")
+		},
+		run: withClient(false, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
+			if err := c.prompt.proofAndNewPassword(tokenLabel, &token, &password); err != nil {
+				return err
+			}
+			return set(ctx, c, cl, token, password)
 		}),
 	}
 }

@@ -74,22 +74,12 @@ func cmdInviteURL() *command {
 }
 
 func cmdAcceptInvite() *command {
-	var token, password string
-	return &command{
-		name:    "accept-invite",
-		summary: "Accept an invite",
-		help: `Sets the password of an invited account and verifies it; no API token
+	return tokenPasswordCommand("accept-invite", "Accept an invite",
+		`Sets the password of an invited account and verifies it; no API token
 is needed. The token and password are prompted for (without echo) when
 not given. Prints the account.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&token, "token", "", "the invite `TOKEN` (prompted for when not given)")
-			fs.StringVar(&password, "password", "", "the new `PASSWORD` (prompted for when not given)")
-		},
-		run: withClient(false, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
-			if err := c.prompt.proofAndNewPassword("Invite token", &token, &password); err != nil {
-				return err
-			}
+		"the invite `TOKEN`", "Invite token",
+		func(ctx context.Context, c *cli, cl *client.Client, token, password string) error {
 			return c.printResult(cl.AcceptInvite(ctx, token, password))
-		}),
-	}
+		})
 }
