@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
@@ -269,20 +271,11 @@ func TestWireShapes(t *testing.T) {
 	c, _ := newAPI(t)
 	strict := func(method, path, ctype, body string, v any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, strings.TrimRight(c.BaseURL, "/")+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		dec := json.NewDecoder(resp.Body)
+		code, b := testutil.Call(t, method, strings.TrimRight(c.BaseURL, "/")+path, c.Token, ctype, strings.NewReader(body))
+		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
-			t.Fatalf("%s %s (%d) into %T: %v", method, path, resp.StatusCode, v, err)
+			t.Fatalf("%s %s (%d) into %T: %v", method, path, code, v, err)
 		}
 	}
 	strict("POST", "/user/login", "application/x-www-form-urlencoded", "username=admin&password="+adminPassword, &wire.Token{})
