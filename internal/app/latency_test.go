@@ -17,6 +17,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // replica is one server of TestWriteReachesListener.
@@ -42,7 +43,7 @@ type writePath struct {
 
 func mustCall(t *testing.T, method, u, tok, body string) []byte {
 	t.Helper()
-	code, b := call(t, method, u, tok, "application/json", strings.NewReader(body))
+	code, b := testutil.Call(t, method, u, tok, "application/json", strings.NewReader(body))
 	if code != 200 {
 		t.Fatalf("%s %s: %d %s", method, u, code, b)
 	}
