@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -272,7 +271,7 @@ func TestWireShapes(t *testing.T) {
 	strict := func(method, path, ctype, body string, v any) {
 		t.Helper()
 		code, b := testutil.Call(t, method, strings.TrimRight(c.BaseURL, "/")+path, c.Token, ctype, strings.NewReader(body))
-		dec := json.NewDecoder(bytes.NewReader(b))
+		dec := json.NewDecoder(strings.NewReader(string(b)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
 			t.Fatalf("%s %s (%d) into %T: %v", method, path, code, v, err)
