@@ -156,6 +156,23 @@ func (c *Client) url(path string, q url.Values) string {
 	return u
 }
 
+// call sends a request with v as its JSON body (nil: no body) and
+// answers the decoded answer.
+func call[T any](ctx context.Context, c *Client, method, path string, q url.Values, v any) (*T, error) {
+	var in *body
+	if v != nil {
+		var err error
+		if in, err = jsonBody(v); err != nil {
+			return nil, err
+		}
+	}
+	var out T
+	if err := c.do(ctx, method, path, q, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // do sends a request and decodes a successful JSON answer into out (when
 // out is not nil and the answer has a body).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in *body, out any) error {
@@ -189,22 +206,9 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 	if in != nil {
 		req.Header.Set("Content-Type", in.contentType)
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.roundTrip(req, defaultHTTP)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		return nil, nil, &ConnError{URL: strings.TrimRight(c.BaseURL, "/"), Err: unwrapURLError(err)}
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -215,6 +219,28 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, in
 		return nil, resp, apiError(method, path, resp.StatusCode, data)
 	}
 	return data, resp, nil
+}
+
+// roundTrip sends req with the client's token and user agent, through
+// c.HTTP or else hc; no answer is a *ConnError (or the context's error).
+func (c *Client) roundTrip(req *http.Request, hc *http.Client) (*http.Response, error) {
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	if c.HTTP != nil {
+		hc = c.HTTP
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if err := req.Context().Err(); err != nil {
+			return nil, err
+		}
+		return nil, &ConnError{URL: strings.TrimRight(c.BaseURL, "/"), Err: unwrapURLError(err)}
+	}
+	return resp, nil
 }
 
 // apiError is the *APIError of an error answer with body data.

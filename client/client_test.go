@@ -24,6 +24,7 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
@@ -39,35 +40,56 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newAPI starts a server with a superuser "admin" and answers a client
-// logged in as it, and the store.
-func newAPI(t *testing.T) (*client.Client, store.Store) {
-	t.Helper()
+// startAPI starts a server on a new SQLite store in dir with a superuser
+// "admin" (adminPassword) and answers its base URL, the store and a
+// function that stops both.
+func startAPI(dir, secret string) (base string, st store.Store, stop func(), err error) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kernelci.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "kernelci.db"))
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, nil, err
 	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
-		t.Fatal(err)
+	if err := db.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
+		db.Close()
+		return "", nil, nil, err
 	}
-	if _, err := app.CreateSuperuser(ctx, st, "admin", "admin@kernelci.org", adminPassword); err != nil {
-		t.Fatal(err)
+	if _, err := app.CreateSuperuser(ctx, db, "admin", "admin@kernelci.org", adminPassword); err != nil {
+		db.Close()
+		return "", nil, nil, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
-	srv := httptest.NewServer(recordCalls(api.New(st, &auth.Tokens{Secret: "client-test"}, api.Options{PubSub: svc}, log)))
-	t.Cleanup(srv.Close)
-	c := client.New(srv.URL+"/latest/", "")
+	svc := pubsub.New(db, pubsub.NewBroker(), pubsub.Options{Log: log})
+	srv := httptest.NewServer(recordCalls(api.New(db, &auth.Tokens{Secret: secret}, api.Options{PubSub: svc}, log)))
+	return srv.URL + "/latest", db, func() { srv.Close(); db.Close() }, nil
+}
+
+// login answers a client of base logged in as the admin.
+func login(ctx context.Context, base string) (*client.Client, error) {
+	c := client.New(base, "")
 	tok, err := c.Login(ctx, "admin", adminPassword)
+	if err != nil {
+		return nil, err
+	}
+	if tok.TokenType != "bearer" || tok.AccessToken == "" {
+		return nil, fmt.Errorf("login: %+v", tok)
+	}
+	c.Token = tok.AccessToken
+	return c, nil
+}
+
+// newAPI starts a server (startAPI) and answers a client logged in as
+// the admin, and the store.
+func newAPI(t *testing.T) (*client.Client, store.Store) {
+	t.Helper()
+	base, st, stop, err := startAPI(t.TempDir(), "client-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.TokenType != "bearer" || tok.AccessToken == "" {
-		t.Fatalf("login: %+v", tok)
+	t.Cleanup(stop)
+	c, err := login(context.Background(), base+"/")
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.Token = tok.AccessToken
 	return c, st
 }
 
@@ -251,20 +273,11 @@ func TestWireShapes(t *testing.T) {
 	c, _ := newAPI(t)
 	strict := func(method, path, ctype, body string, v any) {
 		t.Helper()
-		req, _ := http.NewRequest(method, strings.TrimRight(c.BaseURL, "/")+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		dec := json.NewDecoder(resp.Body)
+		code, b := testutil.Call(t, method, strings.TrimRight(c.BaseURL, "/")+path, c.Token, ctype, strings.NewReader(body))
+		dec := json.NewDecoder(strings.NewReader(string(b)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(v); err != nil {
-			t.Fatalf("%s %s (%d) into %T: %v", method, path, resp.StatusCode, v, err)
+			t.Fatalf("%s %s (%d) into %T: %v", method, path, code, v, err)
 		}
 	}
 	strict("POST", "/user/login", "application/x-www-form-urlencoded", "username=admin&password="+adminPassword, &wire.Token{})

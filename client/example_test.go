@@ -4,52 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
-	"log/slog"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/client"
-	"github.com/kernelci/kernelci-api-go/internal/api"
-	"github.com/kernelci/kernelci-api-go/internal/app"
-	"github.com/kernelci/kernelci-api-go/internal/auth"
-	"github.com/kernelci/kernelci-api-go/internal/model"
-	"github.com/kernelci/kernelci-api-go/internal/pubsub"
-	"github.com/kernelci/kernelci-api-go/internal/store/sqlite"
 )
 
 // exampleServer starts an API server on an empty store with a superuser
-// admin (password adminPassword) and returns its base URL and a stop
-// function. Real programs point the client at their server instead.
-func exampleServer() (string, func()) {
-	ctx := context.Background()
+// admin (password adminPassword) and returns its base URL, a client
+// logged in as the admin and a stop function. Real programs point the
+// client at their server instead.
+func exampleServer() (string, *client.Client, func()) {
 	dir, err := os.MkdirTemp("", "kci-client-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "kernelci.db"))
+	base, _, stop, err := startAPI(dir, "example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
+	c, err := login(context.Background(), base)
+	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := app.CreateSuperuser(ctx, st, "admin", "admin@kernelci.org", adminPassword); err != nil {
-		log.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
-	srv := httptest.NewServer(recordCalls(api.New(st, &auth.Tokens{Secret: "example"}, api.Options{PubSub: svc}, log)))
-	return srv.URL + "/latest", func() { srv.Close(); st.Close(); os.RemoveAll(dir) }
+	return base, c, func() { stop(); os.RemoveAll(dir) }
 }
 
 // A pipeline service: log in once, make a scoped API token, and work with
 // it from then on.
 func Example() {
-	base, stop := exampleServer()
+	base, _, stop := exampleServer()
 	defer stop()
 	ctx := context.Background()
 
@@ -99,15 +84,9 @@ func ExampleWhere() {
 
 // Listening to node events, as a pipeline service does.
 func ExampleClient_NextEvent() {
-	base, stop := exampleServer()
+	_, c, stop := exampleServer()
 	defer stop()
 	ctx := context.Background()
-	c := client.New(base, "")
-	login, err := c.Login(ctx, "admin", adminPassword)
-	if err != nil {
-		log.Fatal(err)
-	}
-	c.Token = login.AccessToken
 
 	sub, err := c.Subscribe(ctx, "node", client.SubscribeOptions{})
 	if err != nil {
@@ -138,15 +117,9 @@ func ExampleClient_NextEvent() {
 // A scoped token is refused outside its scopes: the error carries the
 // status and the server's detail.
 func ExampleAPIError() {
-	base, stop := exampleServer()
+	base, c, stop := exampleServer()
 	defer stop()
 	ctx := context.Background()
-	c := client.New(base, "")
-	login, err := c.Login(ctx, "admin", adminPassword)
-	if err != nil {
-		log.Fatal(err)
-	}
-	c.Token = login.AccessToken
 	tok, err := c.CreateToken(ctx, client.APITokenRequest{Name: "dashboard", Scopes: []string{"read"}})
 	if err != nil {
 		log.Fatal(err)
@@ -172,15 +145,9 @@ func ExampleAPIError() {
 // Follow node events as Server-Sent Events; after a dropped connection,
 // open the stream again from the last id read, and nothing is lost.
 func ExampleClient_Stream() {
-	base, stop := exampleServer()
+	_, c, stop := exampleServer()
 	defer stop()
 	ctx := context.Background()
-	c := client.New(base, "")
-	login, err := c.Login(ctx, "admin", adminPassword)
-	if err != nil {
-		log.Fatal(err)
-	}
-	c.Token = login.AccessToken
 
 	s, err := c.Stream(ctx, client.StreamOptions{}) // the node channel, from now on
 	if err != nil {

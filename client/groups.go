@@ -22,11 +22,7 @@ func (c *Client) AllGroups(ctx context.Context, filter url.Values) ([]model.Grou
 
 // GetGroup answers GET /user-groups/{id} (admin).
 func (c *Client) GetGroup(ctx context.Context, id string) (*model.Group, error) {
-	var out model.Group
-	if err := c.do(ctx, http.MethodGet, "/user-groups/"+url.PathEscape(id), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.Group](ctx, c, http.MethodGet, "/user-groups/"+url.PathEscape(id), nil, nil)
 }
 
 // ResolveGroupID turns a group id or name into its id: an ObjectId is
@@ -45,13 +41,7 @@ func (c *Client) ResolveGroupID(ctx context.Context, ref string) (string, error)
 			ids = append(ids, g.ID.String())
 		}
 	}
-	switch len(ids) {
-	case 0:
-		return "", &NotFoundError{Kind: "group", Ref: ref}
-	case 1:
-		return ids[0], nil
-	}
-	return "", &AmbiguousError{Kind: "group", Ref: ref, IDs: ids}
+	return oneID("group", ref, ids)
 }
 
 // ResolveGroupName turns a group id or name into its name: a name is
@@ -70,15 +60,7 @@ func (c *Client) ResolveGroupName(ctx context.Context, ref string) (string, erro
 
 // CreateGroup makes a group (POST /user-groups, admin).
 func (c *Client) CreateGroup(ctx context.Context, name string) (*model.Group, error) {
-	in, err := jsonBody(wire.GroupCreateRequest{Name: name})
-	if err != nil {
-		return nil, err
-	}
-	var out model.Group
-	if err := c.do(ctx, http.MethodPost, "/user-groups", nil, in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.Group](ctx, c, http.MethodPost, "/user-groups", nil, wire.GroupCreateRequest{Name: name})
 }
 
 // DeleteGroup removes a group (DELETE /user-groups/{id}, admin); the

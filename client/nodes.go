@@ -24,11 +24,7 @@ func (c *Client) GetNode(ctx context.Context, id string) (*Node, error) {
 // FindNodes returns one page of the nodes matching q (GET /nodes;
 // default limit 50) with the total count.
 func (c *Client) FindNodes(ctx context.Context, q *Query) (*Page[[]Node], error) {
-	var out Page[[]Node]
-	if err := c.do(ctx, http.MethodGet, "/nodes", q.Values(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[Page[[]Node]](ctx, c, http.MethodGet, "/nodes", q.Values(), nil)
 }
 
 // FindNodesAfter returns one page of the nodes matching q like FindNodes,
@@ -156,15 +152,7 @@ func (c *Client) UpdateNode(ctx context.Context, n *Node, noEvent bool) (*Node, 
 
 // PatchNode changes only the given fields of a node (PATCH /node/{id}).
 func (c *Client) PatchNode(ctx context.Context, id string, fields map[string]any) (*Node, error) {
-	in, err := jsonBody(fields)
-	if err != nil {
-		return nil, err
-	}
-	var out Node
-	if err := c.do(ctx, http.MethodPatch, "/node/"+url.PathEscape(id), nil, in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[Node](ctx, c, http.MethodPatch, "/node/"+url.PathEscape(id), nil, fields)
 }
 
 // SubmitHierarchy replaces the node h.Node (whose id must be set) and

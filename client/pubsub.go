@@ -45,11 +45,7 @@ func (c *Client) Subscribe(ctx context.Context, channel string, o SubscribeOptio
 	if o.SubscriberID != "" {
 		q.Set("subscriber_id", o.SubscriberID)
 	}
-	var out Subscription
-	if err := c.do(ctx, http.MethodPost, "/subscribe/"+url.PathEscape(channel), q, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[Subscription](ctx, c, http.MethodPost, "/subscribe/"+url.PathEscape(channel), q, nil)
 }
 
 // Unsubscribe ends a subscription (POST /unsubscribe/{id}).
@@ -98,11 +94,7 @@ func (m *Message) Event() (*CloudEvent, error) {
 // KEEP_ALIVE_PERIOD (45 s by default). An unknown subscription is an
 // *APIError with status 404: subscribe again.
 func (c *Client) Listen(ctx context.Context, id int64) (*Message, error) {
-	var out Message
-	if err := c.do(ctx, http.MethodGet, "/listen/"+strconv.FormatInt(id, 10), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[Message](ctx, c, http.MethodGet, "/listen/"+strconv.FormatInt(id, 10), nil, nil)
 }
 
 // NextEvent listens until an event that is not a keep-alive comes, and

@@ -68,9 +68,5 @@ func (c *Client) NodeStats(ctx context.Context, q *Query, groupBy ...string) (*N
 	if len(groupBy) > 0 {
 		v.Set("group_by", strings.Join(groupBy, ","))
 	}
-	var out NodeStats
-	if err := c.do(ctx, http.MethodGet, "/stats/nodes", v, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[NodeStats](ctx, c, http.MethodGet, "/stats/nodes", v, nil)
 }

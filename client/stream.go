@@ -68,22 +68,9 @@ func (c *Client) Stream(ctx context.Context, o StreamOptions) (*EventStream, err
 	if o.Resume {
 		req.Header.Set("Last-Event-ID", strconv.FormatInt(o.LastID, 10))
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	if c.UserAgent != "" {
-		req.Header.Set("User-Agent", c.UserAgent)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = streamHTTP
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.roundTrip(req, streamHTTP)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &ConnError{URL: strings.TrimRight(c.BaseURL, "/"), Err: unwrapURLError(err)}
+		return nil, err
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()

@@ -44,11 +44,7 @@ func (c *Client) PostTelemetry(ctx context.Context, evs []TelemetryEvent) (int, 
 // Telemetry returns a page of the telemetry events matching q (GET
 // /telemetry; since= and until= through q.Param).
 func (c *Client) Telemetry(ctx context.Context, q *Query) (*Page[[]TelemetryEvent], error) {
-	var out Page[[]TelemetryEvent]
-	if err := c.do(ctx, http.MethodGet, "/telemetry", q.Values(), nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[Page[[]TelemetryEvent]](ctx, c, http.MethodGet, "/telemetry", q.Values(), nil)
 }
 
 // TelemetryStats answers GET /telemetry/stats (group_by= and the filters

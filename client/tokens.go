@@ -11,15 +11,7 @@ import (
 // CreateToken creates an API token (POST /user/tokens); the answer's
 // Token is the secret, shown this once.
 func (c *Client) CreateToken(ctx context.Context, req wire.APITokenRequest) (*wire.APIToken, error) {
-	in, err := jsonBody(req)
-	if err != nil {
-		return nil, err
-	}
-	var out wire.APIToken
-	if err := c.do(ctx, http.MethodPost, "/user/tokens", nil, in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[wire.APIToken](ctx, c, http.MethodPost, "/user/tokens", nil, req)
 }
 
 // ListTokens lists API tokens (GET /user/tokens): the caller's, or for a

@@ -39,6 +39,18 @@ func (e *AmbiguousError) Error() string {
 	return fmt.Sprintf("%q matches %d %ss (%v): use the id", e.Ref, len(e.IDs), e.Kind, e.IDs)
 }
 
+// oneID is the only id a reference of the kind matched, else a
+// *NotFoundError or an *AmbiguousError.
+func oneID(kind, ref string, ids []string) (string, error) {
+	switch len(ids) {
+	case 0:
+		return "", &NotFoundError{Kind: kind, Ref: ref}
+	case 1:
+		return ids[0], nil
+	}
+	return "", &AmbiguousError{Kind: kind, Ref: ref, IDs: ids}
+}
+
 // LooksLikeID reports whether ref is an ObjectId (24 hex characters);
 // such a reference is taken as an id, anything else as a name.
 func LooksLikeID(ref string) bool { return objectid.Valid(ref) }
@@ -57,21 +69,13 @@ func (c *Client) Login(ctx context.Context, username, password string) (*wire.To
 
 // Whoami answers the account of the token (GET /whoami).
 func (c *Client) Whoami(ctx context.Context) (*model.User, error) {
-	var out model.User
-	if err := c.do(ctx, http.MethodGet, "/whoami", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.User](ctx, c, http.MethodGet, "/whoami", nil, nil)
 }
 
 // Me answers the account of the token (GET /user/me, the same as
 // Whoami).
 func (c *Client) Me(ctx context.Context) (*model.User, error) {
-	var out model.User
-	if err := c.do(ctx, http.MethodGet, "/user/me", nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.User](ctx, c, http.MethodGet, "/user/me", nil, nil)
 }
 
 // ListUsers answers one page of GET /users. filter holds attribute
@@ -88,11 +92,7 @@ func (c *Client) AllUsers(ctx context.Context, filter url.Values) ([]model.User,
 
 // GetUser answers GET /user/{id}.
 func (c *Client) GetUser(ctx context.Context, id string) (*model.User, error) {
-	var out model.User
-	if err := c.do(ctx, http.MethodGet, "/user/"+url.PathEscape(id), nil, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.User](ctx, c, http.MethodGet, "/user/"+url.PathEscape(id), nil, nil)
 }
 
 // ResolveUserID turns an id, username or email into a user id: an
@@ -116,41 +116,19 @@ func (c *Client) ResolveUserID(ctx context.Context, ref string) (string, error) 
 			}
 		}
 	}
-	switch len(ids) {
-	case 0:
-		return "", &NotFoundError{Kind: "user", Ref: ref}
-	case 1:
-		return ids[0], nil
-	}
-	return "", &AmbiguousError{Kind: "user", Ref: ref, IDs: ids}
+	return oneID("user", ref, ids)
 }
 
 // UpdateUser changes an account (PATCH /user/{id}, admin). body is a
 // wire.UserUpdate or any JSON object of its fields.
 func (c *Client) UpdateUser(ctx context.Context, id string, body any) (*model.User, error) {
-	in, err := jsonBody(body)
-	if err != nil {
-		return nil, err
-	}
-	var out model.User
-	if err := c.do(ctx, http.MethodPatch, "/user/"+url.PathEscape(id), nil, in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.User](ctx, c, http.MethodPatch, "/user/"+url.PathEscape(id), nil, body)
 }
 
 // UpdateMe changes the caller's own username, email or password
 // (PATCH /user/me).
 func (c *Client) UpdateMe(ctx context.Context, body wire.UserUpdate) (*model.User, error) {
-	in, err := jsonBody(body)
-	if err != nil {
-		return nil, err
-	}
-	var out model.User
-	if err := c.do(ctx, http.MethodPatch, "/user/me", nil, in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[model.User](ctx, c, http.MethodPatch, "/user/me", nil, body)
 }
 
 // DeleteUser removes an account (DELETE /user/{id}, admin).

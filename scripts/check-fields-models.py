@@ -12,41 +12,13 @@ KCI_CORE_PATH is set. Needs pydantic 2 only (bson is stubbed).
 import json
 import os
 import sys
-import types
 
 sys.path.insert(0, os.environ.get("KCI_CORE_PATH", "../kernelci-core"))
 
-# A minimal bson.ObjectId: all that kernelci.api.models uses.
-bson = types.ModuleType("bson")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bson_stub  # noqa: E402
 
-
-class ObjectId:
-    def __init__(self, oid=None):
-        if isinstance(oid, ObjectId):
-            self._id = oid._id
-            return
-        if isinstance(oid, str) and len(oid) == 24:
-            try:
-                self._id = bytes.fromhex(oid)
-                return
-            except ValueError:
-                pass
-        raise TypeError(f"invalid ObjectId {oid!r}")
-
-    @classmethod
-    def is_valid(cls, oid):
-        try:
-            ObjectId(oid)
-            return True
-        except Exception:
-            return False
-
-    def __str__(self):
-        return self._id.hex()
-
-
-bson.ObjectId = ObjectId
-sys.modules["bson"] = bson
+bson_stub.install()
 
 from pydantic import TypeAdapter, ValidationError  # noqa: E402
 

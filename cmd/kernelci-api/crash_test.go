@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -26,63 +23,17 @@ import (
 // process with SIGKILL in the middle, and opens the database afterwards:
 // every write the server acknowledged (answered 200) is there.
 func TestKillDuringWrites(t *testing.T) {
-	cmd, dir := serveCommand(t, "crash-test")
-	data := filepath.Join(dir, "data")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			var m struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Msg == "kernelci-api serving" {
-				addrc <- m.Addr
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-exited:
-		t.Fatalf("the server exited at start-up: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("the server did not start within 60 s")
-	}
-	base := "http://" + addr + "/latest"
+	srv := startServing(t, "crash-test")
+	base := srv.base
 	client := &http.Client{Timeout: 60 * time.Second}
-	resp, err := client.PostForm(base+"/user/login", url.Values{"username": {"admin"}, "password": {"pw"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if tok.AccessToken == "" {
-		t.Fatalf("login: %d", resp.StatusCode)
-	}
+	token := loginAdmin(t, client, base, "pw")
 
 	// call answers the decoded body of a 200, or nil when the request
 	// failed in any way (not acknowledged).
 	call := func(method, path string, body any) map[string]any {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
@@ -132,15 +83,15 @@ func TestKillDuringWrites(t *testing.T) {
 		}()
 	}
 	testutil.WaitFor(t, 120*time.Second, "300 acknowledged writes", func() bool { return acks.Load() >= 300 })
-	if err := cmd.Process.Kill(); err != nil {
+	if err := srv.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-exited
+	<-srv.exited
 	stop.Store(true)
 	wg.Wait()
 
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(data, "kernelci.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(srv.data, "kernelci.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

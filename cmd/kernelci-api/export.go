@@ -35,13 +35,7 @@ type transferStore struct {
 func openTransferStore(ctx context.Context, cfg *config.Config, forWrite bool, stderr io.Writer) (*transferStore, error) {
 	var ts transferStore
 	if cfg.MongoService != "" {
-		ms, err := mongo.Open(ctx, mongo.Options{
-			URI:          cfg.MongoService,
-			EventTTL:     cfg.EventHistoryTTL,
-			TelemetryTTL: cfg.TelemetryTTL,
-			SkipIndexes:  !forWrite, // an export changes nothing
-			Logger:       newLogger(cfg, stderr),
-		})
+		ms, err := openMongo(ctx, cfg, stderr, forWrite, 0) // an export changes nothing
 		if err != nil {
 			return nil, err
 		}

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-
-	"github.com/kernelci/kernelci-api-go/internal/store/mongo"
 )
 
 // indexes prints the declared, present and missing MongoDB indexes; with
@@ -27,13 +25,7 @@ func indexes(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	st, err := mongo.Open(ctx, mongo.Options{
-		URI:          cfg.MongoService,
-		EventTTL:     cfg.EventHistoryTTL,
-		TelemetryTTL: cfg.TelemetryTTL,
-		SkipIndexes:  true,
-		Logger:       newLogger(cfg, stderr),
-	})
+	st, err := openMongo(ctx, cfg, stderr, false, 0)
 	if err != nil {
 		fmt.Fprintln(stderr, "kernelci-api:", err)
 		return 1

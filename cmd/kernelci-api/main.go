@@ -19,10 +19,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/app"
 	"github.com/kernelci/kernelci-api-go/internal/config"
 	"github.com/kernelci/kernelci-api-go/internal/store"
+	"github.com/kernelci/kernelci-api-go/internal/store/mongo"
 	"golang.org/x/term"
 )
 
@@ -99,6 +101,20 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openMongo opens the MongoDB store of cfg for a command other than serve,
+// which creates the missing indexes only with createIndexes; maxTime
+// bounds each call (0: the store's default).
+func openMongo(ctx context.Context, cfg *config.Config, stderr io.Writer, createIndexes bool, maxTime time.Duration) (*mongo.Store, error) {
+	return mongo.Open(ctx, mongo.Options{
+		URI:          cfg.MongoService,
+		EventTTL:     cfg.EventHistoryTTL,
+		TelemetryTTL: cfg.TelemetryTTL,
+		MaxTime:      maxTime,
+		SkipIndexes:  !createIndexes,
+		Logger:       newLogger(cfg, stderr),
+	})
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {

@@ -55,14 +55,7 @@ func migrate(args []string, stdout, stderr io.Writer) int {
 	if cfg.MongoService == "" {
 		return migrateEmbedded(ctx, cfg, action, stdout, stderr)
 	}
-	st, err := mongo.Open(ctx, mongo.Options{
-		URI:          cfg.MongoService,
-		EventTTL:     cfg.EventHistoryTTL,
-		TelemetryTTL: cfg.TelemetryTTL,
-		MaxTime:      migrateMaxTime,
-		SkipIndexes:  true,
-		Logger:       newLogger(cfg, stderr),
-	})
+	st, err := openMongo(ctx, cfg, stderr, false, migrateMaxTime)
 	if err != nil {
 		fmt.Fprintln(stderr, "kernelci-api:", err)
 		return 1

@@ -180,53 +180,16 @@ func (c *cluster) dumpLog(r *replica) {
 // call sends a request with the cluster's token and decodes a JSON
 // answer into out (when not nil); it fails on a status other than 200.
 func (c *cluster) call(r *replica, method, path string, body any, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = strings.NewReader(string(b))
-	}
-	req, err := http.NewRequest(method, r.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s on %s: %d %s", method, path, r.name, resp.StatusCode, data)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return c.callStatus(r, c.token, method, path, body, http.StatusOK, out)
+}
+
+// createNode creates a checkout node called name through r.
+func (c *cluster) createNode(r *replica, name string) error {
+	return c.call(r, "POST", "/node", map[string]any{"kind": "checkout", "name": name, "path": []string{name}}, nil)
 }
 
 func (c *cluster) login(r *replica) {
-	resp, err := c.hc.PostForm(r.base+"/user/login", url.Values{"username": {"admin"}, "password": {password}})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		c.t.Fatalf("login: %d %v", resp.StatusCode, err)
-	}
-	c.token = tok.AccessToken
+	c.token = loginAdmin(c.t, c.hc, r.base, password)
 }
 
 func (c *cluster) subscribe(r *replica, channel string, promisc bool, subscriberID string) int64 {

@@ -29,64 +29,16 @@ import (
 // keep-alive, new connections are refused, the write still completes and
 // is stored, and the process exits with status 0 within 10 s.
 func TestSIGTERM(t *testing.T) {
-	cmd, dir := serveCommand(t, "sigterm-test")
-	data := filepath.Join(dir, "data")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	var logMu sync.Mutex
-	var logLines []string
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			logMu.Lock()
-			logLines = append(logLines, line)
-			logMu.Unlock()
-			var m struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "kernelci-api serving" {
-				addrc <- m.Addr
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("server log:\n%s", strings.Join(logLines, "\n"))
-			logMu.Unlock()
-		}
-	})
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-exited:
-		t.Fatalf("the server exited at start-up: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("the server did not start within 60 s")
-	}
-	base := "http://" + addr + "/latest"
+	srv := startServing(t, "sigterm-test")
 	client := &http.Client{Timeout: 60 * time.Second}
+	base := srv.base
+	token := loginAdmin(t, client, base, "pw")
 
-	call := func(method, path, token, ctype string, body io.Reader) (int, []byte) {
+	call := func(method, path, token string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, body)
+		req, _ := http.NewRequest(method, base+path, nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -96,16 +48,7 @@ func TestSIGTERM(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
-	code, b := call("POST", "/user/login", "", "application/x-www-form-urlencoded",
-		strings.NewReader(url.Values{"username": {"admin"}, "password": {"pw"}}.Encode()))
-	if code != 200 {
-		t.Fatalf("login: %d %s", code, b)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	json.Unmarshal(b, &tok)
-	code, b = call("POST", "/subscribe/node", tok.AccessToken, "", nil)
+	code, b := call("POST", "/subscribe/node", token)
 	if code != 200 {
 		t.Fatalf("subscribe: %d %s", code, b)
 	}
@@ -131,7 +74,7 @@ func TestSIGTERM(t *testing.T) {
 	}
 	listenc := make(chan answer, 1)
 	lreq, _ := http.NewRequest("GET", base+"/listen/"+strconv.FormatInt(sub.ID, 10), nil)
-	lreq.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	lreq.Header.Set("Authorization", "Bearer "+token)
 	go send(lreq, listenc)
 
 	// A write in flight: its body arrives in two parts, the second after
@@ -140,7 +83,7 @@ func TestSIGTERM(t *testing.T) {
 	const rest = ` "path": ["written-during-shutdown"]}`
 	pr, pw := io.Pipe()
 	wreq, _ := http.NewRequest("POST", base+"/node", pr)
-	wreq.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	wreq.Header.Set("Authorization", "Bearer "+token)
 	wreq.Header.Set("Content-Type", "application/json")
 	writec := make(chan answer, 1)
 	go send(wreq, writec)
@@ -151,13 +94,13 @@ func TestSIGTERM(t *testing.T) {
 	// Wait until the server holds both: the listen is waiting, and three
 	// requests are in flight (the listen, the write, the scrape itself).
 	testutil.WaitFor(t, 20*time.Second, "the listen and the write in flight", func() bool {
-		code, b := call("GET", "/metrics", "", "", nil)
+		code, b := call("GET", "/metrics", "")
 		return code == 200 && metricValue(string(b), "kernelci_listeners_open") == 1 &&
 			metricValue(string(b), "http_requests_in_flight") >= 3
 	})
 
 	signalled := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 
@@ -184,7 +127,7 @@ func TestSIGTERM(t *testing.T) {
 
 	// No new connection is accepted, while the write is still running.
 	testutil.WaitFor(t, 5*time.Second, "new connections refused", func() bool {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", srv.addr, time.Second)
 		if err != nil {
 			return true
 		}
@@ -192,7 +135,7 @@ func TestSIGTERM(t *testing.T) {
 		return false
 	})
 	select {
-	case err := <-exited:
+	case err := <-srv.exited:
 		t.Fatalf("the server exited before the write in flight finished: %v", err)
 	default:
 	}
@@ -213,7 +156,7 @@ func TestSIGTERM(t *testing.T) {
 
 	// The process exits with status 0 within 10 s of the signal.
 	select {
-	case err := <-exited:
+	case err := <-srv.exited:
 		if err != nil {
 			t.Fatalf("exit: %v", err)
 		}
@@ -225,9 +168,7 @@ func TestSIGTERM(t *testing.T) {
 	case <-time.After(time.Until(signalled.Add(10 * time.Second))):
 		t.Fatal("still running 10 s after SIGTERM")
 	}
-	logMu.Lock()
-	log := strings.Join(logLines, "\n")
-	logMu.Unlock()
+	log := srv.log()
 	for _, want := range []string{`"msg":"shutting down`, `"msg":"kernelci-api stopped"`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %s:\n%s", want, log)
@@ -235,7 +176,7 @@ func TestSIGTERM(t *testing.T) {
 	}
 
 	// The write is in the store.
-	st, err := sqlite.Open(context.Background(), filepath.Join(data, "kernelci.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(srv.data, "kernelci.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,26 +201,100 @@ func metricValue(text, name string) float64 {
 	return v
 }
 
-// serveCommand builds this binary into a temporary directory and returns
-// its "serve" command on the embedded store in that directory (a random
-// port, JSON logs, no .env from the source tree), with the directory. It
-// skips in -short runs and without the go tool.
-func serveCommand(t *testing.T, secret string) (*exec.Cmd, string) {
+// serving is one "kernelci-api serve" process of this binary on the
+// embedded store (startServing).
+type serving struct {
+	cmd    *exec.Cmd
+	data   string     // its data directory
+	addr   string     // the host:port it listens on
+	base   string     // http://addr/latest
+	exited chan error // the end of the process (once)
+
+	mu    sync.Mutex
+	lines []string // its log so far (JSON lines)
+}
+
+// startServing builds this binary and runs "serve" on the embedded store
+// in a temporary directory (a random port, JSON logs, no .env from the
+// source tree, the admin's password "pw"), and waits until it serves.
+// The process is killed at the end of the test, and its log shown if the
+// test failed. It skips in -short runs and without the go tool.
+func startServing(t *testing.T, secret string) *serving {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go tool is not in PATH")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "kernelci-api")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	s := &serving{data: filepath.Join(dir, "data"), exited: make(chan error, 1)}
+	s.cmd = exec.Command(buildServer(t, dir), "serve", "--addr", "127.0.0.1:0", "--data-dir", s.data, "--log-format", "json")
+	s.cmd.Dir = dir
+	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "SECRET_KEY=" + secret, "KCI_INITIAL_PASSWORD=pw"}
+	s.cmd.Stdout = io.Discard
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-format", "json")
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "SECRET_KEY=" + secret, "KCI_INITIAL_PASSWORD=pw"}
-	return cmd, dir
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.lines = append(s.lines, line)
+			s.mu.Unlock()
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "kernelci-api serving" {
+				addrc <- m.Addr
+			}
+		}
+		s.exited <- s.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.log())
+		}
+	})
+	select {
+	case s.addr = <-addrc:
+	case err := <-s.exited:
+		t.Fatalf("the server exited at start-up: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the server did not start within 60 s")
+	}
+	s.base = "http://" + s.addr + "/latest"
+	return s
+}
+
+// log is the process's log so far.
+func (s *serving) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.lines, "\n")
+}
+
+// loginAdmin logs in as the admin at base and answers the access token.
+func loginAdmin(t *testing.T, hc *http.Client, base, password string) string {
+	t.Helper()
+	resp, err := hc.PostForm(base+"/user/login", url.Values{"username": {"admin"}, "password": {password}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("login: %d %v", resp.StatusCode, err)
+	}
+	return tok.AccessToken
 }

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +28,6 @@ import (
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/redisbus/redistest"
-	"github.com/kernelci/kernelci-api-go/internal/store/mongo/mongotest"
 	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
@@ -158,7 +156,7 @@ func (m *nodeMaker) run(r *replica, prefix string, tolerateDeath bool) {
 	m.wg.Go(func() {
 		for i := 0; !m.stop.Load(); i++ {
 			name := fmt.Sprintf("%s-%d", prefix, i)
-			err := m.c.call(r, "POST", "/node", map[string]any{"kind": "checkout", "name": name, "path": []string{name}}, nil)
+			err := m.c.createNode(r, name)
 			if err != nil {
 				if !tolerateDeath {
 					m.mu.Lock()
@@ -265,7 +263,7 @@ func TestStreamResumeAfterKill(t *testing.T) {
 		m2 := &nodeMaker{c: c, acked: m.acked}
 		for i := range 5 {
 			name := fmt.Sprintf("while-down-%d", i)
-			if err := c.call(a2, "POST", "/node", map[string]any{"kind": "checkout", "name": name, "path": []string{name}}, nil); err != nil {
+			if err := c.createNode(a2, name); err != nil {
 				t.Fatal(err)
 			}
 			m2.acked[name] = true
@@ -274,7 +272,7 @@ func TestStreamResumeAfterKill(t *testing.T) {
 		m2.run(a2, "after", false)
 		testutil.WaitFor(t, 60*time.Second, "20 creations after the resume", func() bool { return m2.n.Load() >= 20 })
 		m2.finish(t)
-		if err := c.call(a2, "POST", "/node", map[string]any{"kind": "checkout", "name": "marker", "path": []string{"marker"}}, nil); err != nil {
+		if err := c.createNode(a2, "marker"); err != nil {
 			t.Fatal(err)
 		}
 		truth := c.nodeHistory(t, a2, s1.start)
@@ -291,29 +289,8 @@ func TestStreamResumeAfterKill(t *testing.T) {
 
 	t.Run("mongodb", func(t *testing.T) {
 		redisAddr := redistest.Addr(t)
-		mongoURI := os.Getenv(mongotest.EnvURI)
-		if mongoURI == "" {
-			srv, err := mongotest.Start(t.TempDir(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(srv.Stop)
-			// One command at a time: FerretDB's counters are not atomic
-			// across processes (see replicas_test.go).
-			proxy, err := mongotest.NewSerialProxy(srv.URI())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(proxy.Close)
-			mongoURI = proxy.URI()
-		}
-		u, err := url.Parse(mongoURI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Path = "/" + mongotest.NewDatabase()
 		c := &cluster{t: t, bin: bin, dir: t.TempDir(), hc: &http.Client{Timeout: 60 * time.Second}}
-		c.env = append(slices.Clone(base), "MONGO_SERVICE="+u.String(), "REDIS_HOST="+redisAddr,
+		c.env = append(slices.Clone(base), "MONGO_SERVICE="+replicaDatabase(t), "REDIS_HOST="+redisAddr,
 			"REDIS_DB_NUMBER="+strconv.Itoa(listsDB),
 			// A process killed mid-write leaves a sequence id that is
 			// never stored: streams pass over it after this long.
@@ -345,7 +322,7 @@ func TestStreamResumeAfterKill(t *testing.T) {
 		m.run(a2, "a2-0", false)
 		testutil.WaitFor(t, 60*time.Second, "20 creations after the restart", func() bool { return m.n.Load() >= killedAt+40 })
 		m.finish(t)
-		if err := c.call(b, "POST", "/node", map[string]any{"kind": "checkout", "name": "marker", "path": []string{"marker"}}, nil); err != nil {
+		if err := c.createNode(b, "marker"); err != nil {
 			t.Fatal(err)
 		}
 		truth := c.nodeHistory(t, b, s1.start)

@@ -220,26 +220,42 @@ func (b *httpBench) create(ctx context.Context, name string) (string, error) {
 // load runs conns clients for dur, each sending the requests next gives.
 func (b *httpBench) load(ctx context.Context, name string, conns int, dur time.Duration, unit string, next func(*rand.Rand) (path string)) *httpResult {
 	res := &httpResult{name: name, unit: unit}
+	ctx, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
+	rs := make([]*rand.Rand, conns)
+	for c := range rs {
+		rs[c] = rand.New(rand.NewPCG(uint64(c), 99))
+	}
+	res.clients(conns, func() bool { return ctx.Err() != nil }, func(c, _ int) error {
+		p := next(rs[c])
+		code, out, err := b.get(context.Background(), p)
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("GET %s: %d %v %.200s", p, code, err, out)
+		}
+		return nil
+	})
+	res.ops = int64(len(res.lat))
+	fmt.Fprintf(os.Stderr, "  %-22s %8.0f %s/s\n", name, res.rate(), unit)
+	return res
+}
+
+// clients runs n clients until stop; each calls op again and again (op
+// gets the client's number and its call's) and res gets the latency of
+// every call that succeeded, the number of errors and the first one.
+func (res *httpResult) clients(n int, stop func() bool, op func(c, i int) error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var errs atomic.Int64
-	ctx, cancel := context.WithTimeout(ctx, dur)
-	defer cancel()
 	start := time.Now()
-	for c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(c), 99))
+	for c := range n {
+		wg.Go(func() {
 			var lat []time.Duration
-			for ctx.Err() == nil {
-				p := next(r)
+			for i := 0; !stop(); i++ {
 				t0 := time.Now()
-				code, out, err := b.get(context.Background(), p)
-				if err != nil || code != http.StatusOK {
+				if err := op(c, i); err != nil {
 					if errs.Add(1) == 1 {
 						mu.Lock()
-						res.firstErrMsg = fmt.Sprintf("GET %s: %d %v %.200s", p, code, err, out)
+						res.firstErrMsg = err.Error()
 						mu.Unlock()
 					}
 					continue
@@ -249,14 +265,11 @@ func (b *httpBench) load(ctx context.Context, name string, conns int, dur time.D
 			mu.Lock()
 			res.lat = append(res.lat, lat...)
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
-	res.ops = int64(len(res.lat))
 	res.errors = errs.Load()
-	fmt.Fprintf(os.Stderr, "  %-22s %8.0f %s/s\n", name, res.rate(), unit)
-	return res
 }
 
 // rawInsertFloor inserts rows of size bytes into a fresh SQLite file,
@@ -300,45 +313,17 @@ func rawInsertFloor(ctx context.Context, dir, syncMode string, size int, dur tim
 // are node writes (two a pair), latencies those of the pairs.
 func (b *httpBench) writes(ctx context.Context, w int, dur time.Duration) *httpResult {
 	res := &httpResult{name: fmt.Sprintf("writes_%d_clients", w), unit: "node writes"}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var errs atomic.Int64
 	start := time.Now()
-	for c := range w {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			for i := 0; time.Since(start) < dur; i++ {
-				t0 := time.Now()
-				err := func() error {
-					n, err := b.kc.CreateNode(ctx, benchNode(fmt.Sprintf("bench-w%d-%d-%d", c, start.UnixNano(), i)))
-					if err != nil {
-						return err
-					}
-					done(n)
-					_, err = b.kc.UpdateNode(ctx, n, false)
-					return err
-				}()
-				if err != nil {
-					if errs.Add(1) == 1 {
-						mu.Lock()
-						res.firstErrMsg = err.Error()
-						mu.Unlock()
-					}
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			res.lat = append(res.lat, lat...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
+	res.clients(w, func() bool { return time.Since(start) >= dur }, func(c, i int) error {
+		n, err := b.kc.CreateNode(ctx, benchNode(fmt.Sprintf("bench-w%d-%d-%d", c, start.UnixNano(), i)))
+		if err != nil {
+			return err
+		}
+		done(n)
+		_, err = b.kc.UpdateNode(ctx, n, false)
+		return err
+	})
 	res.ops = 2 * int64(len(res.lat))
-	res.errors = errs.Load()
 	fmt.Fprintf(os.Stderr, "  %-22s %8.0f node writes/s\n", res.name, res.rate())
 	return res
 }

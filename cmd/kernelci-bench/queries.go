@@ -381,38 +381,39 @@ func run(ctx context.Context, st *sqlite.Store, p *params, s spec, iters int, bu
 		if s.op == "pages" {
 			// Walk every page of the result as a client does.
 			for off := 0; ; off += 100 {
-				t0, c0 := time.Now(), threadCPU()
-				n, total, c, err := request(ctx, st, "nodes", fmt.Sprintf("%s&offset=%d", qs, off))
+				n, err := res.timed(ctx, st, "nodes", fmt.Sprintf("%s&offset=%d", qs, off))
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %w", s.name, qs, err)
 				}
-				res.lat = append(res.lat, time.Since(t0))
-				res.cpu = append(res.cpu, threadCPU()-c0)
-				if c > 0 {
-					res.countLat = append(res.countLat, c)
-				}
-				res.rows += int64(n)
-				res.total += total
 				if n < 100 {
 					break
 				}
 			}
 			continue
 		}
-		t0, c0 := time.Now(), threadCPU()
-		n, total, c, err := request(ctx, st, s.op, qs)
-		if err != nil {
+		if _, err := res.timed(ctx, st, s.op, qs); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", s.name, qs, err)
 		}
-		res.lat = append(res.lat, time.Since(t0))
-		res.cpu = append(res.cpu, threadCPU()-c0)
-		if c > 0 {
-			res.countLat = append(res.countLat, c)
-		}
-		res.rows += int64(n)
-		res.total += total
 	}
 	return res, nil
+}
+
+// timed sends one request (op, qs) and adds its latency, CPU time, count
+// latency and rows to res; it answers the rows.
+func (res *result) timed(ctx context.Context, st *sqlite.Store, op, qs string) (int, error) {
+	t0, c0 := time.Now(), threadCPU()
+	n, total, c, err := request(ctx, st, op, qs)
+	if err != nil {
+		return 0, err
+	}
+	res.lat = append(res.lat, time.Since(t0))
+	res.cpu = append(res.cpu, threadCPU()-c0)
+	if c > 0 {
+		res.countLat = append(res.countLat, c)
+	}
+	res.rows += int64(n)
+	res.total += total
+	return n, nil
 }
 
 func pct(d []time.Duration, q float64) time.Duration {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+
+	"github.com/kernelci/kernelci-api-go/client"
 )
 
 func loginFlags(username, password *string) func(fs *flag.FlagSet) {
@@ -85,11 +87,7 @@ given are prompted for (without echo).`,
 			fs.StringVar(&password, "password", "", "current `PASSWORD` (prompted for when not given)")
 			fs.StringVar(&newPassword, "new-password", "", "new `PASSWORD` (prompted for when not given)")
 		},
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(false)
-			if err != nil {
-				return err
-			}
+		run: withClient(false, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
 			if username == "" {
 				if c.setting.token == "" {
 					return usagef("--username is required (or an API token to find it)")
@@ -104,10 +102,7 @@ given are prompted for (without echo).`,
 				}
 				username = u.Username
 			}
-			if password, err = c.prompt.orPrompt(password, "Current password", false); err != nil {
-				return err
-			}
-			if newPassword, err = c.prompt.orPrompt(newPassword, "New password", true); err != nil {
+			if err := c.prompt.proofAndNewPassword("Current password", &password, &newPassword); err != nil {
 				return err
 			}
 			if err := cl.UpdatePassword(ctx, username, password, newPassword); err != nil {
@@ -115,7 +110,7 @@ given are prompted for (without echo).`,
 			}
 			c.info("Password of %s updated.", username)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -148,32 +143,38 @@ SMTP), to be used with reset-password.`,
 }
 
 func cmdResetPassword() *command {
-	var token, password string
-	return &command{
-		name:    "reset-password",
-		summary: "Set a new password with an emailed reset token",
-		help:    "Needs no API token. The token and password are prompted for (without echo) when not given.",
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&token, "token", "", "the reset `TOKEN` from the email (prompted for when not given)")
-			fs.StringVar(&password, "password", "", "the new `PASSWORD` (prompted for when not given)")
-		},
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(false)
-			if err != nil {
-				return err
-			}
-			if token, err = c.prompt.orPrompt(token, "Reset token", false); err != nil {
-				return err
-			}
-			if password, err = c.prompt.orPrompt(password, "New password", true); err != nil {
-				return err
-			}
+	return tokenPasswordCommand("reset-password", "Set a new password with an emailed reset token",
+		"Needs no API token. The token and password are prompted for (without echo) when not given.",
+		"the reset `TOKEN` from the email", "Reset token",
+		func(ctx context.Context, c *cli, cl *client.Client, token, password string) error {
 			if err := cl.ResetPassword(ctx, token, password); err != nil {
 				return err
 			}
 			c.info("Password reset.")
 			return nil
+		})
+}
+
+// tokenPasswordCommand is a command that sets a new password with a
+// token (--token, --password; each prompted for when not given, the
+// token as tokenLabel) and no API token.
+func tokenPasswordCommand(name, summary, help, tokenUsage, tokenLabel string,
+	set func(ctx context.Context, c *cli, cl *client.Client, token, password string) error) *command {
+	var token, password string
+	return &command{
+		name:    name,
+		summary: summary,
+		help:    help,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&token, "token", "", tokenUsage+" (prompted for when not given)")
+			fs.StringVar(&password, "password", "", "the new `PASSWORD` (prompted for when not given)")
 		},
+		run: withClient(false, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
+			if err := c.prompt.proofAndNewPassword(tokenLabel, &token, &password); err != nil {
+				return err
+			}
+			return set(ctx, c, cl, token, password)
+		}),
 	}
 }
 

@@ -17,27 +17,8 @@ with --limit/--offset that one page. --output table prints one line per group.`,
 }
 
 func cmdGetGroup() *command {
-	return &command{
-		name:    "get-group",
-		args:    []string{"ID|NAME"},
-		summary: "Get user group by id or name",
-		help:    groupRefHelp + " Admin only.",
-		run: func(ctx context.Context, c *cli, args []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveGroupID(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			g, err := cl.GetGroup(ctx, id)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(g)
-		},
-	}
+	return getCommand("get-group", "Get user group by id or name", groupRefHelp+" Admin only.",
+		groupRef, (*client.Client).GetGroup)
 }
 
 func cmdCreateGroup() *command {
@@ -46,40 +27,14 @@ func cmdCreateGroup() *command {
 		args:    []string{"NAME"},
 		summary: "Create user group",
 		help:    "Admin only. Prints the new group.",
-		run: func(ctx context.Context, c *cli, args []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			g, err := cl.CreateGroup(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return c.printJSON(g)
-		},
+		run: withClient(true, func(ctx context.Context, c *cli, cl *client.Client, args []string) error {
+			return c.printResult(cl.CreateGroup(ctx, args[0]))
+		}),
 	}
 }
 
 func cmdDeleteGroup() *command {
-	return &command{
-		name:    "delete-group",
-		args:    []string{"ID|NAME"},
-		summary: "Delete user group",
-		help:    groupRefHelp + " Admin only; the server refuses while any user has the group.",
-		run: func(ctx context.Context, c *cli, args []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveGroupID(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if err := cl.DeleteGroup(ctx, id); err != nil {
-				return err
-			}
-			c.info("Deleted group %s.", describeRef(args[0], id))
-			return nil
-		},
-	}
+	return deleteCommand("delete-group", "Delete user group",
+		groupRefHelp+" Admin only; the server refuses while any user has the group.",
+		groupRef, (*client.Client).DeleteGroup)
 }

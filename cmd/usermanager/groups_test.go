@@ -71,8 +71,7 @@ func TestGroups(t *testing.T) {
 	s.um(t, "delete-group").fails(2, "missing ID|NAME")
 
 	// Groups are admin business.
-	env := s.env(t)
-	env["KCI_API_TOKEN"] = s.tokenFor(s.user("bob"))
+	env := s.envAs(t, s.user("bob"))
 	runCLI(t, env, "", "list-groups").fails(1, "403 Forbidden: Forbidden", "needs an admin")
 	runCLI(t, env, "", "create-group", "x").fails(1, "403 Forbidden")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 
+	"github.com/kernelci/kernelci-api-go/client"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
 )
 
@@ -66,48 +67,19 @@ func cmdInviteURL() *command {
 		name:    "invite-url",
 		summary: "Preview invite URL base",
 		help:    "Admin only. Prints the public base URL and the accept-invite URL invites carry.",
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			u, err := cl.InviteURL(ctx)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(u)
-		},
+		run: withClient(true, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
+			return c.printResult(cl.InviteURL(ctx))
+		}),
 	}
 }
 
 func cmdAcceptInvite() *command {
-	var token, password string
-	return &command{
-		name:    "accept-invite",
-		summary: "Accept an invite",
-		help: `Sets the password of an invited account and verifies it; no API token
+	return tokenPasswordCommand("accept-invite", "Accept an invite",
+		`Sets the password of an invited account and verifies it; no API token
 is needed. The token and password are prompted for (without echo) when
 not given. Prints the account.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&token, "token", "", "the invite `TOKEN` (prompted for when not given)")
-			fs.StringVar(&password, "password", "", "the new `PASSWORD` (prompted for when not given)")
-		},
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(false)
-			if err != nil {
-				return err
-			}
-			if token, err = c.prompt.orPrompt(token, "Invite token", false); err != nil {
-				return err
-			}
-			if password, err = c.prompt.orPrompt(password, "New password", true); err != nil {
-				return err
-			}
-			u, err := cl.AcceptInvite(ctx, token, password)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(u)
-		},
-	}
+		"the invite `TOKEN`", "Invite token",
+		func(ctx context.Context, c *cli, cl *client.Client, token, password string) error {
+			return c.printResult(cl.AcceptInvite(ctx, token, password))
+		})
 }

@@ -158,6 +158,13 @@ func (s *server) env(t *testing.T) map[string]string {
 	return map[string]string{"HOME": t.TempDir(), "KCI_API_URL": s.url, "KCI_API_TOKEN": s.token}
 }
 
+// envAs is env with a session token of u instead of the admin's.
+func (s *server) envAs(t *testing.T, u *model.User) map[string]string {
+	env := s.env(t)
+	env["KCI_API_TOKEN"] = s.tokenFor(u)
+	return env
+}
+
 // result is one run of the CLI.
 type result struct {
 	t      *testing.T

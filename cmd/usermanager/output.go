@@ -27,6 +27,14 @@ func (c *cli) printJSON(v any) error {
 	return err
 }
 
+// printResult prints v (printJSON) unless err.
+func (c *cli) printResult(v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.printJSON(v)
+}
+
 // info is a message for the operator (stderr: stdout carries data only).
 func (c *cli) info(format string, a ...any) {
 	fmt.Fprintf(c.stderr, format+"\n", a...)

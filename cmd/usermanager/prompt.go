@@ -84,3 +84,15 @@ func (p *prompter) orPrompt(value, label string, confirm bool) (string, error) {
 	}
 	return p.secret(label, confirm)
 }
+
+// proofAndNewPassword prompts, each when not given, for what proves the
+// right to set a password (a token or the current password, named by
+// label) and for the new password.
+func (p *prompter) proofAndNewPassword(label string, proof, password *string) error {
+	var err error
+	if *proof, err = p.orPrompt(*proof, label, false); err != nil {
+		return err
+	}
+	*password, err = p.orPrompt(*password, "New password", true)
+	return err
+}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/client"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/wire"
@@ -87,11 +88,7 @@ line per token.`,
 			fs.StringVar(&username, "username", "", "superusers: the tokens of user `NAME`")
 			fs.BoolVar(&all, "all", false, "superusers: every user's tokens")
 		},
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
+		run: withClient(true, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
 			list, err := cl.ListTokens(ctx, username, all)
 			if err != nil {
 				return err
@@ -100,7 +97,7 @@ line per token.`,
 				return c.printTokensTable(list)
 			}
 			return c.printJSON(list)
-		},
+		}),
 	}
 }
 
@@ -116,11 +113,7 @@ once, on every server replica.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&username, "username", "", "superusers: look NAME up among user `NAME`'s tokens")
 		},
-		run: func(ctx context.Context, c *cli, args []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
+		run: withClient(true, func(ctx context.Context, c *cli, cl *client.Client, args []string) error {
 			id := args[0]
 			if _, err := objectid.Parse(id); err != nil {
 				list, err := cl.ListTokens(ctx, username, false)
@@ -142,7 +135,7 @@ once, on every server replica.`,
 			}
 			c.info("Revoked API token %s.", describeRef(args[0], id))
 			return nil
-		},
+		}),
 	}
 }
 

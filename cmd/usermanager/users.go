@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -27,27 +26,7 @@ with --limit/--offset that one page as the server answers it.
 }
 
 func cmdGetUser() *command {
-	return &command{
-		name:    "get-user",
-		args:    []string{"ID|USERNAME|EMAIL"},
-		summary: "Get user by id/email/username",
-		help:    userRefHelp,
-		run: func(ctx context.Context, c *cli, args []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveUserID(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			u, err := cl.GetUser(ctx, id)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(u)
-		},
-	}
+	return getCommand("get-user", "Get user by id/email/username", userRefHelp, userRef, (*client.Client).GetUser)
 }
 
 func cmdWhoami() *command {
@@ -55,49 +34,15 @@ func cmdWhoami() *command {
 		name:    "whoami",
 		summary: "Show current user",
 		help:    "Prints the account of the token.",
-		run: func(ctx context.Context, c *cli, _ []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			u, err := cl.Whoami(ctx)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(u)
-		},
+		run: withClient(true, func(ctx context.Context, c *cli, cl *client.Client, _ []string) error {
+			return c.printResult(cl.Whoami(ctx))
+		}),
 	}
 }
 
 func cmdDeleteUser() *command {
-	return &command{
-		name:    "delete-user",
-		args:    []string{"ID|USERNAME|EMAIL"},
-		summary: "Delete user by id/email/username",
-		help:    userRefHelp + "\n\nAdmin only.",
-		run: func(ctx context.Context, c *cli, args []string) error {
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveUserID(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if err := cl.DeleteUser(ctx, id); err != nil {
-				return err
-			}
-			c.info("Deleted user %s.", describeRef(args[0], id))
-			return nil
-		},
-	}
-}
-
-func describeRef(ref, id string) string {
-	if ref == id {
-		return id
-	}
-	return fmt.Sprintf("%s (%s)", ref, id)
+	return deleteCommand("delete-user", "Delete user by id/email/username", userRefHelp+"\n\nAdmin only.",
+		userRef, (*client.Client).DeleteUser)
 }
 
 func cmdUpdateUser() *command {
@@ -110,7 +55,7 @@ func cmdUpdateUser() *command {
 	)
 	return &command{
 		name:    "update-user",
-		args:    []string{"ID|USERNAME|EMAIL"},
+		args:    []string{userRef.arg},
 		summary: "Patch user by id/email/username",
 		help: userRefHelp + `
 
@@ -148,11 +93,7 @@ names or ids, and must exist. --set-groups "" removes every group.`,
 			if upd == (wire.UserUpdate{}) && !groupChange {
 				return usagef("no updates specified: use --data or flags")
 			}
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveUserID(ctx, args[0])
+			cl, id, err := c.resolve(ctx, userRef, args[0])
 			if err != nil {
 				return err
 			}
@@ -169,11 +110,7 @@ names or ids, and must exist. --set-groups "" removes every group.`,
 				}
 				upd.Groups = &groups
 			}
-			u, err := cl.UpdateUser(ctx, id, upd)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(u)
+			return c.printResult(cl.UpdateUser(ctx, id, upd))
 		},
 	}
 }
@@ -265,7 +202,7 @@ func groupCommand(name, summary string, assign bool) *command {
 	var groups listFlag
 	return &command{
 		name:    name,
-		args:    []string{"ID|USERNAME|EMAIL"},
+		args:    []string{userRef.arg},
 		summary: summary,
 		help:    userRefHelp + "\n\nAdmin only. Like update-user --add-group/--remove-group.",
 		flags: func(fs *flag.FlagSet) {
@@ -275,11 +212,7 @@ func groupCommand(name, summary string, assign bool) *command {
 			if len(groups) == 0 {
 				return usagef("no groups specified: use --group")
 			}
-			cl, err := c.newClient(true)
-			if err != nil {
-				return err
-			}
-			id, err := cl.ResolveUserID(ctx, args[0])
+			cl, id, err := c.resolve(ctx, userRef, args[0])
 			if err != nil {
 				return err
 			}
@@ -293,11 +226,7 @@ func groupCommand(name, summary string, assign bool) *command {
 			if err != nil {
 				return err
 			}
-			u, err := cl.UpdateUser(ctx, id, wire.UserUpdate{Groups: &list})
-			if err != nil {
-				return err
-			}
-			return c.printJSON(u)
+			return c.printResult(cl.UpdateUser(ctx, id, wire.UserUpdate{Groups: &list}))
 		},
 	}
 }
@@ -333,11 +262,7 @@ func cmdUpdateMe() *command {
 			if err != nil {
 				return err
 			}
-			u, err := cl.UpdateMe(ctx, upd)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(u)
+			return c.printResult(cl.UpdateMe(ctx, upd))
 		},
 	}
 }

@@ -149,8 +149,7 @@ func TestWhoami(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, "")
 	bob := s.addUser("bob")
-	env := s.env(t)
-	env["KCI_API_TOKEN"] = s.tokenFor(bob)
+	env := s.envAs(t, bob)
 	if u := runCLI(t, env, "", "whoami").ok().pretty().userOut(); u.Username != "bob" {
 		t.Fatalf("whoami %s", u.Username)
 	}
@@ -314,8 +313,7 @@ func TestUpdateUserRefsAndErrors(t *testing.T) {
 		s.um(t, "update-user", "bob", "--active=maybe").fails(2, "invalid boolean value")
 	})
 	t.Run("not an admin", func(t *testing.T) {
-		env := s.env(t)
-		env["KCI_API_TOKEN"] = s.tokenFor(s.user("carol"))
+		env := s.envAs(t, s.user("carol"))
 		runCLI(t, env, "", "update-user", "bob", "--inactive").fails(1, "403 Forbidden", "needs an admin")
 	})
 }
@@ -346,8 +344,7 @@ func TestUpdateMe(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, "")
 	bob := s.addUser("bob")
-	env := s.env(t)
-	env["KCI_API_TOKEN"] = s.tokenFor(bob)
+	env := s.envAs(t, bob)
 	u := runCLI(t, env, "", "update-me", "--email", "bob2@example.org", "--password", "p2").ok().userOut()
 	if u.Email != "bob2@example.org" || u.IsVerified {
 		t.Fatalf("%+v", u)

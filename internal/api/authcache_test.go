@@ -6,51 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kernelci/kernelci-api-go/internal/api"
-	"github.com/kernelci/kernelci-api-go/internal/auth"
-	"github.com/kernelci/kernelci-api-go/internal/model"
-	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 )
-
-// testClock is a clock that moves only when told.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// newEnvOptions is newEnv with the server's options (PubSub set here).
-func newEnvOptions(t *testing.T, opts api.Options) *env {
-	t.Helper()
-	st := openTestStore(t)
-	if err := st.InsertGroup(context.Background(), &model.Group{Name: model.EditAnyGroup}); err != nil {
-		t.Fatal(err)
-	}
-	tokens := &auth.Tokens{Secret: testSecret}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts.PubSub = pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
-	srv := httptest.NewServer(api.New(st, tokens, opts, log))
-	t.Cleanup(srv.Close)
-	return &env{t: t, base: srv.URL, client: srv.Client(), store: st, tokens: tokens}
-}
 
 // TestAuthCacheDoesNotOutliveRevocation: with the authentication cache
 // on and a clock that never moves (so no entry ever expires), every way
@@ -60,14 +21,14 @@ func newEnvOptions(t *testing.T, opts api.Options) *env {
 // relay does between replicas).
 func TestAuthCacheDoesNotOutliveRevocation(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
+	clock := newFakeClock()
 	var other *api.Server
 	var told atomic.Int64
-	e := newEnvOptions(t, api.Options{AuthCacheTTL: time.Hour, Now: clock.now, OnAuthChange: func(context.Context) {
+	e := newEnvWith(t, api.Options{AuthCacheTTL: time.Hour, Now: clock.Now, OnAuthChange: func(context.Context) {
 		told.Add(1)
 		other.InvalidateAuthCache()
-	}})
-	other = api.New(e.store, e.tokens, api.Options{AuthCacheTTL: time.Hour, Now: clock.now}, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	}}, nil, nil)
+	other = api.New(e.store, e.tokens, api.Options{AuthCacheTTL: time.Hour, Now: clock.Now}, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	srvB := httptest.NewServer(other)
 	t.Cleanup(srvB.Close)
 	b := &env{t: t, base: srvB.URL, client: srvB.Client(), store: e.store, tokens: e.tokens}
@@ -155,13 +116,13 @@ func TestAuthCacheDoesNotOutliveRevocation(t *testing.T) {
 // before the TTL).
 func TestAuthCacheExpiry(t *testing.T) {
 	t.Parallel()
-	clock := newTestClock()
-	e := newEnvOptions(t, api.Options{AuthCacheTTL: 72 * time.Hour, Now: clock.now})
+	clock := newFakeClock()
+	e := newEnvWith(t, api.Options{AuthCacheTTL: 72 * time.Hour, Now: clock.Now}, nil, nil)
 	jwt := e.token("lab")
 	tok := e.do("POST", "/latest/user/tokens", jwt, map[string]any{"name": "short", "scopes": []string{"read"},
 		"expires_in_days": 1}).expect(http.StatusCreated).object()["token"].(string)
 	e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusOK)
-	clock.advance(24*time.Hour + time.Second)
+	clock.Advance(24*time.Hour + time.Second)
 	e.do("GET", "/latest/whoami", tok, nil).expect(http.StatusUnauthorized)
 	e.do("GET", "/latest/whoami", jwt, nil).expect(http.StatusOK)
 }

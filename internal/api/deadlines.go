@@ -15,15 +15,9 @@ const (
 )
 
 func (o *Options) setDeadlineDefaults() {
-	if o.BodyReadTimeout <= 0 {
-		o.BodyReadTimeout = DefaultBodyReadTimeout
-	}
-	if o.MinBodyRate <= 0 {
-		o.MinBodyRate = DefaultMinBodyRate
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = DefaultWriteTimeout
-	}
+	orDefault(&o.BodyReadTimeout, DefaultBodyReadTimeout)
+	orDefault(&o.MinBodyRate, DefaultMinBodyRate)
+	orDefault(&o.WriteTimeout, DefaultWriteTimeout)
 }
 
 // setDeadlines bounds, on the connection, how long the request may take

@@ -52,11 +52,7 @@ func TestEventsShape(t *testing.T) {
 	var prevSeq float64
 	var prevTS time.Time
 	for i, ev := range evs {
-		var keys []string
-		for key := range ev {
-			keys = append(keys, key)
-		}
-		sort.Strings(keys)
+		keys := sortedKeys(ev)
 		if !reflect.DeepEqual(keys, []string{"channel", "data", "id", "owner", "sequence_id", "timestamp"}) {
 			t.Errorf("event %d keys %v", i, keys)
 		}
@@ -191,9 +187,7 @@ func TestEventsFromEachTimestamp(t *testing.T) {
 	e, evs, _, _, _ := eventFixture(t)
 	// More events, so that more timestamps are tried.
 	tok := e.token("carol")
-	for i := range 15 {
-		e.postNode(tok, nodeBody("test", fmt.Sprintf("t-%d", i), nil))
-	}
+	e.postNodes(tok, "test", "t-", 15)
 	evs = e.events("")
 	for _, ev := range evs {
 		ts := wt(t, ev["timestamp"])

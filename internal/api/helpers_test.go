@@ -10,8 +10,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,12 +66,14 @@ type env struct {
 // node:edit:any group created as the application's bootstrap does.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvWrapped(t, nil)
+	return newEnvWith(t, api.Options{}, nil, nil)
 }
 
-// newEnvWrapped is newEnv with the server's store wrapped by wrap (nil:
-// none); e.store stays the store itself.
-func newEnvWrapped(t *testing.T, wrap func(store.Store) store.Store) *env {
+// newEnvWith is newEnv with the server's options (a pub/sub service is
+// made when opts has none), its store wrapped by wrap (nil: none; e.store
+// stays the store itself) and its log written to logOut (nil: the test's
+// output, warnings and above).
+func newEnvWith(t *testing.T, opts api.Options, wrap func(store.Store) store.Store, logOut io.Writer) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := openTestStore(t)
@@ -77,13 +81,18 @@ func newEnvWrapped(t *testing.T, wrap func(store.Store) store.Store) *env {
 		t.Fatal(err)
 	}
 	tokens := &auth.Tokens{Secret: testSecret}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if logOut == nil {
+		logOut = t.Output()
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	served := st
 	if wrap != nil {
 		served = wrap(st)
 	}
-	svc := pubsub.New(served, pubsub.NewBroker(), pubsub.Options{Log: log})
-	srv := httptest.NewServer(api.New(served, tokens, api.Options{PubSub: svc}, log))
+	if opts.PubSub == nil {
+		opts.PubSub = pubsub.New(served, pubsub.NewBroker(), pubsub.Options{Log: log})
+	}
+	srv := httptest.NewServer(api.New(served, tokens, opts, log))
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	// Never follow redirects: a redirect is a behaviour under test.
@@ -349,6 +358,33 @@ func (r *response) expect422() []string {
 	return locs
 }
 
+// expectRefusal checks a refused request: a 422 with exactly locs (nil:
+// any), else status and the body {"detail": detail} (nil or "": any
+// string detail).
+func (r *response) expectRefusal(status int, detail any, locs []string) {
+	r.t.Helper()
+	switch {
+	case status == 422:
+		if got := r.expect422(); locs != nil && !reflect.DeepEqual(got, locs) {
+			r.t.Errorf("locs %v, want %v", got, locs)
+		}
+	case detail == nil || detail == "":
+		r.expectDetailPrefix(status, "")
+	default:
+		r.expect(status)
+		jsonEqual(r.t, "body", r.value(), map[string]any{"detail": detail})
+	}
+}
+
+// formOf is the form of the given key, value pairs.
+func formOf(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}
+
 // count is GET /count with an optional query string.
 func (e *env) count(q string) int {
 	e.t.Helper()
@@ -398,6 +434,17 @@ func (e *env) expectUnchanged(before state, what string) {
 func (e *env) postNode(token string, body map[string]any) map[string]any {
 	e.t.Helper()
 	return e.do(http.MethodPost, "/latest/node", token, body).expect(http.StatusOK).object()
+}
+
+// postNodes creates n nodes of a kind named prefix0, prefix1... and
+// returns their ids.
+func (e *env) postNodes(token, kind, prefix string, n int) []string {
+	e.t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = e.postNode(token, nodeBody(kind, fmt.Sprint(prefix, i), nil))["id"].(string)
+	}
+	return ids
 }
 
 // getNode returns the stored node (failing if there is none).
@@ -457,15 +504,14 @@ var (
 	hexID    = regexp.MustCompile(`^[0-9a-f]{24}$`)
 )
 
+// sortedKeys are the keys of a JSON object, sorted.
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
+
 // checkNodeShape checks that n has exactly the node fields, a 24-hex id
 // and wire-format datetimes.
 func checkNodeShape(t *testing.T, n map[string]any) {
 	t.Helper()
-	var keys []string
-	for k := range n {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(n)
 	want := slices.Clone(nodeFields)
 	sort.Strings(want)
 	if !reflect.DeepEqual(keys, want) {

@@ -32,7 +32,7 @@ func smtpEnv(t *testing.T, opts api.Options) (*env, *smtptest.Server) {
 	srv := smtptest.Start(t, smtptest.Options{User: "kernelci@example.org", Password: "smtp-secret"})
 	opts.Mailer = email.NewSMTP(email.SMTPConfig{Host: srv.Host, Port: srv.Port, From: "kernelci@example.org",
 		Password: "smtp-secret", TLS: srv.ClientTLS})
-	return newEnvWith(t, opts, nil), srv
+	return newEnvWith(t, opts, nil, nil), srv
 }
 
 func TestInviteByEmail(t *testing.T) {
@@ -160,7 +160,7 @@ func TestEmailFailuresDoNotFailRequests(t *testing.T) {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		e := newEnvWith(t, api.Options{Mailer: email.NewSMTP(email.SMTPConfig{Host: "127.0.0.1", Port: port, From: "kernelci@example.org"})}, io.Discard)
+		e := newEnvWith(t, api.Options{Mailer: email.NewSMTP(email.SMTPConfig{Host: "127.0.0.1", Port: port, From: "kernelci@example.org"})}, nil, io.Discard)
 		admin := e.token("admin", superuser)
 		inv := e.invite(admin, map[string]any{"username": "alice", "email": "alice@example.org", "send_email": true})
 		if inv["email_sent"] != false || inv["token"] == nil {
@@ -174,7 +174,7 @@ func TestEmailFailuresDoNotFailRequests(t *testing.T) {
 	t.Run("mailer errors", func(t *testing.T) {
 		t.Parallel()
 		fm := &failingMailer{done: make(chan struct{}, 10)}
-		e := newEnvWith(t, api.Options{Mailer: fm}, io.Discard)
+		e := newEnvWith(t, api.Options{Mailer: fm}, nil, io.Discard)
 		admin := e.token("admin", superuser)
 		inv := e.invite(admin, map[string]any{"username": "alice", "email": "alice@example.org", "send_email": true})
 		if inv["email_sent"] != false {
@@ -216,7 +216,7 @@ func TestForgotPasswordEmailLimit(t *testing.T) {
 	clk := newFakeClock()
 	rm := &recordingMailer{msgs: make(chan email.Message, 10)}
 	e := newEnvWith(t, api.Options{Mailer: rm, LoginLimiter: ratelimit.NewLogin(
-		ratelimit.LoginConfig{MaxResetEmails: 2, Window: time.Hour}, clk.Now)}, io.Discard)
+		ratelimit.LoginConfig{MaxResetEmails: 2, Window: time.Hour}, clk.Now)}, nil, io.Discard)
 	e.addUser("alice")
 	next := func() email.Message {
 		t.Helper()

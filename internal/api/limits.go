@@ -50,36 +50,16 @@ func DefaultMaxLargeHierarchies() int { return max(1, runtime.NumCPU()/2) }
 const largeHierarchy = 1 << 20
 
 func (o *Options) setLimitDefaults() {
-	if o.QueryTimeout <= 0 {
-		o.QueryTimeout = DefaultQueryTimeout
-	}
-	if o.MaxJSONDepth <= 0 {
-		o.MaxJSONDepth = DefaultMaxJSONDepth
-	}
-	if o.MaxPageLimit <= 0 {
-		o.MaxPageLimit = DefaultMaxPageLimit
-	}
-	if o.MaxEventsLimit <= 0 {
-		o.MaxEventsLimit = DefaultMaxEventsLimit
-	}
-	if o.MaxSubscriptionsPerUser <= 0 {
-		o.MaxSubscriptionsPerUser = DefaultMaxSubscriptions
-	}
-	if o.MaxWaitsPerUser <= 0 {
-		o.MaxWaitsPerUser = DefaultMaxWaitsPerUser
-	}
-	if o.MaxHeavyQueries <= 0 {
-		o.MaxHeavyQueries = DefaultMaxHeavyQueries()
-	}
-	if o.MaxHashes <= 0 {
-		o.MaxHashes = DefaultMaxHashes()
-	}
-	if o.MaxLargeHierarchies <= 0 {
-		o.MaxLargeHierarchies = DefaultMaxLargeHierarchies()
-	}
-	if o.AdmissionWait <= 0 {
-		o.AdmissionWait = DefaultAdmissionWait
-	}
+	orDefault(&o.QueryTimeout, DefaultQueryTimeout)
+	orDefault(&o.MaxJSONDepth, DefaultMaxJSONDepth)
+	orDefault(&o.MaxPageLimit, DefaultMaxPageLimit)
+	orDefault(&o.MaxEventsLimit, DefaultMaxEventsLimit)
+	orDefault(&o.MaxSubscriptionsPerUser, DefaultMaxSubscriptions)
+	orDefault(&o.MaxWaitsPerUser, DefaultMaxWaitsPerUser)
+	orDefault(&o.MaxHeavyQueries, DefaultMaxHeavyQueries())
+	orDefault(&o.MaxHashes, DefaultMaxHashes())
+	orDefault(&o.MaxLargeHierarchies, DefaultMaxLargeHierarchies())
+	orDefault(&o.AdmissionWait, DefaultAdmissionWait)
 }
 
 // parseQuery is query.Parse with the server's query limits.
@@ -90,9 +70,7 @@ func (s *Server) parseQuery(v url.Values, schema query.Schema) (query.Filter, er
 // queryLimits are the query limits with defaults filled in.
 func (s *Server) queryLimits() query.Limits {
 	l := s.opts.QueryLimits
-	if l.MaxListValues <= 0 {
-		l.MaxListValues = query.DefaultLimits.MaxListValues
-	}
+	orDefault(&l.MaxListValues, query.DefaultLimits.MaxListValues)
 	return l
 }
 

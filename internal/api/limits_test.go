@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,31 +28,6 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/store"
 	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
-
-// newLimitEnv starts a server with opts over a fresh store, wrapped by
-// wrap when not nil.
-func newLimitEnv(t *testing.T, opts api.Options, wrap func(store.Store) store.Store) *env {
-	t.Helper()
-	ctx := context.Background()
-	st := openTestStore(t)
-	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
-		t.Fatal(err)
-	}
-	tokens := &auth.Tokens{Secret: testSecret}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	served := st
-	if wrap != nil {
-		served = wrap(st)
-	}
-	if opts.PubSub == nil {
-		opts.PubSub = pubsub.New(served, pubsub.NewBroker(), pubsub.Options{Log: log})
-	}
-	srv := httptest.NewServer(api.New(served, tokens, opts, log))
-	t.Cleanup(srv.Close)
-	client := srv.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &env{t: t, base: srv.URL, client: client, store: st, tokens: tokens}
-}
 
 func TestQueryRefusesTooManyListValues(t *testing.T) {
 	t.Parallel()
@@ -99,8 +75,8 @@ func TestQueryListValuesBoundedAcrossLists(t *testing.T) {
 // 32,766 variables): a query at those limits answers, not 500.
 func TestQueryLimitsAtTheirLargestSettingsAnswer(t *testing.T) {
 	t.Parallel()
-	e := newLimitEnv(t, api.Options{QueryLimits: query.Limits{MaxConds: config.MaxQueryConditions,
-		MaxListValues: config.MaxQueryListValues}}, nil)
+	e := newEnvWith(t, api.Options{QueryLimits: query.Limits{MaxConds: config.MaxQueryConditions,
+		MaxListValues: config.MaxQueryListValues}}, nil, nil)
 	v := url.Values{}
 	for i := 0; i < config.MaxQueryConditions-2; i++ {
 		v.Set(fmt.Sprintf("data.f%04d__ne", i), "x")
@@ -171,7 +147,7 @@ func TestJSONDepthLimitFitsMongoDB(t *testing.T) {
 		t.Fatalf("depth limits %d (default) and %d (largest setting) leave no room below MongoDB's 100 levels",
 			api.DefaultMaxJSONDepth, config.MaxJSONDepth)
 	}
-	e := newLimitEnv(t, api.Options{MaxJSONDepth: config.MaxJSONDepth}, nil)
+	e := newEnvWith(t, api.Options{MaxJSONDepth: config.MaxJSONDepth}, nil, nil)
 	tok := e.token("alice")
 	// The body itself is a level: data's value starts at depth 2.
 	deepest := nested(config.MaxJSONDepth - 1)
@@ -202,7 +178,7 @@ func TestRegexRepetitionCapped(t *testing.T) {
 
 func TestQueryTimeBudgetAnswers504(t *testing.T) {
 	t.Parallel()
-	e := newLimitEnv(t, api.Options{QueryTimeout: time.Millisecond}, nil)
+	e := newEnvWith(t, api.Options{QueryTimeout: time.Millisecond}, nil, nil)
 	tok := e.token("alice")
 	blob := strings.Repeat("abcdefghij", 30000)
 	for i := 0; i < 3; i++ {
@@ -214,14 +190,47 @@ func TestQueryTimeBudgetAnswers504(t *testing.T) {
 	}
 }
 
-// gatedStore blocks the first regex count until released, and counts
-// how many regex counts reached the store.
+// latch holds the first call of hold, once armed, until open; held is
+// closed when that call waits. Later calls pass.
+type latch struct {
+	armed, taken atomic.Bool
+	held         chan struct{}
+	release      chan struct{}
+	opened       sync.Once
+}
+
+func newLatch(armed bool) *latch {
+	g := &latch{held: make(chan struct{}), release: make(chan struct{})}
+	g.armed.Store(armed)
+	return g
+}
+
+func (g *latch) hold() {
+	if g.armed.Load() && g.taken.CompareAndSwap(false, true) {
+		close(g.held)
+		<-g.release
+	}
+}
+
+func (g *latch) open() { g.opened.Do(func() { close(g.release) }) }
+
+// expectBusy checks a 503 for lack of a slot: a detail starting with
+// prefix, and Retry-After.
+func (r *response) expectBusy(prefix string) {
+	r.t.Helper()
+	r.expectDetailPrefix(http.StatusServiceUnavailable, prefix)
+	if r.header.Get("Retry-After") == "" {
+		r.t.Error("503 without Retry-After")
+	}
+}
+
+// gatedStore blocks the first regex count at its latch, and counts how
+// many regex counts reached the store.
 type gatedStore struct {
 	store.Store
+	*latch
 	mu      sync.Mutex
 	entered int
-	first   chan struct{} // closed when the first regex count is in the store
-	release chan struct{}
 }
 
 func (g *gatedStore) CountNodes(ctx context.Context, f query.Filter) (int64, error) {
@@ -229,12 +238,8 @@ func (g *gatedStore) CountNodes(ctx context.Context, f query.Filter) (int64, err
 		if c.Op == query.Re {
 			g.mu.Lock()
 			g.entered++
-			n := g.entered
 			g.mu.Unlock()
-			if n == 1 {
-				close(g.first)
-				<-g.release
-			}
+			g.hold()
 			break
 		}
 	}
@@ -243,24 +248,20 @@ func (g *gatedStore) CountNodes(ctx context.Context, f query.Filter) (int64, err
 
 func TestHeavyQueriesDoNotStarveCheapReads(t *testing.T) {
 	t.Parallel()
-	g := &gatedStore{first: make(chan struct{}), release: make(chan struct{})}
-	e := newLimitEnv(t, api.Options{MaxHeavyQueries: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
+	g := &gatedStore{latch: newLatch(true)}
+	e := newEnvWith(t, api.Options{MaxHeavyQueries: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
 		g.Store = st
 		return g
-	})
+	}, nil)
 	done := make(chan *response)
 	go func() { done <- e.do("GET", "/latest/count?name__re=a", "", nil) }()
-	<-g.first
+	<-g.held
 	// The one heavy slot is taken: a second regex query is turned away
 	// with Retry-After, a plain read still answers.
-	r := e.do("GET", "/latest/count?name__re=b", "", nil)
-	r.expectDetailPrefix(http.StatusServiceUnavailable, "Too many regular-expression queries")
-	if r.header.Get("Retry-After") == "" {
-		t.Error("503 without Retry-After")
-	}
+	e.do("GET", "/latest/count?name__re=b", "", nil).expectBusy("Too many regular-expression queries")
 	e.do("GET", "/latest/nodes?limit=1", "", nil).expect(http.StatusOK)
 	e.do("GET", "/latest/count?kind=checkout", "", nil).expect(http.StatusOK)
-	close(g.release)
+	g.open()
 	(<-done).expect(http.StatusOK)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -282,7 +283,7 @@ func TestAnswersAreBounded(t *testing.T) {
 func TestNodesFastStreamsEveryNode(t *testing.T) {
 	t.Parallel()
 	// A budget no loaded test machine reaches: not what is tested here.
-	e := newLimitEnv(t, api.Options{QueryTimeout: 10 * time.Minute}, nil)
+	e := newEnvWith(t, api.Options{QueryTimeout: 10 * time.Minute}, nil, nil)
 	tok := e.token("alice")
 	// More than two chunks of the stream (500 nodes), in one hierarchy.
 	root := e.postNode(tok, checkoutBody())
@@ -338,7 +339,7 @@ func TestPopWaitEndsWithKeepAlive(t *testing.T) {
 
 func TestSubscriptionsPerUserCapped(t *testing.T) {
 	t.Parallel()
-	e := newLimitEnv(t, api.Options{MaxSubscriptionsPerUser: 3}, nil)
+	e := newEnvWith(t, api.Options{MaxSubscriptionsPerUser: 3}, nil, nil)
 	alice, bob := e.token("alice"), e.token("bob")
 	var first float64
 	for i := 0; i < 3; i++ {
@@ -356,7 +357,7 @@ func TestSubscriptionsPerUserCapped(t *testing.T) {
 
 func TestSlowBodyConnectionClosed(t *testing.T) {
 	t.Parallel()
-	e := newLimitEnv(t, api.Options{BodyReadTimeout: 100 * time.Millisecond, MinBodyRate: 1 << 30}, nil)
+	e := newEnvWith(t, api.Options{BodyReadTimeout: 100 * time.Millisecond, MinBodyRate: 1 << 30}, nil, nil)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -377,26 +378,21 @@ func TestSlowBodyConnectionClosed(t *testing.T) {
 // it holds a password-hash slot) until released.
 type heldLogins struct {
 	store.Store
-	once    sync.Once
-	held    chan struct{}
-	release chan struct{}
+	*latch
 }
 
 func (h *heldLogins) GetUserByUsername(ctx context.Context, name string) (*model.User, error) {
-	h.once.Do(func() {
-		close(h.held)
-		<-h.release
-	})
+	h.hold()
 	return h.Store.GetUserByUsername(ctx, name)
 }
 
 func TestPasswordHashesBounded(t *testing.T) {
 	t.Parallel()
-	h := &heldLogins{held: make(chan struct{}), release: make(chan struct{})}
-	e := newLimitEnv(t, api.Options{MaxHashes: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
+	h := &heldLogins{latch: newLatch(true)}
+	e := newEnvWith(t, api.Options{MaxHashes: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
 		h.Store = st
 		return h
-	})
+	}, nil)
 	e.addUser("alice")
 	form := url.Values{"username": {"nobody"}, "password": {"x"}}
 	done := make(chan *response)
@@ -404,12 +400,8 @@ func TestPasswordHashesBounded(t *testing.T) {
 	<-h.held
 	// The only hash slot is taken: another login waits briefly, then is
 	// told to come back, without hashing anything.
-	r := e.postForm("/latest/user/login", url.Values{"username": {"alice"}, "password": {testPassword}})
-	r.expectDetailPrefix(http.StatusServiceUnavailable, "Too many password checks")
-	if r.header.Get("Retry-After") == "" {
-		t.Error("503 without Retry-After")
-	}
-	close(h.release)
+	e.postForm("/latest/user/login", url.Values{"username": {"alice"}, "password": {testPassword}}).expectBusy("Too many password checks")
+	h.open()
 	(<-done).expect(http.StatusBadRequest)
 	e.login("alice")
 }
@@ -433,36 +425,27 @@ func TestHierarchyChildrenNameExistingGroupsOnly(t *testing.T) {
 	e.do("PUT", "/latest/nodes/"+root["id"].(string), tok, body).expect(http.StatusOK)
 }
 
-// heldWrites holds the first node write until release is closed.
+// heldWrites holds the first node write, once its latch is armed.
 type heldWrites struct {
 	store.Store
-	once          sync.Once
-	held, release chan struct{}
+	*latch
 }
 
 func (h *heldWrites) WriteNodes(ctx context.Context, w store.NodeWrite) error {
-	first := false
-	h.once.Do(func() { first = true })
-	if first {
-		close(h.held)
-		<-h.release
-	}
+	h.hold()
 	return h.Store.WriteNodes(ctx, w)
 }
 
 func TestLargeHierarchiesBounded(t *testing.T) {
 	t.Parallel()
-	h := &heldWrites{held: make(chan struct{}), release: make(chan struct{})}
-	e := newLimitEnv(t, api.Options{MaxLargeHierarchies: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
+	h := &heldWrites{latch: newLatch(false)}
+	e := newEnvWith(t, api.Options{MaxLargeHierarchies: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
 		h.Store = st
 		return h
-	})
-	var released sync.Once
-	release := func() { released.Do(func() { close(h.release) }) }
-	t.Cleanup(release) // before the server closes, should the test fail early
+	}, nil)
+	t.Cleanup(h.open) // before the server closes, should the test fail early
 	tok := e.token("alice")
-	// The root is written before the store is held (its write is the first).
-	h.once.Do(func() {})
+	// The root is written before the store is held.
 	root := e.postNode(tok, checkoutBody())
 	id := root["id"].(string)
 	big := func(name string) map[string]any {
@@ -470,20 +453,16 @@ func TestLargeHierarchiesBounded(t *testing.T) {
 		n["data"] = map[string]any{"blob": strings.Repeat("x", 1100<<10)}
 		return map[string]any{"node": root, "child_nodes": []any{map[string]any{"node": n, "child_nodes": []any{}}}}
 	}
-	h.once = sync.Once{}
+	h.armed.Store(true)
 	done := make(chan *response)
 	go func() { done <- e.do("PUT", "/latest/nodes/"+id, tok, big("first")) }()
 	<-h.held
 	// The only large-hierarchy slot is taken: another large body waits
 	// briefly, then is told to come back, with nothing written.
 	before := e.snapshot()
-	r := e.do("PUT", "/latest/nodes/"+id, tok, big("second"))
-	r.expectDetailPrefix(http.StatusServiceUnavailable, "Too many large hierarchies")
-	if r.header.Get("Retry-After") == "" {
-		t.Error("503 without Retry-After")
-	}
+	e.do("PUT", "/latest/nodes/"+id, tok, big("second")).expectBusy("Too many large hierarchies")
 	e.expectUnchanged(before, "a large hierarchy refused for lack of a slot")
-	release()
+	h.open()
 	(<-done).expect(http.StatusOK)
 	// A small hierarchy never waits for the slot.
 	small := map[string]any{"node": root, "child_nodes": []any{map[string]any{"node": nodeBody("test", "small", nil), "child_nodes": []any{}}}}

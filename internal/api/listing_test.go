@@ -155,9 +155,7 @@ func TestListingBadParameters(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	tok := e.token("alice")
-	for i := range 3 {
-		e.postNode(tok, nodeBody("test", fmt.Sprintf("t%d", i), nil))
-	}
+	e.postNodes(tok, "test", "t", 3)
 	r := e.do(http.MethodGet, "/latest/nodes?sort=-created&limit=1", "", nil).expect(http.StatusOK)
 	cur := r.header.Get("X-Next-Cursor")
 	evs := e.do(http.MethodGet, "/latest/events?sort=-sequence_id&limit=1", "", nil).expect(http.StatusOK)
@@ -211,9 +209,7 @@ func TestEventsSortAndCursor(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	tok := e.token("alice")
-	for i := range 11 {
-		e.postNode(tok, nodeBody("kbuild", fmt.Sprintf("k%d", i), nil))
-	}
+	e.postNodes(tok, "kbuild", "k", 11)
 	asc := e.events("limit=100")
 	var want []float64
 	for _, ev := range slices.Backward(asc) {

@@ -169,9 +169,20 @@ func (s *Server) nodeFilter(r *http.Request) (query.Filter, error) {
 	return f, s.checkBounded(f)
 }
 
-// nodeListing parses sort=, after= and fields= of /nodes and /nodes/fast.
-func nodeListing(r *http.Request) (listing, error) {
-	return parseListing(r.URL.Query(), query.NodeSort, nodeCursorOrder, nodeFields)
+// nodeQuery parses the filter and the listing (sort=, after= and
+// fields=) of /nodes and /nodes/fast, then takes a heavy-query slot
+// (admitHeavy): call release when done.
+func (s *Server) nodeQuery(r *http.Request) (f query.Filter, l listing, release func(), err error) {
+	if f, err = s.nodeFilter(r); err != nil {
+		return f, l, nil, err
+	}
+	if l, err = parseListing(r.URL.Query(), query.NodeSort, nodeCursorOrder, nodeFields); err != nil {
+		return f, l, nil, err
+	}
+	if release, err = s.admitHeavy(r.Context(), f); err != nil {
+		return f, l, nil, err
+	}
+	return f, l, release, nil
 }
 
 // answerNodes writes a page of nodes (their wire JSON, FindNodesJSON):
@@ -281,15 +292,7 @@ func (s *Server) getNodes(w http.ResponseWriter, r *http.Request) error {
 		return queryError("limit", "less_than_equal", "Input should be less than or equal to "+
 			strconv.Itoa(s.opts.MaxPageLimit)+" (KCI_MAX_PAGE_LIMIT); page with offset", strconv.Itoa(p.Limit))
 	}
-	f, err := s.nodeFilter(r)
-	if err != nil {
-		return err
-	}
-	l, err := nodeListing(r)
-	if err != nil {
-		return err
-	}
-	release, err := s.admitHeavy(r.Context(), f)
+	f, l, release, err := s.nodeQuery(r)
 	if err != nil {
 		return err
 	}
@@ -324,15 +327,7 @@ func (s *Server) getNodesFast(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.nodeFilter(r)
-	if err != nil {
-		return err
-	}
-	l, err := nodeListing(r)
-	if err != nil {
-		return err
-	}
-	release, err := s.admitHeavy(r.Context(), f)
+	f, l, release, err := s.nodeQuery(r)
 	if err != nil {
 		return err
 	}

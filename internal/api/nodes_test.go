@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -327,11 +326,7 @@ func TestNodesPaging(t *testing.T) {
 	page := func(q string) (items []string, envelope map[string]any) {
 		t.Helper()
 		m := e.do(http.MethodGet, "/latest/nodes?"+q, "", nil).expect(http.StatusOK).object()
-		var keys []string
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := sortedKeys(m)
 		if !reflect.DeepEqual(keys, []string{"items", "limit", "offset", "total"}) {
 			t.Fatalf("envelope keys %v", keys)
 		}
@@ -362,10 +357,7 @@ func TestNodesPaging(t *testing.T) {
 	}
 
 	// limit=2 pages over a filtered set of 5 cover each node once.
-	var five []string
-	for i := range 5 {
-		five = append(five, e.postNode(tok, nodeBody("kbuild", fmt.Sprintf("kbuild-%d", i), nil))["id"].(string))
-	}
+	five := e.postNodes(tok, "kbuild", "kbuild-", 5)
 	var seen []string
 	for _, off := range []int{0, 2, 4} {
 		got, m := page(fmt.Sprintf("kind=kbuild&limit=2&offset=%d", off))
@@ -839,13 +831,7 @@ func TestUpdateErrors(t *testing.T) {
 	id := n["id"].(string)
 	before := e.snapshot()
 	good := nodeBody("kbuild", "x", nil)
-	tests := []struct {
-		name, method, path string
-		body               any
-		status             int
-		detail             string
-		locs               []string
-	}{
+	e.expectRefusals(tok, "update", before, n, []refusal{
 		{"PUT unknown node", http.MethodPut, "/latest/node/0123456789abcdef01234567", good, 404, "Node not found with id: 0123456789abcdef01234567", nil},
 		{"PATCH unknown node", http.MethodPatch, "/latest/node/0123456789abcdef01234567", map[string]any{"state": "done"}, 404, "Node not found with id: 0123456789abcdef01234567", nil},
 		{"PUT malformed id", http.MethodPut, "/latest/node/xyz", good, 400, "'xyz' is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string", nil},
@@ -868,27 +854,33 @@ func TestUpdateErrors(t *testing.T) {
 		{"PATCH bad artifact", http.MethodPatch, "/latest/node/" + id, map[string]any{"artifacts": map[string]any{"log": "nope"}}, 400, "", nil},
 		{"PATCH null timeout", http.MethodPatch, "/latest/node/" + id, map[string]any{"timeout": nil}, 400, "", nil},
 		{"PATCH list body", http.MethodPatch, "/latest/node/" + id, []any{}, 422, "", []string{"body"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	})
+}
+
+// refusal is a write the API must refuse: a 422 with locs (nil: any),
+// else status with detail ("": any).
+type refusal struct {
+	name, method, path string
+	body               any
+	status             int
+	detail             string
+	locs               []string
+}
+
+// expectRefusals sends each write with token, in parallel subtests, and
+// checks its refusal, and that it changed neither the store (before) nor
+// the node n (the one written to).
+func (e *env) expectRefusals(token, what string, before state, n map[string]any, writes []refusal) {
+	for _, tc := range writes {
+		e.t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := e.with(t)
-			r := e.do(tc.method, tc.path, tok, tc.body)
+			r := e.do(tc.method, tc.path, token, tc.body)
 			defer func() {
-				e.expectUnchanged(before, "a refused update")
-				jsonEqual(t, "node after a refused update", e.getNode(id), n)
+				e.expectUnchanged(before, "a refused "+what)
+				jsonEqual(t, "node after a refused "+what, e.getNode(n["id"]), n)
 			}()
-			switch {
-			case tc.status == 422:
-				locs := r.expect422()
-				if tc.locs != nil && !reflect.DeepEqual(locs, tc.locs) {
-					t.Errorf("locs %v, want %v", locs, tc.locs)
-				}
-			case tc.detail == "":
-				r.expectDetailPrefix(tc.status, "")
-			default:
-				r.expectDetail(tc.status, tc.detail)
-			}
+			r.expectRefusal(tc.status, tc.detail, tc.locs)
 		})
 	}
 }
@@ -1087,48 +1079,21 @@ func TestPutHierarchyAllOrNothing(t *testing.T) {
 			},
 		}
 	}
-	tests := []struct {
-		name   string
-		body   any
-		status int
-		detail string
-		locs   []string
-	}{
-		{"unknown kind", tree(nodeBody("bogus", "bad", nil)), 400, "Unsupported node kind: bogus", nil},
-		{"kind node", tree(map[string]any{"name": "bad", "path": []any{"x"}}), 400, "Unsupported node kind: node", nil},
-		{"missing name", tree(map[string]any{"kind": "test", "path": []any{"x"}}), 422, "", []string{"body.child_nodes.1.child_nodes.1.node.name"}},
-		{"bad result", tree(nodeBody("test", "bad", map[string]any{"result": "ok"})), 422, "", []string{"body.child_nodes.1.child_nodes.1.node.result"}},
-		{"bad kind data", tree(nodeBody("test", "bad", map[string]any{"data": map[string]any{"arch": 1}})), 400, "", nil},
-		{"unknown id", tree(nodeBody("test", "bad", map[string]any{"id": "0123456789abcdef01234567"})), 400, "No object found with id: 0123456789abcdef01234567", nil},
-		{"child_nodes missing", map[string]any{"node": nodeBody("job", "kunit", nil)}, 422, "", []string{"body.child_nodes"}},
-		{"node missing", map[string]any{"child_nodes": []any{}}, 422, "", []string{"body.node"}},
-		{"child not an object", map[string]any{"node": nodeBody("job", "kunit", nil), "child_nodes": []any{1}}, 422, "", []string{"body.child_nodes.0"}},
-		{"root of unknown kind", map[string]any{"node": nodeBody("bogus", "kunit", nil), "child_nodes": []any{}}, 400, "Unsupported node kind: bogus", nil},
-		{"root with unknown parent", map[string]any{"node": nodeBody("job", "kunit", map[string]any{"parent": "0123456789abcdef01234567"}), "child_nodes": []any{}}, 404, "Parent not found with id: 0123456789abcdef01234567", nil},
-		{"malformed JSON", `{"node": {`, 422, "", nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			e := e.with(t)
-			r := e.do(http.MethodPut, "/latest/nodes/"+rootID, tok, tc.body)
-			defer func() {
-				e.expectUnchanged(before, "a refused hierarchy")
-				jsonEqual(t, "root after a refused hierarchy", e.getNode(rootID), root)
-			}()
-			switch {
-			case tc.status == 422:
-				locs := r.expect422()
-				if tc.locs != nil && !reflect.DeepEqual(locs, tc.locs) {
-					t.Errorf("locs %v, want %v", locs, tc.locs)
-				}
-			case tc.detail == "":
-				r.expectDetailPrefix(tc.status, "")
-			default:
-				r.expectDetail(tc.status, tc.detail)
-			}
-		})
-	}
+	put := "/latest/nodes/" + rootID
+	e.expectRefusals(tok, "hierarchy", before, root, []refusal{
+		{"unknown kind", http.MethodPut, put, tree(nodeBody("bogus", "bad", nil)), 400, "Unsupported node kind: bogus", nil},
+		{"kind node", http.MethodPut, put, tree(map[string]any{"name": "bad", "path": []any{"x"}}), 400, "Unsupported node kind: node", nil},
+		{"missing name", http.MethodPut, put, tree(map[string]any{"kind": "test", "path": []any{"x"}}), 422, "", []string{"body.child_nodes.1.child_nodes.1.node.name"}},
+		{"bad result", http.MethodPut, put, tree(nodeBody("test", "bad", map[string]any{"result": "ok"})), 422, "", []string{"body.child_nodes.1.child_nodes.1.node.result"}},
+		{"bad kind data", http.MethodPut, put, tree(nodeBody("test", "bad", map[string]any{"data": map[string]any{"arch": 1}})), 400, "", nil},
+		{"unknown id", http.MethodPut, put, tree(nodeBody("test", "bad", map[string]any{"id": "0123456789abcdef01234567"})), 400, "No object found with id: 0123456789abcdef01234567", nil},
+		{"child_nodes missing", http.MethodPut, put, map[string]any{"node": nodeBody("job", "kunit", nil)}, 422, "", []string{"body.child_nodes"}},
+		{"node missing", http.MethodPut, put, map[string]any{"child_nodes": []any{}}, 422, "", []string{"body.node"}},
+		{"child not an object", http.MethodPut, put, map[string]any{"node": nodeBody("job", "kunit", nil), "child_nodes": []any{1}}, 422, "", []string{"body.child_nodes.0"}},
+		{"root of unknown kind", http.MethodPut, put, map[string]any{"node": nodeBody("bogus", "kunit", nil), "child_nodes": []any{}}, 400, "Unsupported node kind: bogus", nil},
+		{"root with unknown parent", http.MethodPut, put, map[string]any{"node": nodeBody("job", "kunit", map[string]any{"parent": "0123456789abcdef01234567"}), "child_nodes": []any{}}, 404, "Parent not found with id: 0123456789abcdef01234567", nil},
+		{"malformed JSON", http.MethodPut, put, `{"node": {`, 422, "", nil},
+	})
 	e.do(http.MethodPut, "/latest/nodes/xyz", tok, tree(nodeBody("test", "ok", nil))).
 		expectDetail(http.StatusBadRequest, "'xyz' is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string")
 }
@@ -1226,12 +1191,7 @@ func TestBatchNodeset(t *testing.T) {
 		{"value not a string", map[string]any{"nodes": []any{n1["id"]}, "field": "processed_by_kcidb_bridge", "value": false}, 422, ""},
 	}
 	for _, tc := range tests {
-		r := put(tc.body)
-		if tc.status == 422 {
-			r.expect422()
-		} else {
-			r.expectDetail(tc.status, tc.detail)
-		}
+		put(tc.body).expectRefusal(tc.status, tc.detail, nil)
 		e.expectUnchanged(before, tc.name)
 	}
 	jsonEqual(t, "nodes after refused batches", snapshot(), stored)

@@ -37,23 +37,39 @@ type pageData struct {
 	Accepted bool   // the problem is that it already was
 }
 
-// renderPage writes a page with security headers; scripts and styles
-// run only with the page's nonce, and only this server can be fetched.
+// renderPage writes a page with the headers of pageHeaders.
 func (s *Server) renderPage(w http.ResponseWriter, name string, d pageData) error {
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
+	var err error
+	if d.Nonce, err = pageHeaders(w); err != nil {
 		return err
 	}
-	d.Nonce = hex.EncodeToString(nonce) // no characters html/template would escape
+	return pages.ExecuteTemplate(w, name, d)
+}
+
+// pageHeaders sets the security headers of a web page (htmlHeaders: only
+// this server can be fetched, forms post to it) and answers its nonce.
+func pageHeaders(w http.ResponseWriter) (string, error) {
+	w.Header().Set("Cache-Control", "no-store")
+	return htmlHeaders(w, "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+}
+
+// htmlHeaders sets the headers of an HTML page with a new nonce, which it
+// answers: scripts and styles run only with the nonce, the rest of the
+// Content-Security-Policy is csp, and the page is never framed or
+// sniffed and sends no referrer.
+func htmlHeaders(w http.ResponseWriter, csp string) (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	nonce := hex.EncodeToString(b) // no characters html/template would escape
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+"'; "+
-		"connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+"'; "+csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	return pages.ExecuteTemplate(w, name, d)
+	return nonce, nil
 }
 
 // humanDuration writes a lifetime as "7 days", "12 hours", "30 minutes".

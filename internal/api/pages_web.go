@@ -1,9 +1,7 @@
 package api
 
 import (
-	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -50,22 +48,13 @@ func (s *Server) webPageHandler(page, title string) handlerFunc {
 	}
 }
 
-// renderWebPage writes a page with the security headers of renderPage.
+// renderWebPage writes a page with the headers of pageHeaders.
 func (s *Server) renderWebPage(w http.ResponseWriter, d webPage) error {
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
+	var err error
+	if d.Nonce, err = pageHeaders(w); err != nil {
 		return err
 	}
-	d.Nonce = hex.EncodeToString(nonce)
 	d.Static = "static"
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+"'; "+
-		"connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
 	return webPages.ExecuteTemplate(w, d.Page+".html", d)
 }
 

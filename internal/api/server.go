@@ -120,14 +120,17 @@ type Server struct {
 	auth *authCache // authcache.go
 }
 
+// orDefault sets an option left unset (zero or negative) to def.
+func orDefault[T ~int | ~int64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // New builds the HTTP handler of the API.
 func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *Server {
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = 1 << 20
-	}
-	if opts.MaxHierarchyBytes <= 0 {
-		opts.MaxHierarchyBytes = 64 << 20
-	}
+	orDefault(&opts.MaxBodyBytes, 1<<20)
+	orDefault(&opts.MaxHierarchyBytes, 64<<20)
 	opts.setLimitDefaults()
 	opts.setDeadlineDefaults()
 	if log == nil {
@@ -145,9 +148,7 @@ func New(st store.Store, tokens *auth.Tokens, opts Options, log *slog.Logger) *S
 	if opts.AuthCacheTTL == 0 {
 		opts.AuthCacheTTL = DefaultAuthCacheTTL
 	}
-	if opts.AuthCacheSize <= 0 {
-		opts.AuthCacheSize = DefaultAuthCacheSize
-	}
+	orDefault(&opts.AuthCacheSize, DefaultAuthCacheSize)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

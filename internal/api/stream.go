@@ -42,9 +42,7 @@ type StreamOptions struct {
 }
 
 func (o StreamOptions) withDefaults() StreamOptions {
-	if o.Heartbeat <= 0 {
-		o.Heartbeat = DefaultStreamHeartbeat
-	}
+	orDefault(&o.Heartbeat, DefaultStreamHeartbeat)
 	if o.MaxPerClient == 0 {
 		o.MaxPerClient = DefaultStreamMaxPerClient
 	}

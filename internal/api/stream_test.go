@@ -88,32 +88,26 @@ func (s *sseStream) close() {
 // ids), failing after 10 s.
 func (s *sseStream) next() map[string]any {
 	s.t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case m, ok := <-s.msgs:
-			if !ok {
-				s.t.Fatal("stream ended")
-			}
-			if m.Data == "" {
-				continue
-			}
-			var ev map[string]any
-			if err := json.Unmarshal([]byte(m.Data), &ev); err != nil {
-				s.t.Fatalf("data %q: %v", m.Data, err)
-			}
-			if seq := fmt.Sprint(ev["sequence_id"]); seq != m.ID {
-				s.t.Fatalf("SSE id %q, event sequence_id %s", m.ID, seq)
-			}
-			return ev
-		case <-timeout:
-			s.t.Fatal("no event within 10 s")
-		}
+	m := s.await("no event", func(m sseMessage) bool { return m.Data != "" })
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(m.Data), &ev); err != nil {
+		s.t.Fatalf("data %q: %v", m.Data, err)
 	}
+	if seq := fmt.Sprint(ev["sequence_id"]); seq != m.ID {
+		s.t.Fatalf("SSE id %q, event sequence_id %s", m.ID, seq)
+	}
+	return ev
 }
 
 // waitComment waits for a comment containing text.
 func (s *sseStream) waitComment(text string) {
+	s.t.Helper()
+	s.await(fmt.Sprintf("no comment %q", text), func(m sseMessage) bool { return strings.Contains(m.Comment, text) })
+}
+
+// await reads messages until one matches, and fails the test with
+// "<none> within 10 s" when none comes that soon, or when the stream ends.
+func (s *sseStream) await(none string, match func(sseMessage) bool) sseMessage {
 	s.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -122,11 +116,11 @@ func (s *sseStream) waitComment(text string) {
 			if !ok {
 				s.t.Fatal("stream ended")
 			}
-			if strings.Contains(m.Comment, text) {
-				return
+			if match(m) {
+				return m
 			}
 		case <-timeout:
-			s.t.Fatalf("no comment %q within 10 s", text)
+			s.t.Fatalf("%s within 10 s", none)
 		}
 	}
 }
@@ -210,14 +204,10 @@ func TestStreamResume(t *testing.T) {
 	tok := e.token("lab")
 	s := openStream(t, e.base, "/stream", nil)
 	s.waitComment("stream of channel node")
-	for i := range 3 {
-		e.postNode(tok, nodeBody("checkout", fmt.Sprintf("a%d", i), nil))
-	}
+	e.postNodes(tok, "checkout", "a", 3)
 	first := s.next()
 	s.close() // the connection drops after the first event
-	for i := range 2 {
-		e.postNode(tok, nodeBody("checkout", fmt.Sprintf("b%d", i), nil))
-	}
+	e.postNodes(tok, "checkout", "b", 2)
 	wantAfter := func(after int64) []string {
 		var out []string
 		for _, ev := range e.events("") {

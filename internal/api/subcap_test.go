@@ -33,7 +33,7 @@ func holdSubscriptions(t *testing.T, st store.Store, user string, n int) {
 
 func TestSubscriptionCapCountsOnlyTheCaller(t *testing.T) {
 	t.Parallel()
-	e := newLimitEnv(t, api.Options{MaxSubscriptionsPerUser: 3}, func(st store.Store) store.Store { return unlistable{st} })
+	e := newEnvWith(t, api.Options{MaxSubscriptionsPerUser: 3}, func(st store.Store) store.Store { return unlistable{st} }, nil)
 	alice, bob := e.token("alice"), e.token("bob")
 	// bob holds more than the cap (it was lowered, or replicas each let
 	// one more through): alice is not charged for them, and bob's
@@ -54,7 +54,7 @@ func TestSubscriptionCapCountsOnlyTheCaller(t *testing.T) {
 func TestSubscriptionCapConcurrent(t *testing.T) {
 	t.Parallel()
 	const limit, tries = 3, 8
-	e := newLimitEnv(t, api.Options{MaxSubscriptionsPerUser: limit}, nil)
+	e := newEnvWith(t, api.Options{MaxSubscriptionsPerUser: limit}, nil, nil)
 	alice := e.token("alice")
 	holdSubscriptions(t, e.store, "alice", limit-1)
 	statuses := make(chan int, tries)

@@ -40,9 +40,9 @@ func (s slowTelemetry) FindTelemetry(ctx context.Context, f query.Filter, p stor
 
 func TestTelemetryReadsAnswer504PastTheBudget(t *testing.T) {
 	t.Parallel()
-	e := newLimitEnv(t, api.Options{QueryTimeout: 20 * time.Millisecond}, func(st store.Store) store.Store {
+	e := newEnvWith(t, api.Options{QueryTimeout: 20 * time.Millisecond}, func(st store.Store) store.Store {
 		return slowTelemetry{st}
-	})
+	}, nil)
 	for _, path := range []string{
 		"/latest/telemetry/stats?group_by=runtime",
 		"/latest/telemetry/anomalies",
@@ -71,10 +71,10 @@ func (g *gatedTelemetry) FindTelemetry(ctx context.Context, f query.Filter, p st
 func TestTelemetryRegexQueriesTakeAHeavySlot(t *testing.T) {
 	t.Parallel()
 	g := &gatedTelemetry{first: make(chan struct{}), release: make(chan struct{})}
-	e := newLimitEnv(t, api.Options{MaxHeavyQueries: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
+	e := newEnvWith(t, api.Options{MaxHeavyQueries: 1, AdmissionWait: 10 * time.Millisecond}, func(st store.Store) store.Store {
 		g.Store = st
 		return g
-	})
+	}, nil)
 	var releaseOnce sync.Once
 	unblock := func() { releaseOnce.Do(func() { close(g.release) }) }
 	t.Cleanup(unblock) // registered after the server's: runs before it closes

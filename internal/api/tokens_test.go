@@ -322,8 +322,8 @@ func TestAPITokenRevokedOnOtherReplica(t *testing.T) {
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			srvA := httptest.NewServer(api.New(sa, tokens, api.Options{}, log))
 			t.Cleanup(srvA.Close)
-			clock := newTestClock()
-			srvB := httptest.NewServer(api.New(sb, tokens, api.Options{AuthCacheTTL: c.ttl, Now: clock.now}, log))
+			clock := newFakeClock()
+			srvB := httptest.NewServer(api.New(sb, tokens, api.Options{AuthCacheTTL: c.ttl, Now: clock.Now}, log))
 			t.Cleanup(srvB.Close)
 			a := &env{t: t, base: srvA.URL, client: srvA.Client(), store: sa}
 			b := &env{t: t, base: srvB.URL, client: srvB.Client(), store: sb}
@@ -335,7 +335,7 @@ func TestAPITokenRevokedOnOtherReplica(t *testing.T) {
 			a.do("DELETE", "/latest/user/tokens/"+made["id"].(string), jwt, nil).expect(http.StatusNoContent)
 			if c.ttl == 0 {
 				// B may still take it from its cache, for at most the TTL.
-				clock.advance(api.DefaultAuthCacheTTL)
+				clock.Advance(api.DefaultAuthCacheTTL)
 			}
 			b.do("GET", "/latest/whoami", tok, nil).expectDetail(http.StatusUnauthorized, "Unauthorized")
 			b.do("POST", "/latest/node", tok, map[string]any{"name": "j2", "kind": "job", "path": []string{"j2"}, "data": map[string]any{"runtime": "lava-a"}}).expect(http.StatusUnauthorized)

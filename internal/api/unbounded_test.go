@@ -15,7 +15,7 @@ import (
 // is refused.
 func TestUnboundedNameRegexRefused(t *testing.T) {
 	t.Parallel()
-	e := newLimitEnv(t, api.Options{RefuseUnboundedRegex: true}, nil)
+	e := newEnvWith(t, api.Options{RefuseUnboundedRegex: true}, nil, nil)
 	tok := e.token("alice")
 	e.postNode(tok, nodeBody("job", "baseline-rock-pi-4b", nil))
 	for _, q := range []string{
@@ -44,6 +44,6 @@ func TestUnboundedNameRegexRefused(t *testing.T) {
 	if got := e.do("GET", "/latest/count?name__re=rock-pi&kind=job", "", nil).expect(http.StatusOK).body; string(got) != "1" {
 		t.Errorf("count %s, want 1", got)
 	}
-	plain := newLimitEnv(t, api.Options{}, nil)
+	plain := newEnvWith(t, api.Options{}, nil, nil)
 	plain.do("GET", "/latest/count?name__re=rock-pi", "", nil).expect(http.StatusOK)
 }

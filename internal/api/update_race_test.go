@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/objectid"
 	"github.com/kernelci/kernelci-api-go/internal/store"
@@ -54,14 +55,14 @@ func TestUpdateDoesNotUndoAConcurrentChange(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
 			var cs *changingStore
-			e := newEnvWrapped(t, func(st store.Store) store.Store {
+			e := newEnvWith(t, api.Options{}, func(st store.Store) store.Store {
 				cs = &changingStore{Store: st, change: func(n *model.Node) {
 					n.State = model.StateDone
 					r := "incomplete"
 					n.Result = &r
 				}}
 				return cs
-			})
+			}, nil)
 			tok := e.token("alice")
 			n := stateNode(e, tok, "running", nil)
 			id, err := objectid.Parse(n["id"].(string))

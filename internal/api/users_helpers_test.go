@@ -4,12 +4,8 @@ package api_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -17,43 +13,18 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/kernelci/kernelci-api-go/internal/api"
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/model"
-	"github.com/kernelci/kernelci-api-go/internal/pubsub"
 )
 
-// newEnvWith is newEnv with API options and a log destination (nil: the
-// test's output, warnings and above).
-func newEnvWith(t *testing.T, opts api.Options, logOut io.Writer) *env {
-	t.Helper()
-	ctx := context.Background()
-	st := openTestStore(t)
-	if err := st.InsertGroup(ctx, &model.Group{Name: model.EditAnyGroup}); err != nil {
-		t.Fatal(err)
-	}
-	tokens := &auth.Tokens{Secret: testSecret}
-	if logOut == nil {
-		logOut = t.Output()
-	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if opts.PubSub == nil {
-		opts.PubSub = pubsub.New(st, pubsub.NewBroker(), pubsub.Options{Log: log})
-	}
-	srv := httptest.NewServer(api.New(st, tokens, opts, log))
-	t.Cleanup(srv.Close)
-	client := srv.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &env{t: t, base: srv.URL, client: client, store: st, tokens: tokens}
-}
-
-// fakeClock is a settable clock for the login limiter.
+// fakeClock is a clock that moves only when told (Advance), for the login
+// limiter and the authentication cache.
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)} }
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
@@ -74,11 +45,7 @@ var userFields = []string{"email", "groups", "id", "is_active", "is_superuser", 
 // and groups as {id, name} objects.
 func checkUserShape(t *testing.T, u map[string]any) {
 	t.Helper()
-	var keys []string
-	for k := range u {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(u)
 	if !reflect.DeepEqual(keys, userFields) {
 		t.Fatalf("user fields %v, want %v", keys, userFields)
 	}

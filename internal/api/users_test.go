@@ -372,14 +372,7 @@ func TestPatchUser(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				e := e.with(t)
 				r := e.do(http.MethodPatch, tc.path, admin, tc.body)
-				if tc.status == 422 {
-					if locs := r.expect422(); !reflect.DeepEqual(locs, tc.locs) {
-						t.Errorf("locs %v, want %v", locs, tc.locs)
-					}
-				} else {
-					r.expect(tc.status)
-					jsonEqual(t, "body", r.value(), map[string]any{"detail": tc.detail})
-				}
+				r.expectRefusal(tc.status, tc.detail, tc.locs)
 				if got := e.storedUser(carol); !reflect.DeepEqual(got, carol) {
 					t.Errorf("a refused patch changed the user: %+v", got)
 				}
@@ -424,14 +417,7 @@ func TestPatchMe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
 			r := e.do(http.MethodPatch, "/latest/user/me", tok, tc.body)
-			if tc.status == 422 {
-				if locs := r.expect422(); !reflect.DeepEqual(locs, tc.locs) {
-					t.Errorf("locs %v, want %v", locs, tc.locs)
-				}
-			} else {
-				r.expect(tc.status)
-				jsonEqual(t, "body", r.value(), map[string]any{"detail": tc.detail})
-			}
+			r.expectRefusal(tc.status, tc.detail, tc.locs)
 			if got := e.storedUser(alice); !reflect.DeepEqual(got, alice) {
 				t.Errorf("a refused patch changed the user: %+v", got)
 			}
@@ -460,13 +446,7 @@ func TestUpdatePassword(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("alice")
 	e.addUser("sleeper", inactive)
-	form := func(kv ...string) url.Values {
-		v := url.Values{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			v.Set(kv[i], kv[i+1])
-		}
-		return v
-	}
+	form := formOf
 	tests := []struct {
 		name   string
 		form   url.Values
@@ -486,14 +466,7 @@ func TestUpdatePassword(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
 			r := e.postForm("/latest/user/update-password", tc.form)
-			if tc.status == 422 {
-				if locs := r.expect422(); !reflect.DeepEqual(locs, tc.locs) {
-					t.Errorf("locs %v, want %v", locs, tc.locs)
-				}
-				return
-			}
-			r.expect(tc.status)
-			jsonEqual(t, "body", r.value(), map[string]any{"detail": tc.detail})
+			r.expectRefusal(tc.status, tc.detail, tc.locs)
 		})
 	}
 	// The refusals changed nothing.
@@ -556,7 +529,7 @@ func TestReferenceHashesLogIn(t *testing.T) {
 // limitedEnv is a server whose login limiter runs on a fake clock.
 func limitedEnv(t *testing.T, cfg ratelimit.LoginConfig) (*env, *fakeClock) {
 	clk := newFakeClock()
-	return newEnvWith(t, api.Options{LoginLimiter: ratelimit.NewLogin(cfg, clk.Now)}, nil), clk
+	return newEnvWith(t, api.Options{LoginLimiter: ratelimit.NewLogin(cfg, clk.Now)}, nil, nil), clk
 }
 
 func TestLoginRateLimitPerUser(t *testing.T) {
@@ -645,28 +618,40 @@ func TestLoginRateLimitDefaultAndOff(t *testing.T) {
 	})
 }
 
+// limitedLogins is a server holding the user alice, with the login
+// limiter cfg (on a clock that stands still) and the trusted proxies,
+// for loginFrom.
+func limitedLogins(t *testing.T, cfg ratelimit.LoginConfig, trusted ...netip.Prefix) http.Handler {
+	t.Helper()
+	e := newEnv(t)
+	e.addUser("alice")
+	return api.New(e.store, e.tokens, api.Options{LoginLimiter: ratelimit.NewLogin(cfg, newFakeClock().Now), TrustedProxies: trusted}, nil)
+}
+
+// loginFrom logs in through h as a client at remote sending headers, and
+// answers the status.
+func loginFrom(h http.Handler, remote string, headers map[string]string, user, pw string) int {
+	form := url.Values{"username": {user}, "password": {pw}}
+	req, _ := http.NewRequest(http.MethodPost, "/latest/user/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	req.RemoteAddr = remote
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
 // Behind a proxy (a client on a non-global address) the per-client limit
 // counts the address the proxy forwards for, so that one client cannot
 // lock out everyone behind the same proxy.
 func TestLoginRateLimitBehindProxy(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	e := newEnvWith(t, api.Options{}, nil)
-	e.addUser("alice")
-	srv := api.New(e.store, e.tokens, api.Options{LoginLimiter: ratelimit.NewLogin(
-		ratelimit.LoginConfig{MaxPerUser: 100, MaxPerClient: 2, Window: time.Minute}, clk.Now),
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, nil)
+	srv := limitedLogins(t, ratelimit.LoginConfig{MaxPerUser: 100, MaxPerClient: 2, Window: time.Minute},
+		netip.MustParsePrefix("10.0.0.0/8"))
 	login := func(remote string, headers map[string]string, user, pw string) int {
-		form := url.Values{"username": {user}, "password": {pw}}
-		req, _ := http.NewRequest(http.MethodPost, "/latest/user/login", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for k, v := range headers {
-			req.Header.Set(k, v)
-		}
-		req.RemoteAddr = remote
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, req)
-		return rec.Code
+		return loginFrom(srv, remote, headers, user, pw)
 	}
 	proxy := "10.1.2.3:5555"
 	xff := func(v string) map[string]string { return map[string]string{"X-Forwarded-For": v} }
@@ -710,23 +695,15 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 // rotating X-Forwarded-For stays one client (issue 12, item 4).
 func TestLoginLimitIgnoresForwardedHeadersFromUntrustedPeers(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	e := newEnvWith(t, api.Options{}, nil)
-	e.addUser("alice")
-	srv := api.New(e.store, e.tokens, api.Options{LoginLimiter: ratelimit.NewLogin(
-		ratelimit.LoginConfig{MaxPerUser: 1000, MaxPerClient: 5, Window: time.Minute}, clk.Now)}, nil)
+	srv := limitedLogins(t, ratelimit.LoginConfig{MaxPerUser: 1000, MaxPerClient: 5, Window: time.Minute})
 	for _, peer := range []string{"127.0.0.1:4000", "10.1.2.3:5555", "[::1]:80"} {
 		limited := false
 		for i := 0; i < 55 && !limited; i++ {
-			form := url.Values{"username": {fmt.Sprint("u", i)}, "password": {"x"}}
-			req, _ := http.NewRequest(http.MethodPost, "/latest/user/login", strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.%d.%d", i/250, i%250+1))
-			req.Header.Set("Forwarded", fmt.Sprintf("for=198.51.100.%d", i%250+1))
-			req.RemoteAddr = peer
-			rec := httptest.NewRecorder()
-			srv.ServeHTTP(rec, req)
-			limited = rec.Code == http.StatusTooManyRequests
+			headers := map[string]string{
+				"X-Forwarded-For": fmt.Sprintf("203.0.%d.%d", i/250, i%250+1),
+				"Forwarded":       fmt.Sprintf("for=198.51.100.%d", i%250+1),
+			}
+			limited = loginFrom(srv, peer, headers, fmt.Sprint("u", i), "x") == http.StatusTooManyRequests
 		}
 		if !limited {
 			t.Errorf("peer %s escaped the per-client limit by rotating forwarding headers", peer)

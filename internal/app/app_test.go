@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/kernelci/kernelci-api-go/internal/auth"
 	"github.com/kernelci/kernelci-api-go/internal/config"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 func testConfig(t *testing.T, env map[string]string) *config.Config {
@@ -29,13 +29,20 @@ func testConfig(t *testing.T, env map[string]string) *config.Config {
 
 // running is a server started on a loopback port.
 type running struct {
+	app  *App
 	base string
 	stop func()
 }
 
-func start(t *testing.T, cfg *config.Config, out io.Writer) *running {
+// start opens the application with cfg, its log going to log (nil:
+// nowhere) and its start-up messages to out, and serves it on a loopback
+// port until stop or the end of the test.
+func start(t *testing.T, cfg *config.Config, log *slog.Logger, out io.Writer) *running {
 	t.Helper()
-	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), out)
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	a, err := Open(context.Background(), cfg, log, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,34 +66,13 @@ func start(t *testing.T, cfg *config.Config, out io.Writer) *running {
 		a.Close()
 	}
 	t.Cleanup(stop)
-	return &running{base: "http://" + ln.Addr().String(), stop: stop}
-}
-
-func call(t *testing.T, method, u, token, ctype string, body io.Reader) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return &running{app: a, base: "http://" + ln.Addr().String(), stop: stop}
 }
 
 func login(t *testing.T, base, user, pw string) string {
 	t.Helper()
 	form := url.Values{"username": {user}, "password": {pw}}.Encode()
-	code, b := call(t, "POST", base+"/latest/user/login", "", "application/x-www-form-urlencoded", strings.NewReader(form))
+	code, b := testutil.Call(t, "POST", base+"/latest/user/login", "", "application/x-www-form-urlencoded", strings.NewReader(form))
 	if code != 200 {
 		t.Fatalf("login %s: %d %s", user, code, b)
 	}
@@ -101,9 +87,9 @@ func TestRestartKeepsEverything(t *testing.T) {
 	t.Cleanup(auth.SetTestParams())
 	dir := t.TempDir()
 	env := map[string]string{"KCI_DATA_DIR": dir, "SECRET_KEY": "s3", "KCI_INITIAL_PASSWORD": "pw"}
-	srv := start(t, testConfig(t, env), io.Discard)
+	srv := start(t, testConfig(t, env), nil, io.Discard)
 	tok := login(t, srv.base, "admin", "pw")
-	code, b := call(t, "POST", srv.base+"/latest/node", tok, "application/json",
+	code, b := testutil.Call(t, "POST", srv.base+"/latest/node", tok, "application/json",
 		strings.NewReader(`{"name":"checkout","kind":"checkout","path":["checkout"]}`))
 	if code != 200 {
 		t.Fatalf("POST /node: %d %s", code, b)
@@ -112,22 +98,22 @@ func TestRestartKeepsEverything(t *testing.T) {
 	json.Unmarshal(b, &n)
 	srv.stop()
 
-	srv = start(t, testConfig(t, env), io.Discard)
+	srv = start(t, testConfig(t, env), nil, io.Discard)
 	// The old token still works: same secret, same user.
-	code, b = call(t, "GET", srv.base+"/latest/whoami", tok, "", nil)
+	code, b = testutil.Call(t, "GET", srv.base+"/latest/whoami", tok, "", nil)
 	if code != 200 || !strings.Contains(string(b), `"username":"admin"`) {
 		t.Fatalf("whoami after restart: %d %s", code, b)
 	}
-	code, b = call(t, "GET", srv.base+"/latest/node/"+n.ID, "", "", nil)
+	code, b = testutil.Call(t, "GET", srv.base+"/latest/node/"+n.ID, "", "", nil)
 	if code != 200 || !strings.Contains(string(b), `"name":"checkout"`) {
 		t.Fatalf("node after restart: %d %s", code, b)
 	}
-	code, b = call(t, "GET", srv.base+"/latest/events?node_id="+n.ID, "", "", nil)
+	code, b = testutil.Call(t, "GET", srv.base+"/latest/events?node_id="+n.ID, "", "", nil)
 	if code != 200 || !strings.Contains(string(b), `"op":"created"`) {
 		t.Fatalf("events after restart: %d %s", code, b)
 	}
 	// Only one superuser: the restart did not create another.
-	code, b = call(t, "GET", srv.base+"/latest/count", "", "", nil)
+	code, b = testutil.Call(t, "GET", srv.base+"/latest/count", "", "", nil)
 	if code != 200 || string(b) != "1" {
 		t.Fatalf("count after restart: %d %s", code, b)
 	}
@@ -137,7 +123,7 @@ func TestGeneratedSecretsAndAdminPassword(t *testing.T) {
 	t.Cleanup(auth.SetTestParams())
 	dir := t.TempDir()
 	var out bytes.Buffer
-	srv := start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), &out)
+	srv := start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), nil, &out)
 	pwFile := filepath.Join(dir, "initial-admin-password")
 	for _, f := range []string{"secret-key", "initial-admin-password"} {
 		st, err := os.Stat(filepath.Join(dir, f))
@@ -158,15 +144,15 @@ func TestGeneratedSecretsAndAdminPassword(t *testing.T) {
 
 	// A second start neither prints a password nor changes the key.
 	out.Reset()
-	srv = start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), &out)
+	srv = start(t, testConfig(t, map[string]string{"KCI_DATA_DIR": dir}), nil, &out)
 	if strings.Contains(out.String(), "password") {
 		t.Fatalf("second start printed a password: %q", out.String())
 	}
-	if code, b := call(t, "GET", srv.base+"/latest/whoami", tok, "", nil); code != 200 {
+	if code, b := testutil.Call(t, "GET", srv.base+"/latest/whoami", tok, "", nil); code != 200 {
 		t.Fatalf("token from the first run rejected: %d %s", code, b)
 	}
 	// The health probe answers JSON.
-	if code, b := call(t, "GET", srv.base+"/", "", "", nil); code != 200 || string(b) != `{"message":"KernelCI API"}` {
+	if code, b := testutil.Call(t, "GET", srv.base+"/", "", "", nil); code != 200 || string(b) != `{"message":"KernelCI API"}` {
 		t.Fatalf("GET /: %d %s", code, b)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -30,19 +28,8 @@ type replica struct {
 
 func startReplica(t *testing.T, env map[string]string) *replica {
 	t.Helper()
-	a, err := Open(context.Background(), testConfig(t, env), slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done; a.Close() })
-	return &replica{a: a, base: "http://" + ln.Addr().String() + "/latest"}
+	r := start(t, testConfig(t, env), nil, io.Discard)
+	return &replica{a: r.app, base: r.base + "/latest"}
 }
 
 // writePath is one way an event is born; write makes it happen through
@@ -56,7 +43,7 @@ type writePath struct {
 
 func mustCall(t *testing.T, method, u, tok, body string) []byte {
 	t.Helper()
-	code, b := call(t, method, u, tok, "application/json", strings.NewReader(body))
+	code, b := testutil.Call(t, method, u, tok, "application/json", strings.NewReader(body))
 	if code != 200 {
 		t.Fatalf("%s %s: %d %s", method, u, code, b)
 	}
@@ -268,7 +255,7 @@ func pushReachesPop(t *testing.T, writer, listener *replica, tok string, rounds 
 		list := fmt.Sprintf("latency-%d", i)
 		res := make(chan popped, 1)
 		go func() {
-			code, b := call(t, "GET", listener.base+"/pop/"+list, tok, "", nil)
+			code, b := testutil.Call(t, "GET", listener.base+"/pop/"+list, tok, "", nil)
 			res <- popped{code, b, time.Now()}
 		}()
 		testutil.WaitFor(t, 20*time.Second, "the pop to wait", func() bool { _, p := listener.a.PubSub.Waiters(); return p == 1 })

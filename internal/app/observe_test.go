@@ -2,11 +2,9 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,25 +39,7 @@ func (s *syncBuffer) String() string {
 func startWithLog(t *testing.T, env map[string]string, w io.Writer) string {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := Open(context.Background(), testConfig(t, env), log, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		a.Close()
-	})
-	return "http://" + ln.Addr().String()
+	return start(t, testConfig(t, env), log, io.Discard).base
 }
 
 // requestLines returns the access log lines, decoded.
@@ -90,16 +70,16 @@ func TestAccessLog(t *testing.T) {
 	tok := login(t, base, "admin", password)
 	// A failed login too: the attempted password is not logged either.
 	form := url.Values{"username": {"admin"}, "password": {"wrong-" + password}}.Encode()
-	if code, _ := call(t, "POST", base+"/latest/user/login", "", "application/x-www-form-urlencoded", strings.NewReader(form)); code != 400 {
+	if code, _ := testutil.Call(t, "POST", base+"/latest/user/login", "", "application/x-www-form-urlencoded", strings.NewReader(form)); code != 400 {
 		t.Fatalf("bad login: %d", code)
 	}
-	if code, b := call(t, "GET", base+"/latest/whoami", tok, "", nil); code != 200 {
+	if code, b := testutil.Call(t, "GET", base+"/latest/whoami", tok, "", nil); code != 200 {
 		t.Fatalf("whoami: %d %s", code, b)
 	}
-	call(t, "GET", base+"/latest/whoami", tok+"x", "", nil)                   // a bad token: 401
-	call(t, "GET", base+"/latest/user/accept-invite?token="+tok, "", "", nil) // a token in the query string
-	call(t, "POST", base+"/latest/nodes", "", "", nil)                        // 405 by the fallback
-	call(t, "GET", base+"/v7/nodes", "", "", nil)                             // refused version
+	testutil.Call(t, "GET", base+"/latest/whoami", tok+"x", "", nil)                   // a bad token: 401
+	testutil.Call(t, "GET", base+"/latest/user/accept-invite?token="+tok, "", "", nil) // a token in the query string
+	testutil.Call(t, "POST", base+"/latest/nodes", "", "", nil)                        // 405 by the fallback
+	testutil.Call(t, "GET", base+"/v7/nodes", "", "", nil)                             // refused version
 
 	lines := requestLines(t, logBuf.String())
 	if len(lines) != 7 {
@@ -145,15 +125,15 @@ func TestOperationsOnRunningServer(t *testing.T) {
 	var logBuf syncBuffer
 	base := startWithLog(t, map[string]string{"KCI_DATA_DIR": t.TempDir(), "SECRET_KEY": "s3", "KCI_INITIAL_PASSWORD": "pw"}, &logBuf)
 	tok := login(t, base, "admin", "pw")
-	code, b := call(t, "POST", base+"/latest/node", tok, "application/json",
+	code, b := testutil.Call(t, "POST", base+"/latest/node", tok, "application/json",
 		strings.NewReader(`{"name":"checkout","kind":"checkout","path":["checkout"]}`))
 	if code != 200 {
 		t.Fatalf("POST /node: %d %s", code, b)
 	}
 	var n struct{ ID string }
 	json.Unmarshal(b, &n)
-	call(t, "GET", base+"/latest/node/"+n.ID, "", "", nil)
-	call(t, "GET", base+"/node/0123456789abcdef01234567", "", "", nil)
+	testutil.Call(t, "GET", base+"/latest/node/"+n.ID, "", "", nil)
+	testutil.Call(t, "GET", base+"/node/0123456789abcdef01234567", "", "", nil)
 
 	for _, tc := range []struct{ path, want string }{
 		{"/healthz", `{"status":"ok"}`},
@@ -161,12 +141,12 @@ func TestOperationsOnRunningServer(t *testing.T) {
 		{"/latest/openapi.json", `"openapi": "3.1.0"`},
 		{"/latest/docs", `<title>KernelCI API`},
 	} {
-		code, b := call(t, "GET", base+tc.path, "", "", nil)
+		code, b := testutil.Call(t, "GET", base+tc.path, "", "", nil)
 		if code != 200 || !strings.Contains(string(b), tc.want) {
 			t.Errorf("GET %s: %d %.200s", tc.path, code, b)
 		}
 	}
-	code, b = call(t, "GET", base+"/latest/metrics", "", "", nil)
+	code, b = testutil.Call(t, "GET", base+"/latest/metrics", "", "", nil)
 	text := string(b)
 	if code != 200 {
 		t.Fatalf("GET /metrics: %d %s", code, b)
@@ -199,7 +179,7 @@ func TestLifecycleMetrics(t *testing.T) {
 	base := startWithLog(t, map[string]string{"KCI_DATA_DIR": t.TempDir(), "SECRET_KEY": "s3", "KCI_INITIAL_PASSWORD": "pw",
 		"KCI_LIFECYCLE_INTERVAL": "100ms"}, &logBuf)
 	tok := login(t, base, "admin", "pw")
-	code, b := call(t, "POST", base+"/latest/node", tok, "application/json",
+	code, b := testutil.Call(t, "POST", base+"/latest/node", tok, "application/json",
 		strings.NewReader(`{"name":"checkout","kind":"checkout","path":["checkout"],"timeout":"2000-01-01T00:00:00"}`))
 	if code != 200 {
 		t.Fatalf("POST /node: %d %s", code, b)
@@ -207,7 +187,7 @@ func TestLifecycleMetrics(t *testing.T) {
 	const want = `kernelci_lifecycle_transitions_total{from="running",rule="timeout",to="done"} 1`
 	var metrics []byte
 	testutil.WaitFor(t, 20*time.Second, want, func() bool {
-		_, metrics = call(t, "GET", base+"/metrics", "", "", nil)
+		_, metrics = testutil.Call(t, "GET", base+"/metrics", "", "", nil)
 		return strings.Contains(string(metrics), want)
 	})
 	if !strings.Contains(string(metrics), "kernelci_events_appended_total 2") {
@@ -224,16 +204,16 @@ func TestReadyzWithRedis(t *testing.T) {
 	var logBuf syncBuffer
 	base := startWithLog(t, map[string]string{"KCI_DATA_DIR": t.TempDir(), "SECRET_KEY": "s3", "KCI_INITIAL_PASSWORD": "pw",
 		"REDIS_HOST": redisSrv.Addr}, &logBuf)
-	code, b := call(t, "GET", base+"/readyz", "", "", nil)
+	code, b := testutil.Call(t, "GET", base+"/readyz", "", "", nil)
 	if code != 200 || !strings.Contains(string(b), `"redis":"ok"`) || !strings.Contains(string(b), `"store":"ok"`) {
 		t.Fatalf("GET /readyz with Redis up: %d %s", code, b)
 	}
 	tok := login(t, base, "admin", "pw")
-	if code, b := call(t, "POST", base+"/latest/kv/ns/k", tok, "text/plain", strings.NewReader("v")); code != 200 {
+	if code, b := testutil.Call(t, "POST", base+"/latest/kv/ns/k", tok, "text/plain", strings.NewReader("v")); code != 200 {
 		t.Fatalf("POST /kv with Redis up: %d %s", code, b)
 	}
 	redisSrv.Stop()
-	code, b = call(t, "GET", base+"/readyz", "", "", nil)
+	code, b = testutil.Call(t, "GET", base+"/readyz", "", "", nil)
 	var m struct {
 		Status string
 		Detail string
@@ -244,7 +224,7 @@ func TestReadyzWithRedis(t *testing.T) {
 		m.Checks["store"] != "ok" || m.Checks["redis"] == "ok" {
 		t.Fatalf("GET /readyz with Redis down: %d %s", code, b)
 	}
-	if code, _ := call(t, "GET", base+"/healthz", "", "", nil); code != 200 {
+	if code, _ := testutil.Call(t, "GET", base+"/healthz", "", "", nil); code != 200 {
 		t.Errorf("GET /healthz with Redis down: %d", code)
 	}
 	for _, req := range []struct{ method, path, body string }{
@@ -269,7 +249,7 @@ func TestReadyzWithRedis(t *testing.T) {
 		}
 	}
 	node := `{"kind":"checkout","name":"checkout","path":["checkout"],"data":{"kernel_revision":{"tree":"t","branch":"b","commit":"c","url":"https://x"}}}`
-	if code, b := call(t, "POST", base+"/latest/node", tok, "application/json", strings.NewReader(node)); code != 200 {
+	if code, b := testutil.Call(t, "POST", base+"/latest/node", tok, "application/json", strings.NewReader(node)); code != 200 {
 		t.Errorf("POST /node with Redis down: %d %s", code, b)
 	}
 	if strings.Contains(logBuf.String(), "level=ERROR msg=\"request failed\"") {

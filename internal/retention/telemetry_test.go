@@ -13,8 +13,8 @@ import (
 	"github.com/kernelci/kernelci-api-go/internal/model"
 	"github.com/kernelci/kernelci-api-go/internal/query"
 	"github.com/kernelci/kernelci-api-go/internal/store"
-	"github.com/kernelci/kernelci-api-go/internal/testutil"
 	"github.com/kernelci/kernelci-api-go/internal/store/sqlite/sqlitetest"
+	"github.com/kernelci/kernelci-api-go/internal/testutil"
 )
 
 // fill stores one event per hour of age in ages.

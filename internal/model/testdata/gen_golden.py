@@ -15,49 +15,17 @@ bson (pymongo) is not needed: a minimal ObjectId stand-in is installed.
 import datetime
 import enum
 import json
+import os
 import sys
-import types
 from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, sys.argv[1])
 
-# Minimal bson.ObjectId: only what models_base.py uses.
-bson = types.ModuleType("bson")
+# bson (pymongo) stand-in, shared with scripts/check-fields-models.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts"))
+from bson_stub import ObjectId, install  # noqa: E402
 
-
-class ObjectId:
-    def __init__(self, oid=None):
-        if isinstance(oid, ObjectId):
-            self._id = oid._id
-            return
-        if isinstance(oid, str) and len(oid) == 24:
-            try:
-                self._id = bytes.fromhex(oid)
-                return
-            except ValueError:
-                pass
-        raise TypeError(f"invalid ObjectId {oid!r}")
-
-    @classmethod
-    def is_valid(cls, oid):
-        try:
-            ObjectId(oid)
-            return True
-        except Exception:
-            return False
-
-    def __str__(self):
-        return self._id.hex()
-
-    def __eq__(self, other):
-        return isinstance(other, ObjectId) and other._id == self._id
-
-    def __hash__(self):
-        return hash(self._id)
-
-
-bson.ObjectId = ObjectId
-sys.modules["bson"] = bson
+install()
 
 from pydantic import BaseModel, TypeAdapter, ValidationError  # noqa: E402
 
