@@ -75,16 +75,7 @@ func TestReplicasWithoutRedis(t *testing.T) {
 		"KCI_INITIAL_PASSWORD="+password,
 		"KCI_LOG_FORMAT=text", "KCI_LOG_LEVEL=info",
 	)
-	a := c.start("A")
-	b := c.start("B")
-	defer func() {
-		if t.Failed() {
-			for _, r := range []*replica{a, b} {
-				c.dumpLog(r)
-			}
-		}
-	}()
-	c.login(a)
+	a, b := c.startPair()
 	t.Run("revocations", func(t *testing.T) { c.revocations(t, a, b) })
 }
 

@@ -128,6 +128,11 @@ func (c *cluster) start(name string) *replica {
 	r := &replica{name: name, base: fmt.Sprintf("http://127.0.0.1:%d/latest", port), cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(r.done) }()
 	t.Cleanup(func() { r.kill() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.dumpLog(r)
+		}
+	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := c.hc.Get(r.base + "/")
@@ -149,6 +154,15 @@ func (c *cluster) start(name string) *replica {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startPair starts replica A, alone first (it creates the admin), then
+// B, and logs in through A.
+func (c *cluster) startPair() (a, b *replica) {
+	a = c.start("A")
+	b = c.start("B")
+	c.login(a)
+	return a, b
 }
 
 func (r *replica) kill() {
@@ -291,16 +305,7 @@ func TestReplicas(t *testing.T) {
 		"KCI_AUTH_CACHE_SECONDS=3600",
 	)
 	// A first, alone: it creates the admin; then B.
-	a := c.start("A")
-	b := c.start("B")
-	defer func() {
-		if t.Failed() {
-			for _, r := range []*replica{a, b} {
-				c.dumpLog(r)
-			}
-		}
-	}()
-	c.login(a)
+	a, b := c.startPair()
 
 	t.Run("walk-through", func(t *testing.T) {
 		id := c.subscribe(a, "walk", false, "")
@@ -348,11 +353,6 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("restart", func(t *testing.T) {
 		a2 := c.start("A2")
-		defer func() {
-			if t.Failed() {
-				c.dumpLog(a2)
-			}
-		}()
 		id := c.subscribe(b, "after", true, "")
 		if err := c.publish(b, "after", map[string]any{"n": 1}); err != nil {
 			t.Fatal(err)

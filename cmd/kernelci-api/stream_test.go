@@ -295,9 +295,7 @@ func TestStreamResumeAfterKill(t *testing.T) {
 			// A process killed mid-write leaves a sequence id that is
 			// never stored: streams pass over it after this long.
 			"KCI_SEQUENCE_GAP_GRACE_SECONDS=3")
-		a := c.start("A")
-		b := c.start("B")
-		c.login(a)
+		a, b := c.startPair()
 		s1 := openSSE(t, a, "")
 		sB := openSSE(t, b, strconv.FormatInt(s1.start, 10)) // a second client, on B all along
 		m := &nodeMaker{c: c, acked: map[string]bool{}}

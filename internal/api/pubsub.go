@@ -163,16 +163,25 @@ func falsy(v any) bool {
 	return false
 }
 
-// postPublish publishes a CloudEvent on a channel: it is stored in the
-// event history, owned by the caller.
-func (s *Server) postPublish(w http.ResponseWriter, r *http.Request) error {
-	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
-	if err != nil {
-		return err
+// eventBody decodes the JSON object of a publish or push and its
+// required "data".
+func (s *Server) eventBody(w http.ResponseWriter, r *http.Request) (raw map[string]any, data any, err error) {
+	if raw, err = decodeObject(w, r, s.opts.MaxBodyBytes); err != nil {
+		return nil, nil, err
 	}
 	data, ok := raw["data"]
 	if !ok {
-		return fieldError("missing", []any{"body", "data"}, "Field required", raw)
+		return nil, nil, fieldError("missing", []any{"body", "data"}, "Field required", raw)
+	}
+	return raw, data, nil
+}
+
+// postPublish publishes a CloudEvent on a channel: it is stored in the
+// event history, owned by the caller.
+func (s *Server) postPublish(w http.ResponseWriter, r *http.Request) error {
+	raw, data, err := s.eventBody(w, r)
+	if err != nil {
+		return err
 	}
 	if falsy(data) {
 		return fieldError("value_error", []any{"body", "data"}, "Value error, None is not allowed as event payload", data)
@@ -220,13 +229,9 @@ func isReservedAttribute(k string) bool {
 // postPush pushes a CloudEvent on a list: the body's "data" is the
 // payload, its other keys are attributes.
 func (s *Server) postPush(w http.ResponseWriter, r *http.Request) error {
-	raw, err := decodeObject(w, r, s.opts.MaxBodyBytes)
+	raw, data, err := s.eventBody(w, r)
 	if err != nil {
 		return err
-	}
-	data, ok := raw["data"]
-	if !ok {
-		return fieldError("missing", []any{"body", "data"}, "Field required", raw)
 	}
 	delete(raw, "data")
 	if err := s.pubsub.Push(r.Context(), r.PathValue("list"), data, raw); err != nil {

@@ -49,36 +49,12 @@ func boundsName(f query.Filter) bool {
 				return true
 			}
 		case "kind":
-			if kindsOtherThanTest(c) {
+			if c.OnlyTextOtherThan("test") {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// kindsOtherThanTest reports whether the kind condition c can only match
-// nodes that are not tests.
-func kindsOtherThanTest(c query.Cond) bool {
-	var vals []any
-	switch c.Op {
-	case query.Eq:
-		vals = []any{c.Value}
-	case query.In:
-		list, err := query.List(c.Value)
-		if err != nil || len(list) == 0 {
-			return false
-		}
-		vals = list
-	default:
-		return false
-	}
-	for _, v := range vals {
-		if s, ok := v.(string); !ok || s == "test" {
-			return false
-		}
-	}
-	return true
 }
 
 // hasLiteralPrefix reports whether the pattern is anchored at the start

@@ -440,36 +440,42 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                                "",
-		"mongodb://db:27017":              "mongodb://db:27017",
-		"mongodb://user@db":               "mongodb://user@db",
-		"mongodb://u:p@db/x":              "mongodb://u:xxxxx@db/x",
-		"mongodb+srv://u:p%40ss@c.net/?w": "mongodb+srv://u:xxxxx@c.net/?w",
-		"mongodb://db/x?note=a:b@c":       "mongodb://db/x?note=a:b@c",
-		"not a url":                       "not a url",
+// TestRedact: the passwords of the database and Redis addresses never
+// reach the start-up log.
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		redact func(string) string
+		cases  map[string]string
+	}{
+		{"redactURL", redactURL, map[string]string{
+			"":                                "",
+			"mongodb://db:27017":              "mongodb://db:27017",
+			"mongodb://user@db":               "mongodb://user@db",
+			"mongodb://u:p@db/x":              "mongodb://u:xxxxx@db/x",
+			"mongodb+srv://u:p%40ss@c.net/?w": "mongodb+srv://u:xxxxx@c.net/?w",
+			"mongodb://db/x?note=a:b@c":       "mongodb://db/x?note=a:b@c",
+			"not a url":                       "not a url",
+		}},
+		{"redactHost", redactHost, map[string]string{
+			"":                           "",
+			"redis":                      "redis",
+			"redis:6380":                 "redis:6380",
+			":s3cret@redis":              ":xxxxx@redis",
+			"u:s3cret@redis:6379":        "u:xxxxx@redis:6379",
+			"redis://u:s3cret@r:6379/1":  "redis://u:xxxxx@r:6379/1",
+			"rediss://:s3cret@r.example": "rediss://:xxxxx@r.example",
+		}},
 	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q; want %q", in, got, want)
+		for in, want := range tc.cases {
+			if got := tc.redact(in); got != want {
+				t.Errorf("%s(%q) = %q; want %q", tc.name, in, got, want)
+			}
 		}
 	}
 }
 
-func TestRedactRedisHost(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                           "",
-		"redis":                      "redis",
-		"redis:6380":                 "redis:6380",
-		":s3cret@redis":              ":xxxxx@redis",
-		"u:s3cret@redis:6379":        "u:xxxxx@redis:6379",
-		"redis://u:s3cret@r:6379/1":  "redis://u:xxxxx@r:6379/1",
-		"rediss://:s3cret@r.example": "rediss://:xxxxx@r.example",
-	} {
-		if got := redactHost(in); got != want {
-			t.Errorf("redactHost(%q) = %q; want %q", in, got, want)
-		}
-	}
+func TestRedactedHidesTheRedisPassword(t *testing.T) {
 	c, err := Load(newFS(), nil, env(map[string]string{"REDIS_HOST": ":s3cret@redis", "REDIS_DB_NUMBER": "0"}), "")
 	if err != nil {
 		t.Fatal(err)

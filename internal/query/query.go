@@ -76,6 +76,31 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("Invalid query parameter '%s': %s", e.Param, e.Msg)
 }
 
+// OnlyTextOtherThan reports whether c can only match text values other
+// than v: an equality with a text value, or an In list of text values,
+// none of them v.
+func (c Cond) OnlyTextOtherThan(v string) bool {
+	var vals []any
+	switch c.Op {
+	case Eq:
+		vals = []any{c.Value}
+	case In:
+		list, err := List(c.Value)
+		if err != nil || len(list) == 0 {
+			return false
+		}
+		vals = list
+	default:
+		return false
+	}
+	for _, x := range vals {
+		if s, ok := x.(string); !ok || s == v {
+			return false
+		}
+	}
+	return true
+}
+
 // List returns the values of an In or Nin condition: a []any as it is,
 // any other slice or array as a []any; nil, a string or a []byte is an
 // error (a list is needed).

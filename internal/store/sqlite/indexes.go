@@ -91,29 +91,7 @@ var notTestColumns = map[string]string{
 // nodes that are not tests: an equality or IN with text values, none of
 // them "test".
 func kindExcludesTests(c query.Cond) bool {
-	if c.Field != "kind" {
-		return false
-	}
-	var vals []any
-	switch c.Op {
-	case query.Eq:
-		vals = []any{c.Value}
-	case query.In:
-		list, err := query.List(c.Value)
-		if err != nil || len(list) == 0 {
-			return false
-		}
-		vals = list
-	default:
-		return false
-	}
-	for _, v := range vals {
-		s, ok := v.(string)
-		if !ok || s == "test" {
-			return false
-		}
-	}
-	return true
+	return c.Field == "kind" && c.OnlyTextOtherThan("test")
 }
 
 // kindGuard returns the term "kind <> 'test'" when f's kind condition
