@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -304,19 +305,9 @@ func TestCompileFilterEvents(t *testing.T) {
 // explainPlan returns the plan of a statement, one line per step.
 func explainPlan(t testing.TB, db *sql.DB, q string, args []any) []string {
 	t.Helper()
-	rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
+	plan, err := explainQuery(context.Background(), db, q, args)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
 	}
 	return plan
 }

@@ -270,7 +270,13 @@ func (s *Store) ExplainCountNodes(ctx context.Context, f query.Filter) ([]string
 }
 
 func (s *Store) explain(ctx context.Context, q string, args []any) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	return explainQuery(ctx, s.r, q, args)
+}
+
+// explainQuery answers the details of SQLite's plan for q, one line per
+// step.
+func explainQuery(ctx context.Context, db *sql.DB, q string, args []any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: explain: %w", err)
 	}
