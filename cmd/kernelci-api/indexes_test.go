@@ -9,11 +9,7 @@ import (
 )
 
 func TestIndexesCommand(t *testing.T) {
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	t.Chdir(t.TempDir()) // no .env
 	t.Setenv("MONGO_SERVICE", srv.URI()+"kci")
 

@@ -38,11 +38,7 @@ func replicaDatabase(t *testing.T) string {
 	t.Helper()
 	mongoURI := os.Getenv(mongotest.EnvURI)
 	if mongoURI == "" {
-		srv, err := mongotest.Start(t.TempDir(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
+		srv := mongotest.StartT(t)
 		proxy, err := mongotest.NewSerialProxy(srv.URI())
 		if err != nil {
 			t.Fatal(err)

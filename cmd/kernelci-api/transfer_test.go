@@ -49,11 +49,7 @@ func contains(t *testing.T, what, s string, wants ...string) {
 // TestMoveEmbeddedToMongo is the operator's path: an embedded store is
 // exported, migrated MongoDB receives it, and it comes back.
 func TestMoveEmbeddedToMongo(t *testing.T) {
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	t.Chdir(t.TempDir()) // no .env
 	t.Setenv("MONGO_SERVICE", "")
 	ctx := context.Background()
@@ -146,11 +142,7 @@ func mustRead(t *testing.T, path string) []byte {
 // embedded store and Redis, where the server keeps them with REDIS_HOST.
 func TestTransferWithRedis(t *testing.T) {
 	addr := redistest.Addr(t)
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	t.Chdir(t.TempDir())
 	t.Setenv("MONGO_SERVICE", "")
 	t.Setenv("REDIS_HOST", "")

@@ -192,11 +192,7 @@ func TestSeedWorkflows(t *testing.T) {
 	})
 	t.Run("mongo", func(t *testing.T) {
 		t.Parallel()
-		srv, err := mongotest.Start(t.TempDir(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
+		srv := mongotest.StartT(t)
 		seedWorkflows(t, bin, srv.URI()+mongotest.NewDatabase())
 	})
 }

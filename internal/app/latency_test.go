@@ -136,11 +136,7 @@ func TestWriteReachesListener(t *testing.T) {
 		t.Skip("starts servers on SQLite, FerretDB and Redis")
 	}
 	t.Cleanup(auth.SetTestParams())
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	redisAddr := redistest.Addr(t)
 	const rounds = 5
 	for _, tc := range []struct {

@@ -15,11 +15,7 @@ import (
 // named in the URL's path. (An embedded FerretDB of its own: this package
 // has no TestMain.)
 func TestOpenStoreSelectsMongo(t *testing.T) {
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	ctx := context.Background()
 	cfg := &config.Config{MongoService: srv.URI() + "kcidb", EventHistoryTTL: 7 * 24 * time.Hour, DataDir: t.TempDir()}
 	st, err := OpenStore(ctx, cfg)

@@ -18,11 +18,7 @@ import (
 // lists in MongoDB).
 func TestRedisWiring(t *testing.T) {
 	addr := redistest.Addr(t)
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	for _, tc := range []struct {
 		name           string
 		mongo, redis   bool

@@ -27,11 +27,7 @@ func TestConcurrentPublishTwoReplicas(t *testing.T) {
 		t.Skip("starts two servers on FerretDB")
 	}
 	t.Cleanup(auth.SetTestParams())
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	env := map[string]string{"SECRET_KEY": "k", "KCI_INITIAL_PASSWORD": "pw",
 		"MONGO_SERVICE": srv.URI() + mongotest.NewDatabase()}
 	var rs []*replica

@@ -16,11 +16,7 @@ import (
 // mongotest.SerialProxy, which gives each command the atomicity MongoDB
 // gives single-document writes.)
 func TestReplicasStartTogether(t *testing.T) {
-	srv, err := mongotest.Start(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	srv := mongotest.StartT(t)
 	proxy, err := mongotest.NewSerialProxy(srv.URI())
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,18 @@ func Start(dir string, log *slog.Logger) (*Server, error) {
 func (s *Server) URI() string { return s.uri }
 
 // Stop shuts the server down and waits for it.
+// StartT starts a server (Start) in a temporary directory of t, fails t
+// when it cannot, and stops it when t and its cleanups are done.
+func StartT(t testing.TB) *Server {
+	t.Helper()
+	srv, err := Start(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
 func (s *Server) Stop() {
 	s.cancel()
 	<-s.done
